@@ -1,0 +1,5 @@
+"""Canopy: the Django project and its protocol apps."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,129 @@
+"""Seed the demo tenant ``mightybank``. Idempotent: a second run changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from orgs.models import ActsForLink, Membership, Organization, OrganizationDomain
+from orgs.selectors import organization_get
+from orgs.services import acts_for_add, domain_add, membership_add, organization_create, organization_user_create
+from tenants.actors import SYSTEM
+from tenants.cli import command_errors
+from tenants.models import Tenant, User
+from tenants.services import tenant_create, user_create
+
+TENANT = ("mightybank", "MightyBank")
+# identifier, display name, parent identifier
+ORGANIZATIONS = [
+    ("mightybank-americas", "MightyBank Americas", None),
+    ("acme-bank", "Acme Bank", "mightybank-americas"),
+    ("mexbanco", "MexBanco", "mightybank-americas"),
+    ("contractor", "Services Contractor", None),
+    ("my-corporation", "My Corporation", None),
+]
+ACTS_FOR = [("contractor", "my-corporation")]
+DOMAINS = [("acme-bank", "acme.example"), ("mexbanco", "mexbanco.example"), ("contractor", "contractor.example")]
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    home: str | None  # created directly in this organization
+    home_role: str = Membership.Role.MEMBER
+    also: tuple[tuple[str, str], ...] = ()  # further memberships, parent first
+    tenant_admin: bool = False
+
+
+USERS = [
+    DemoUser("sam", "sam@mightybank.example", "Sam", "Carter", None, tenant_admin=True),
+    DemoUser("alma", "alma@mightybank.example", "Alma", "Spreckles", "mightybank-americas", Membership.Role.OWNER),
+    DemoUser("barbara", "barbara@mightybank.example", "Barbara", "Jensen", "mightybank-americas", Membership.Role.ADMIN),
+    DemoUser(
+        "alice", "alice@acme.example", "Alice", "Archer", "mightybank-americas",
+        also=(("acme-bank", Membership.Role.MEMBER),),
+    ),
+    DemoUser("bob", "bob@mexbanco.example", "Bob", "Bravo", "mexbanco"),
+    DemoUser("carol", "carol@contractor.example", "Carol", "Cruz", "contractor"),
+]
+
+
+class Command(BaseCommand):
+    help = "Seed the demo tenant 'mightybank' with organizations and users. Safe to run again."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--password",
+            help="One password for every new demo user (default: '<username>-demo-pass', e.g. alice-demo-pass).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        created: list[str] = []
+        passwords: dict[str, str] = {}
+        with command_errors(), transaction.atomic():
+            tenant = Tenant.objects.filter(slug=TENANT[0]).first()
+            if tenant is None:
+                tenant = tenant_create(actor=SYSTEM, slug=TENANT[0], display_name=TENANT[1])
+                created.append(f"tenant {tenant.slug}")
+            orgs: dict[str, Organization] = {}
+            for identifier, name, parent in ORGANIZATIONS:
+                org = organization_get(tenant=tenant, key=identifier)
+                if org is None:
+                    org = organization_create(
+                        actor=SYSTEM, tenant=tenant, identifier=identifier, display_name=name,
+                        parent=orgs[parent] if parent else None,
+                    )
+                    created.append(f"organization {identifier}")
+                orgs[identifier] = org
+            for org_id, other in ACTS_FOR:
+                if not ActsForLink.objects.filter(organization=orgs[org_id], on_behalf_of=orgs[other]).exists():
+                    acts_for_add(actor=SYSTEM, organization=orgs[org_id], on_behalf_of=orgs[other])
+                    created.append(f"acts-for {org_id} -> {other}")
+            for org_id, domain in DOMAINS:
+                if not OrganizationDomain.objects.filter(tenant=tenant, domain=domain).exists():
+                    domain_add(actor=SYSTEM, organization=orgs[org_id], domain=domain, verified=True)
+                    created.append(f"domain {domain}")
+            for spec in USERS:
+                password = options["password"] or f"{spec.username}-demo-pass"
+                passwords[spec.username] = password
+                user = User.objects.filter(tenant=tenant, username__iexact=spec.username).first()
+                if user is None:
+                    user = self._create_user(tenant, orgs, spec, password)
+                    created.append(f"user {spec.username}")
+                for org_id, role in spec.also:
+                    if not Membership.objects.filter(user=user, organization=orgs[org_id]).exists():
+                        membership_add(actor=SYSTEM, organization=orgs[org_id], user=user, role=role)
+                        created.append(f"membership {spec.username} in {org_id}")
+        self._report(tenant, created, passwords)
+
+    def _create_user(self, tenant: Tenant, orgs: dict[str, Organization], spec: DemoUser, password: str) -> User:
+        common: dict[str, Any] = dict(
+            username=spec.username, email=spec.email, password=password,
+            first_name=spec.first_name, last_name=spec.last_name, validate_password_strength=False,
+        )
+        if spec.home:
+            return organization_user_create(actor=SYSTEM, organization=orgs[spec.home], role=spec.home_role, **common)
+        return user_create(actor=SYSTEM, tenant=tenant, is_tenant_admin_flag=spec.tenant_admin, **common)
+
+    def _report(self, tenant: Tenant, created: list[str], passwords: dict[str, str]) -> None:
+        out = self.stdout
+        if created:
+            out.write(self.style.SUCCESS(f"Seeded {len(created)} object(s): " + ", ".join(created)))
+        else:
+            out.write("Demo tenant already seeded; nothing changed.")
+        base = settings.CANOPY_BASE_URL
+        out.write("")
+        out.write(f"Admin:   {base}/admin/   (tenant: {tenant.slug}, user: sam)")
+        out.write(f"Issuer:  {base}/t/{tenant.slug}")
+        out.write("Demo users (passwords apply to users created by this run or an earlier one with the same option):")
+        for spec in USERS:
+            role = "tenant admin" if spec.tenant_admin else f"{spec.home_role} of {spec.home}" if spec.home else ""
+            extra = ", ".join(f"{r} of {o}" for o, r in spec.also)
+            out.write(f"  {spec.username:<8} {spec.email:<28} {passwords[spec.username]:<20} {role}{'; ' + extra if extra else ''}")

@@ -1,0 +1,139 @@
+"""The base every Canopy model admin derives from: it cannot forget the tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db import models
+from django.forms import ModelChoiceField, ModelMultipleChoiceField
+from django.http import HttpRequest
+
+from tenants.admin_site import can_use_admin
+from tenants.models import Tenant
+from tenants.scoping import is_platform_user, is_tenant_owned, object_in_scope, scope_queryset
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """Scopes querysets, related choices, permissions and the tenant field.
+
+    Tenant administrators never see the ``tenant`` field: new rows get theirs.
+    Direct URLs to another tenant's row answer 404, like a missing row.
+    """
+
+    tenant_field = "tenant"
+
+    # --- querysets --------------------------------------------------------
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
+        return scope_queryset(super().get_queryset(request), request.user)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> ModelChoiceField | None:
+        related = db_field.remote_field.model
+        if related is Tenant or is_tenant_owned(related):
+            base = kwargs.get("queryset")
+            if base is None:
+                base = related._default_manager.all()
+            kwargs["queryset"] = scope_queryset(base, request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> ModelMultipleChoiceField | None:
+        related = db_field.remote_field.model
+        if related is Tenant or is_tenant_owned(related):
+            base = kwargs.get("queryset")
+            if base is None:
+                base = related._default_manager.all()
+            kwargs["queryset"] = scope_queryset(base, request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    # --- permissions ------------------------------------------------------
+    def _allowed(self, request: HttpRequest, obj: models.Model | None) -> bool:
+        if not can_use_admin(request.user):
+            return False
+        return obj is None or object_in_scope(obj, request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return can_use_admin(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self._allowed(request, None)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request, obj)
+
+    # --- the tenant field -------------------------------------------------
+    def _hide_tenant(self, request: HttpRequest) -> bool:
+        return not is_platform_user(request.user)
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        exclude = list(super().get_exclude(request, obj) or [])
+        if self._hide_tenant(request) and is_tenant_owned(self.model):
+            exclude.append(self.tenant_field)
+        return exclude
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        if self._hide_tenant(request) and self.tenant_field in fields and is_tenant_owned(self.model):
+            fields.remove(self.tenant_field)
+        return fields
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._hide_tenant(request):
+            return fieldsets
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f != self.tenant_field]})
+            for name, opts in fieldsets
+        ]
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        cols = list(super().get_list_display(request))
+        return [c for c in cols if c != self.tenant_field] if self._hide_tenant(request) else cols
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = list(super().get_list_filter(request))
+        return [f for f in filters if f != self.tenant_field] if self._hide_tenant(request) else filters
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        ro = list(super().get_readonly_fields(request, obj))
+        if self._hide_tenant(request):
+            ro = [f for f in ro if f != self.tenant_field]
+        return ro
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        hide = self._hide_tenant(request) and is_tenant_owned(self.model)
+        tenant = request.user.tenant if hide else None  # type: ignore[union-attr]
+        admin_self = self
+
+        class ScopedForm(form_class):  # type: ignore[valid-type,misc]
+            canopy_request = request
+            canopy_admin = admin_self
+
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, **kw)
+                if hide and self.instance.pk is None:
+                    self.instance.tenant = tenant
+
+            def _get_validation_exclusions(self) -> Any:
+                # The tenant field is hidden but set: keep per-tenant unique constraints checked.
+                exclusions = super()._get_validation_exclusions()
+                if hide:
+                    exclusions.discard(admin_self.tenant_field)
+                return exclusions
+
+        ScopedForm.__name__ = form_class.__name__
+        return ScopedForm
+
+    def request_tenant(self, request: HttpRequest, form: Any = None) -> Tenant | None:
+        """The tenant a new row belongs to: the admin's own, or the one platform staff chose."""
+        if self._hide_tenant(request):
+            return request.user.tenant  # type: ignore[union-attr]
+        if form is not None:
+            return form.cleaned_data.get(self.tenant_field)
+        return None

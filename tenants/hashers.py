@@ -1,0 +1,22 @@
+"""Argon2id with costs taken from settings, so they are a deliberate choice.
+
+The algorithm name stays ``argon2``: when the settings change, Django's
+``must_update`` sees the new parameters and rehashes on the next login.
+"""
+
+from django.conf import settings
+from django.contrib.auth.hashers import Argon2PasswordHasher
+
+
+class CanopyArgon2PasswordHasher(Argon2PasswordHasher):
+    @property  # type: ignore[override]
+    def time_cost(self) -> int:
+        return int(settings.CANOPY_ARGON2_TIME_COST)
+
+    @property  # type: ignore[override]
+    def memory_cost(self) -> int:
+        return int(settings.CANOPY_ARGON2_MEMORY_KIB)
+
+    @property  # type: ignore[override]
+    def parallelism(self) -> int:
+        return int(settings.CANOPY_ARGON2_PARALLELISM)
