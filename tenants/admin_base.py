@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import models
 from django.forms import ModelChoiceField, ModelMultipleChoiceField
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from tenants.admin_site import can_use_admin
 from tenants.models import Tenant
@@ -44,6 +46,26 @@ class TenantScopedAdmin(admin.ModelAdmin):
                 base = related._default_manager.all()
             kwargs["queryset"] = scope_queryset(base, request.user)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _ensure_visible(self, request: HttpRequest, object_id: str) -> None:
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404("No such object.")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        self._ensure_visible(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
+        self._ensure_visible(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
+        self._ensure_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
+        # Another tenant's row and a missing row look the same: 404, so ids cannot be probed.
+        raise Http404("No such object.")
 
     # --- permissions ------------------------------------------------------
     def _allowed(self, request: HttpRequest, obj: models.Model | None) -> bool:
@@ -117,7 +139,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
             def __init__(self, *args: Any, **kw: Any) -> None:
                 super().__init__(*args, **kw)
-                if hide and self.instance.pk is None:
+                if hide and self.instance._state.adding:
                     self.instance.tenant = tenant
 
             def _get_validation_exclusions(self) -> Any:
@@ -126,6 +148,13 @@ class TenantScopedAdmin(admin.ModelAdmin):
                 if hide:
                     exclusions.discard(admin_self.tenant_field)
                 return exclusions
+
+            def _update_errors(self, errors: Any) -> None:
+                # Errors on the hidden tenant field (or per-tenant constraints) show at the top.
+                if hide and hasattr(errors, "error_dict") and admin_self.tenant_field in errors.error_dict:
+                    moved = errors.error_dict.pop(admin_self.tenant_field)
+                    errors.error_dict.setdefault(NON_FIELD_ERRORS, []).extend(moved)
+                super()._update_errors(errors)
 
         ScopedForm.__name__ = form_class.__name__
         return ScopedForm

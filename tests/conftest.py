@@ -1,0 +1,111 @@
+"""Shared fixtures: tenants, the demo data, a second tenant's world, admin clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from orgs.models import ActsForLink, Membership, Organization, OrganizationDomain
+from orgs.services import acts_for_add, domain_add, membership_add, organization_create, organization_user_create
+from tenants.actors import SYSTEM
+from tenants.models import Tenant, User
+from tenants.services import signing_keys_rotate, tenant_create, user_create
+
+
+@pytest.fixture
+def demo(db: None) -> Tenant:
+    """The quickstart's mightybank tenant."""
+    call_command("quickstart", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    return Tenant.objects.get(slug="mightybank")
+
+
+def org(tenant: Tenant, identifier: str) -> Organization:
+    return Organization.objects.get(tenant=tenant, identifier=identifier)
+
+
+def user(tenant: Tenant, username: str) -> User:
+    return User.objects.get(tenant=tenant, username=username)
+
+
+@dataclass
+class World:
+    """Every kind of tenant-owned row, in one tenant."""
+
+    tenant: Tenant
+    admin: User
+    root: Organization
+    child: Organization
+    partner: Organization
+    member: User
+    membership: Membership
+    domain: OrganizationDomain
+    link: ActsForLink
+
+
+def build_world(slug: str, *, username_prefix: str = "") -> World:
+    tenant = tenant_create(actor=SYSTEM, slug=slug, display_name=slug.title())
+    admin = user_create(
+        actor=SYSTEM, tenant=tenant, username="sam", email=f"sam@{slug}.example", password="sam-demo-pass",
+        is_tenant_admin_flag=True, validate_password_strength=False,
+    )
+    root = organization_create(actor=SYSTEM, tenant=tenant, identifier=f"{slug}-root", display_name=f"{slug} Root")
+    child = organization_create(
+        actor=SYSTEM, tenant=tenant, identifier=f"{slug}-child", display_name=f"{slug} Child", parent=root
+    )
+    partner = organization_create(actor=SYSTEM, tenant=tenant, identifier=f"{slug}-partner", display_name="Partner")
+    member = organization_user_create(
+        actor=SYSTEM, organization=root, username=f"{username_prefix}alice", email=f"alice@{slug}.example",
+        password="alice-demo-pass", validate_password_strength=False,
+    )
+    membership = membership_add(actor=SYSTEM, organization=child, user=member)
+    domain = domain_add(actor=SYSTEM, organization=child, domain=f"{slug}-corp.example", verified=True)
+    link = acts_for_add(actor=SYSTEM, organization=partner, on_behalf_of=root)
+    signing_keys_rotate(actor=SYSTEM, tenant=tenant)  # retired keys too
+    return World(tenant, admin, root, child, partner, member, membership, domain, link)
+
+
+@pytest.fixture
+def world_a(db: None) -> World:
+    return build_world("tenant-a")
+
+
+@pytest.fixture
+def world_b(db: None) -> World:
+    return build_world("tenant-b")
+
+
+@pytest.fixture
+def platform_staff(db: None) -> User:
+    return User.objects.create_superuser(username="root", email="root@canopy.example", password="root-demo-pass")
+
+
+@pytest.fixture
+def admin_client_for():
+    def make(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for a child process (manage.py, a Celery worker) that uses the test database."""
+    import os
+
+    from django.db import connection
+
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    cfg = connection.settings_dict
+    if cfg["ENGINE"].endswith("postgresql"):
+        user = cfg.get("USER") or "postgres"
+        password = f":{cfg['PASSWORD']}" if cfg.get("PASSWORD") else ""
+        env["DATABASE_URL"] = f"postgres://{user}{password}@{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
+    else:
+        env["DATABASE_URL"] = ""
+        env["SQLITE_PATH"] = str(cfg["NAME"])
+    return env
