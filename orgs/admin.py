@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
@@ -38,7 +38,8 @@ class ServiceValidatedForm(forms.ModelForm):
         return self.canopy_admin.request_tenant(self.canopy_request, self) or getattr(self.instance, "tenant", None)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()  # ModelForm.clean returns self.cleaned_data
+        data = self.cleaned_data
         if self.errors:
             return data
         try:
@@ -71,12 +72,11 @@ class OrganizationForm(ServiceValidatedForm):
             display_name=data.get("display_name", ""),
             logo_uri=data.get("logo_uri", ""),
             parent=parent,
-            instance=self.instance if self.instance.pk else None,
+            instance=None if self.instance._state.adding else self.instance,
         )
-        if self.instance.pk and parent is not None and parent.path.startswith(self.instance.path):
-            raise ValidationError(
-                {"parent": [f"'{parent.identifier}' is this organization or one of its descendants: that would make a cycle."]}
-            )
+        if not self.instance._state.adding and parent is not None and parent.path.startswith(self.instance.path):
+            cycle = f"'{parent.identifier}' is this organization or one of its descendants: that would make a cycle."
+            raise ValidationError({"parent": [cycle]})
 
 
 @admin.register(Organization)
@@ -107,7 +107,7 @@ class OrganizationAdmin(TenantScopedAdmin):
         return ro
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
-        return super().get_queryset(request).select_related("tenant")
+        return super().get_queryset(request).select_related("tenant").annotate(member_total=Count("memberships"))
 
     @admin.display(description="Organization", ordering="path")
     def tree_name(self, obj: Organization) -> str:
@@ -118,9 +118,9 @@ class OrganizationAdmin(TenantScopedAdmin):
             obj.display_name,
         )
 
-    @admin.display(description="Members")
+    @admin.display(description="Members", ordering="member_total")
     def member_count(self, obj: Organization) -> int:
-        return obj.memberships.count()
+        return obj.member_total  # type: ignore[attr-defined]
 
     def get_actions(self, request: HttpRequest) -> Any:
         actions = super().get_actions(request)
@@ -170,7 +170,15 @@ class OrganizationAdmin(TenantScopedAdmin):
     def delete_model(self, request: HttpRequest, obj: Organization) -> None:
         services.organization_delete(actor=request.user, organization=obj)  # type: ignore[arg-type]
 
-    def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False, form_url: str = "", obj: Any = None) -> Any:
+    def render_change_form(  # noqa: PLR0917 - signature fixed by ModelAdmin
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
         if obj is not None:
             context["org_ancestors"] = organization_ancestors(organization=obj)
             context["org_children"] = list(obj.children.order_by("identifier"))
@@ -186,11 +194,13 @@ class MembershipForm(ServiceValidatedForm):
         fields = ("tenant", "user", "organization", "role", "origin")
 
     def service_validate(self, data: dict[str, Any]) -> None:
-        if self.instance.pk:
+        if not self.instance._state.adding:
             return  # only the role changes after creation
         org, user = data.get("organization"), data.get("user")
         if org is not None and user is not None:
-            services.membership_validate(organization=org, user=user, origin=data.get("origin") or Membership.Origin.DIRECT)
+            services.membership_validate(
+                organization=org, user=user, origin=data.get("origin") or Membership.Origin.DIRECT
+            )
 
 
 @admin.register(Membership)
@@ -248,7 +258,7 @@ class DomainForm(ServiceValidatedForm):
         fields = ("tenant", "organization", "domain", "verified")
 
     def service_validate(self, data: dict[str, Any]) -> None:
-        if self.instance.pk:
+        if not self.instance._state.adding:
             return
         tenant = self.tenant()
         org = data.get("organization")
@@ -317,7 +327,9 @@ class ActsForLinkAdmin(TenantScopedAdmin):
     def save_model(self, request: HttpRequest, obj: ActsForLink, form: Any, change: bool) -> None:
         data = form.cleaned_data
         created = services.acts_for_add(
-            actor=request.user, organization=data["organization"], on_behalf_of=data["on_behalf_of"]  # type: ignore[arg-type]
+            actor=request.user,  # type: ignore[arg-type]
+            organization=data["organization"],
+            on_behalf_of=data["on_behalf_of"],
         )
         _copy_saved(obj, created)
 
@@ -327,5 +339,3 @@ class ActsForLinkAdmin(TenantScopedAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ActsForLink]) -> None:
         for obj in queryset.select_related("organization__tenant"):
             self.delete_model(request, obj)
-
-

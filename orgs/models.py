@@ -38,9 +38,7 @@ class Organization(models.Model):
     display_name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     logo_uri = models.URLField(blank=True, max_length=500)
-    parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
-    )
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
     path = models.CharField(max_length=PATH_SEGMENT_LENGTH * MAX_DEPTH, editable=False)
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -56,9 +54,7 @@ class Organization(models.Model):
                 violation_error_message="An organization with this identifier already exists in this tenant.",
             ),
             models.UniqueConstraint(fields=["path"], name="org_path_unique"),
-            models.CheckConstraint(
-                condition=~models.Q(parent=models.F("id")), name="org_not_own_parent"
-            ),
+            models.CheckConstraint(condition=~models.Q(parent=models.F("id")), name="org_not_own_parent"),
         ]
         indexes = [
             # LIKE 'prefix%' on PostgreSQL needs the pattern operator class.
@@ -119,9 +115,7 @@ class ActsForLink(models.Model):
         verbose_name = "acts-for link"
         constraints = [
             models.UniqueConstraint(fields=["organization", "on_behalf_of"], name="actsfor_unique_pair"),
-            models.CheckConstraint(
-                condition=~models.Q(organization=models.F("on_behalf_of")), name="actsfor_not_self"
-            ),
+            models.CheckConstraint(condition=~models.Q(organization=models.F("on_behalf_of")), name="actsfor_not_self"),
         ]
 
     def __str__(self) -> str:

@@ -88,6 +88,8 @@ class EligibleOrganization:
 
 
 def user_memberships(*, user: User) -> QuerySet[Membership]:
+    if user.tenant_id is None:  # platform staff belong to no tenant, so to no organization
+        return Membership.objects.none()
     return Membership.objects.filter(tenant_id=user.tenant_id, user=user).select_related("organization")
 
 
@@ -97,6 +99,8 @@ def user_organizations(*, user: User) -> list[Organization]:
 
 def user_eligible_organizations(*, user: User) -> list[EligibleOrganization]:
     """Memberships plus organizations reachable through acts-for links (two queries)."""
+    if user.tenant_id is None:  # platform staff belong to no tenant, so to no organization
+        return []
     own = user_organizations(user=user)
     own_ids = {o.pk for o in own}
     result = [EligibleOrganization(organization=o) for o in own]

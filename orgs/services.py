@@ -35,11 +35,36 @@ from tenants.services import user_create
 # Shared mailbox providers: nobody can prove they speak for everyone at these.
 FREE_MAIL_DOMAINS = frozenset(
     {
-        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
-        "yahoo.com", "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me",
-        "protonmail.com", "gmx.com", "gmx.net", "gmx.de", "mail.com", "yandex.ru", "yandex.com",
-        "qq.com", "163.com", "126.com", "zoho.com", "web.de", "fastmail.com", "hey.com",
-        "example.com", "example.net", "example.org",
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "gmx.net",
+        "gmx.de",
+        "mail.com",
+        "yandex.ru",
+        "yandex.com",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "zoho.com",
+        "web.de",
+        "fastmail.com",
+        "hey.com",
+        "example.com",
+        "example.net",
+        "example.org",
     }
 )
 SHARED_DOMAIN_SUFFIXES = (".onmicrosoft.com",)
@@ -133,7 +158,9 @@ def organization_create(
         try:
             org.save(force_insert=True)
         except IntegrityError as exc:  # a concurrent create won the identifier
-            raise ValidationError({"identifier": ["An organization with this identifier already exists in this tenant."]}) from exc
+            raise ValidationError(
+                {"identifier": ["An organization with this identifier already exists in this tenant."]}
+            ) from exc
         audit_record(
             actor=actor,
             tenant=tenant,
@@ -173,7 +200,9 @@ def organization_update(
         try:
             organization.save(update_fields=[*before.keys(), "updated_at"])
         except IntegrityError as exc:
-            raise ValidationError({"identifier": ["An organization with this identifier already exists in this tenant."]}) from exc
+            raise ValidationError(
+                {"identifier": ["An organization with this identifier already exists in this tenant."]}
+            ) from exc
         audit_record(
             actor=actor, tenant=organization.tenant, action="organization.update", target=organization, data=changed
         )
@@ -186,11 +215,15 @@ def organization_move(*, actor: Actor, organization: Organization, new_parent: O
         if new_parent.tenant_id != organization.tenant_id:
             raise ValidationError({"parent": ["The new parent must belong to the same tenant."]})
         if new_parent.pk == organization.pk or new_parent.path.startswith(organization.path):
-            raise ValidationError(
-                {"parent": [f"'{new_parent.identifier}' is '{organization.identifier}' or one of its descendants: that would make a cycle."]}
+            cycle = (
+                f"'{new_parent.identifier}' is '{organization.identifier}' or one of its descendants: "
+                "that would make a cycle."
             )
+            raise ValidationError({"parent": [cycle]})
     if not permissions.can_move_organization(actor, organization, new_parent):
-        raise _deny("Moving an organization needs ownership above it and over the destination, or tenant administration.")
+        raise _deny(
+            "Moving an organization needs ownership above it and over the destination, or tenant administration."
+        )
     with transaction.atomic():
         locked = Organization.objects.select_for_update().get(pk=organization.pk)
         if new_parent is not None:
@@ -218,7 +251,10 @@ def organization_move(*, actor: Actor, organization: Organization, new_parent: O
             tenant=organization.tenant,
             action="organization.move",
             target=locked,
-            data={"from": str(locked.parent_id) if locked.parent_id else None, "to": str(new_parent.pk) if new_parent else None},
+            data={
+                "from": str(locked.parent_id) if locked.parent_id else None,
+                "to": str(new_parent.pk) if new_parent else None,
+            },
         )
     organization.refresh_from_db()
     return organization
@@ -329,7 +365,11 @@ def membership_set_role(*, actor: Actor, membership: Membership, role: str) -> M
         membership.role = role
         membership.save(update_fields=["role"])
         audit_record(
-            actor=actor, tenant=org.tenant, action="membership.set_role", target=membership, data={"from": old, "to": role}
+            actor=actor,
+            tenant=org.tenant,
+            action="membership.set_role",
+            target=membership,
+            data={"from": old, "to": role},
         )
     return membership
 
@@ -415,14 +455,18 @@ def normalize_domain(raw: str) -> str:
     ):
         raise ValidationError({"domain": [f"'{raw}' is not a valid domain name (for example: acme.example)."]})
     if ascii_domain in FREE_MAIL_DOMAINS or ascii_domain.endswith(SHARED_DOMAIN_SUFFIXES):
-        raise ValidationError({"domain": [f"'{ascii_domain}' is a shared or public mail domain and cannot belong to one organization."]})
+        raise ValidationError(
+            {"domain": [f"'{ascii_domain}' is a shared or public mail domain and cannot belong to one organization."]}
+        )
     return ascii_domain
 
 
 def domain_validate(*, tenant_id: int, domain: str) -> str:
     """Normalize and check a domain is valid, not shared mail, and unclaimed in the tenant."""
     name = normalize_domain(domain)
-    existing = OrganizationDomain.objects.filter(tenant_id=tenant_id, domain=name).select_related("organization").first()
+    existing = (
+        OrganizationDomain.objects.filter(tenant_id=tenant_id, domain=name).select_related("organization").first()
+    )
     if existing is not None:
         raise ValidationError(
             {"domain": [f"'{name}' is already claimed by organization '{existing.organization.identifier}'."]}
@@ -448,7 +492,11 @@ def domain_add(*, actor: Actor, organization: Organization, domain: str, verifie
         except IntegrityError as exc:
             raise ValidationError({"domain": [f"'{name}' is already claimed in this tenant."]}) from exc
         audit_record(
-            actor=actor, tenant=organization.tenant, action="domain.add", target=row, data={"domain": name, "verified": verified}
+            actor=actor,
+            tenant=organization.tenant,
+            action="domain.add",
+            target=row,
+            data={"domain": name, "verified": verified},
         )
     return row
 
@@ -460,7 +508,13 @@ def domain_set_verified(*, actor: Actor, domain: OrganizationDomain, verified: b
         domain.verified = verified
         domain.verified_at = timezone.now() if verified else None
         domain.save(update_fields=["verified", "verified_at"])
-        audit_record(actor=actor, tenant=domain.organization.tenant, action="domain.verify", target=domain, data={"verified": verified})
+        audit_record(
+            actor=actor,
+            tenant=domain.organization.tenant,
+            action="domain.verify",
+            target=domain,
+            data={"verified": verified},
+        )
     return domain
 
 
@@ -468,7 +522,13 @@ def domain_remove(*, actor: Actor, domain: OrganizationDomain) -> None:
     if not permissions.can_edit_organization(actor, domain.organization):
         raise _deny("Only an owner of this organization (or above) or a tenant administrator can remove domains.")
     with transaction.atomic():
-        audit_record(actor=actor, tenant=domain.organization.tenant, action="domain.remove", target=domain, data={"domain": domain.domain})
+        audit_record(
+            actor=actor,
+            tenant=domain.organization.tenant,
+            action="domain.remove",
+            target=domain,
+            data={"domain": domain.domain},
+        )
         domain.delete()
 
 

@@ -47,7 +47,7 @@ class TenantAdmin(TenantScopedAdmin):
 
 
 class TenantUserCreationForm(UserCreationForm):
-    class Meta(UserCreationForm.Meta):
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]  # stubs lack Meta
         model = User
         fields = ("tenant", "username", "email")
 
@@ -57,7 +57,7 @@ class TenantUserCreationForm(UserCreationForm):
 
 
 class TenantUserChangeForm(UserChangeForm):
-    class Meta(UserChangeForm.Meta):
+    class Meta(UserChangeForm.Meta):  # type: ignore[name-defined]  # stubs lack Meta
         model = User
         fields = "__all__"
 
@@ -77,7 +77,13 @@ class CanopyUserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("tenant", "username", "email", "usable_password", "password1", "password2")}),
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("tenant", "username", "email", "usable_password", "password1", "password2"),
+            },
+        ),
     )
     readonly_fields = ("last_login", "date_joined")
     filter_horizontal = ()

@@ -38,7 +38,9 @@ class TenantScopedAdmin(admin.ModelAdmin):
             kwargs["queryset"] = scope_queryset(base, request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> ModelMultipleChoiceField | None:
+    def formfield_for_manytomany(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> ModelMultipleChoiceField | None:
         related = db_field.remote_field.model
         if related is Tenant or is_tenant_owned(related):
             base = kwargs.get("queryset")

@@ -9,14 +9,14 @@ from django.contrib.auth.hashers import Argon2PasswordHasher
 
 
 class CanopyArgon2PasswordHasher(Argon2PasswordHasher):
-    @property  # type: ignore[override]
-    def time_cost(self) -> int:
+    @property
+    def time_cost(self) -> int:  # type: ignore[override]  # settings may change at runtime
         return int(settings.CANOPY_ARGON2_TIME_COST)
 
-    @property  # type: ignore[override]
-    def memory_cost(self) -> int:
+    @property
+    def memory_cost(self) -> int:  # type: ignore[override]
         return int(settings.CANOPY_ARGON2_MEMORY_KIB)
 
-    @property  # type: ignore[override]
-    def parallelism(self) -> int:
+    @property
+    def parallelism(self) -> int:  # type: ignore[override]
         return int(settings.CANOPY_ARGON2_PARALLELISM)

@@ -33,9 +33,9 @@ def _fernet() -> MultiFernet:
     configured = list(settings.CANOPY_KEY_ENCRYPTION_KEYS)
     if configured:
         return MultiFernet([Fernet(k.encode()) for k in configured])
-    derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"canopy-signing-keys", info=b"fernet"
-    ).derive(settings.SECRET_KEY.encode())
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"canopy-signing-keys", info=b"fernet").derive(
+        settings.SECRET_KEY.encode()
+    )
     return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
 
 

@@ -106,7 +106,8 @@ class User(AbstractUser):
 
     @property
     def tenant_slug(self) -> str:
-        return self.tenant.slug if self.tenant_id else ""
+        tenant = self.tenant  # no query when tenant_id is None
+        return tenant.slug if tenant is not None else ""
 
     @property
     def is_platform_staff(self) -> bool:
@@ -155,9 +156,7 @@ class AuditEvent(models.Model):
     """Who changed what. Written by every service that changes state."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    actor = models.ForeignKey(
-        "tenants.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    actor = models.ForeignKey("tenants.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     actor_label = models.CharField(max_length=200, blank=True)
     action = models.CharField(max_length=100)
     target_type = models.CharField(max_length=100, blank=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -22,10 +23,12 @@ def tenant_get_by_slug(slug: str) -> Tenant:
 
 def tenant_jwks(*, tenant: Tenant) -> dict[str, Any]:
     """Public keys a verifier needs: active keys and retired ones still in retention."""
-    cutoff = timezone.now() - timezone.timedelta(hours=settings.CANOPY_SIGNING_KEY_RETENTION_HOURS)
-    rows = SigningKey.objects.filter(tenant=tenant).exclude(
-        status=SigningKey.Status.RETIRED, retired_at__lt=cutoff
-    ).order_by("status", "algorithm", "-created_at")
+    cutoff = timezone.now() - timedelta(hours=settings.CANOPY_SIGNING_KEY_RETENTION_HOURS)
+    rows = (
+        SigningKey.objects.filter(tenant=tenant)
+        .exclude(status=SigningKey.Status.RETIRED, retired_at__lt=cutoff)
+        .order_by("status", "algorithm", "-created_at")
+    )
     return {"keys": [row.public_jwk for row in rows]}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -60,7 +60,9 @@ def _signing_key_create(*, tenant: Tenant, algorithm: str) -> SigningKey:
     )
 
 
-def signing_keys_rotate(*, actor: Actor, tenant: Tenant, algorithms: tuple[str, ...] = SIGNING_ALGORITHMS) -> list[SigningKey]:
+def signing_keys_rotate(
+    *, actor: Actor, tenant: Tenant, algorithms: tuple[str, ...] = SIGNING_ALGORITHMS
+) -> list[SigningKey]:
     """Retire the active key of each algorithm and activate a new one.
 
     Retired keys stay published in JWKS until ``signing_keys_prune`` removes them,
@@ -88,7 +90,7 @@ def signing_keys_rotate(*, actor: Actor, tenant: Tenant, algorithms: tuple[str, 
     return created
 
 
-def signing_keys_prune(*, tenant: Tenant, now: timezone.datetime | None = None) -> int:
+def signing_keys_prune(*, tenant: Tenant, now: datetime | None = None) -> int:
     """Delete retired keys older than the retention period. Returns how many."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.CANOPY_SIGNING_KEY_RETENTION_HOURS)
@@ -120,9 +122,10 @@ def user_create(
         username_validator(username)
     except ValidationError as exc:
         errors["username"] = list(exc.messages)
-    if "username" not in errors and User.objects.annotate(u=Lower("username")).filter(
-        tenant=tenant, u=username.lower()
-    ).exists():
+    if (
+        "username" not in errors
+        and User.objects.annotate(u=Lower("username")).filter(tenant=tenant, u=username.lower()).exists()
+    ):
         errors["username"] = [f"A user named '{username}' already exists in tenant '{tenant.slug}'."]
     if email:
         from django.core.validators import validate_email

@@ -26,10 +26,13 @@ def rotate_tenant_keys(tenant_id: int, older_than_days: int | None = None) -> li
     if older_than_days is not None:
         cutoff = timezone.now() - timedelta(days=older_than_days)
         algorithms = tuple(
-            SigningKey.objects.filter(tenant=tenant, status=SigningKey.Status.ACTIVE, created_at__lte=cutoff)
-            .values_list("algorithm", flat=True)
+            SigningKey.objects.filter(
+                tenant=tenant, status=SigningKey.Status.ACTIVE, created_at__lte=cutoff
+            ).values_list("algorithm", flat=True)
         )
-    created = signing_keys_rotate(actor=SystemActor("celery"), tenant=tenant, algorithms=algorithms) if algorithms else []
+    created = (
+        signing_keys_rotate(actor=SystemActor("celery"), tenant=tenant, algorithms=algorithms) if algorithms else []
+    )
     signing_keys_prune(tenant=tenant)
     return [k.kid for k in created]
 

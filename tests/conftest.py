@@ -48,8 +48,13 @@ class World:
 def build_world(slug: str, *, username_prefix: str = "") -> World:
     tenant = tenant_create(actor=SYSTEM, slug=slug, display_name=slug.title())
     admin = user_create(
-        actor=SYSTEM, tenant=tenant, username="sam", email=f"sam@{slug}.example", password="sam-demo-pass",
-        is_tenant_admin_flag=True, validate_password_strength=False,
+        actor=SYSTEM,
+        tenant=tenant,
+        username="sam",
+        email=f"sam@{slug}.example",
+        password="sam-demo-pass",
+        is_tenant_admin_flag=True,
+        validate_password_strength=False,
     )
     root = organization_create(actor=SYSTEM, tenant=tenant, identifier=f"{slug}-root", display_name=f"{slug} Root")
     child = organization_create(
@@ -57,8 +62,12 @@ def build_world(slug: str, *, username_prefix: str = "") -> World:
     )
     partner = organization_create(actor=SYSTEM, tenant=tenant, identifier=f"{slug}-partner", display_name="Partner")
     member = organization_user_create(
-        actor=SYSTEM, organization=root, username=f"{username_prefix}alice", email=f"alice@{slug}.example",
-        password="alice-demo-pass", validate_password_strength=False,
+        actor=SYSTEM,
+        organization=root,
+        username=f"{username_prefix}alice",
+        email=f"alice@{slug}.example",
+        password="alice-demo-pass",
+        validate_password_strength=False,
     )
     membership = membership_add(actor=SYSTEM, organization=child, user=member)
     domain = domain_add(actor=SYSTEM, organization=child, domain=f"{slug}-corp.example", verified=True)
@@ -104,7 +113,9 @@ def subprocess_env() -> dict[str, str]:
     if cfg["ENGINE"].endswith("postgresql"):
         user = cfg.get("USER") or "postgres"
         password = f":{cfg['PASSWORD']}" if cfg.get("PASSWORD") else ""
-        env["DATABASE_URL"] = f"postgres://{user}{password}@{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
+        env["DATABASE_URL"] = (
+            f"postgres://{user}{password}@{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
+        )
     else:
         env["DATABASE_URL"] = ""
         env["SQLITE_PATH"] = str(cfg["NAME"])

@@ -13,6 +13,7 @@ import json
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.db.models import Model
 from django.urls import reverse
 
 from orgs.models import Membership, Organization
@@ -23,17 +24,17 @@ from tenants.scoping import is_tenant_owned
 PROJECT_APPS = {"tenants", "orgs", "idp"}
 
 
-def scoped_models() -> list[type]:
+def scoped_models() -> list[type[Model]]:
     return [m for m in admin.site._registry if m is Tenant or is_tenant_owned(m)]
 
 
-def rows_of(model: type, tenant: Tenant) -> list:
+def rows_of(model: type[Model], tenant: Tenant) -> list:
     if model is Tenant:
         return [tenant]
     return list(model._default_manager.filter(tenant=tenant))
 
 
-def admin_url(model: type, view: str, *args: object) -> str:
+def admin_url(model: type[Model], view: str, *args: object) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 
 
@@ -65,7 +66,9 @@ def test_changelists_list_no_row_of_another_tenant(world_a, world_b, admin_clien
             listed = {obj.pk for obj in response.context["cl"].result_list}
             assert not listed & {o.pk for o in theirs}, f"{model.__name__} changelist leaked tenant B rows ({query})"
             if query == "":
-                assert listed == {o.pk for o in mine}, f"{model.__name__} changelist should list exactly tenant A's rows"
+                assert listed == {o.pk for o in mine}, (
+                    f"{model.__name__} changelist should list exactly tenant A's rows"
+                )
 
 
 @pytest.mark.django_db
@@ -88,9 +91,21 @@ def test_autocomplete_offers_no_row_of_another_tenant(world_a, world_b, admin_cl
     client = admin_client_for(world_a.admin)
     cases = [
         ("orgs", "membership", "user", "alice", {str(world_a.member.pk)}),
-        ("orgs", "membership", "organization", "", {str(o.pk) for o in Organization.objects.filter(tenant=world_a.tenant)}),
+        (
+            "orgs",
+            "membership",
+            "organization",
+            "",
+            {str(o.pk) for o in Organization.objects.filter(tenant=world_a.tenant)},
+        ),
         ("orgs", "organization", "parent", "root", {str(world_a.root.pk)}),
-        ("orgs", "actsforlink", "on_behalf_of", "", {str(o.pk) for o in Organization.objects.filter(tenant=world_a.tenant)}),
+        (
+            "orgs",
+            "actsforlink",
+            "on_behalf_of",
+            "",
+            {str(o.pk) for o in Organization.objects.filter(tenant=world_a.tenant)},
+        ),
     ]
     for app_label, model_name, field, term, expected in cases:
         response = client.get(
@@ -149,7 +164,8 @@ def test_admin_login_needs_the_right_tenant(world_a, world_b) -> None:
     # Both tenants have a 'sam' with the same password: the tenant field decides who signs in.
     client = Client()
     response = client.post(
-        reverse("admin:login"), {"tenant": "tenant-b", "username": "sam", "password": "sam-demo-pass", "next": "/admin/"}
+        reverse("admin:login"),
+        {"tenant": "tenant-b", "username": "sam", "password": "sam-demo-pass", "next": "/admin/"},
     )
     assert response.status_code == 302
     assert int(client.session["_auth_user_id"]) == world_b.admin.pk

@@ -87,14 +87,20 @@ def test_only_tenant_admins_create_top_level_organizations(demo) -> None:
 
 def test_owners_create_sub_organizations_admins_and_members_do_not(demo) -> None:
     americas = org(demo, "mightybank-americas")
-    sub = organization_create(actor=user(demo, "alma"), tenant=demo, identifier="banco-sur", display_name="Banco Sur", parent=americas)
+    sub = organization_create(
+        actor=user(demo, "alma"), tenant=demo, identifier="banco-sur", display_name="Banco Sur", parent=americas
+    )
     assert sub.parent == americas
     # Ownership reaches down the tree.
-    deeper = organization_create(actor=user(demo, "alma"), tenant=demo, identifier="sur-norte", display_name="Norte", parent=sub)
+    deeper = organization_create(
+        actor=user(demo, "alma"), tenant=demo, identifier="sur-norte", display_name="Norte", parent=sub
+    )
     assert deeper.depth == 2
     for name in ("barbara", "alice", "bob"):
         with pytest.raises(PermissionDenied):
-            organization_create(actor=user(demo, name), tenant=demo, identifier=f"x-{name}", display_name="X", parent=americas)
+            organization_create(
+                actor=user(demo, name), tenant=demo, identifier=f"x-{name}", display_name="X", parent=americas
+            )
 
 
 def test_owner_appoints_admins_admin_cannot_appoint_owners(demo) -> None:
@@ -133,7 +139,10 @@ def test_sub_organization_admin_cannot_reach_parent_or_sibling(demo) -> None:
 
 def test_removing_a_membership_removes_it_below_too(demo) -> None:
     alice = user(demo, "alice")
-    membership_remove(actor=user(demo, "barbara"), membership=Membership.objects.get(user=alice, organization=org(demo, "mightybank-americas")))
+    membership_remove(
+        actor=user(demo, "barbara"),
+        membership=Membership.objects.get(user=alice, organization=org(demo, "mightybank-americas")),
+    )
     assert not Membership.objects.filter(user=alice).exists()
 
 
@@ -161,7 +170,9 @@ def test_invalid_identifiers_are_refused_naming_the_field(demo, bad: str) -> Non
 def test_the_id_never_changes_when_the_identifier_does(demo) -> None:
     acme = org(demo, "acme-bank")
     original_id = acme.pk
-    organization_update(actor=user(demo, "alma"), organization=acme, identifier="acme-bank-na", display_name="Acme Bank NA")
+    organization_update(
+        actor=user(demo, "alma"), organization=acme, identifier="acme-bank-na", display_name="Acme Bank NA"
+    )
     renamed = Organization.objects.get(identifier="acme-bank-na")
     assert renamed.pk == original_id
     assert "id" not in {f.name for f in Organization._meta.get_fields() if getattr(f, "editable", False)}
@@ -178,7 +189,8 @@ def test_descendants_and_ancestors_are_one_query_each(demo, django_assert_num_qu
         assert {o.identifier for o in organization_descendants(organization=americas)} == {"acme-bank", "mexbanco"}
     with django_assert_num_queries(1):
         assert [o.identifier for o in organization_ancestors(organization=acme, include_self=True)] == [
-            "mightybank-americas", "acme-bank",
+            "mightybank-americas",
+            "acme-bank",
         ]
 
 
@@ -202,7 +214,11 @@ def test_moving_rewrites_the_whole_subtree(demo) -> None:
     assert acme.parent == corp and acme.depth == 1 and acme.path == corp.path + acme.pk.hex + "/"
     assert deep.depth == 2 and deep.path == acme.path + deep.pk.hex + "/"
     assert {o.identifier for o in organization_descendants(organization=corp)} == {"acme-bank", "acme-ops"}
-    assert not organization_descendants(organization=org(demo, "mightybank-americas")).filter(identifier="acme-ops").exists()
+    assert (
+        not organization_descendants(organization=org(demo, "mightybank-americas"))
+        .filter(identifier="acme-ops")
+        .exists()
+    )
 
 
 def test_parent_from_another_tenant_is_refused(demo) -> None:
@@ -233,7 +249,9 @@ def test_a_domain_belongs_to_one_organization_per_tenant(demo) -> None:
     assert OrganizationDomain.objects.filter(domain="acme.example").count() == 1
 
 
-@pytest.mark.parametrize("bad", ["gmail.com", "corp.onmicrosoft.com", "not a domain", "localhost", "-x.example", "a..b"])
+@pytest.mark.parametrize(
+    "bad", ["gmail.com", "corp.onmicrosoft.com", "not a domain", "localhost", "-x.example", "a..b"]
+)
 def test_shared_or_malformed_domains_are_refused(demo, bad: str) -> None:
     with pytest.raises(ValidationError) as exc:
         domain_add(actor=SYSTEM, organization=org(demo, "mexbanco"), domain=bad)
@@ -242,7 +260,9 @@ def test_shared_or_malformed_domains_are_refused(demo, bad: str) -> None:
 
 def test_only_tenant_admins_verify_domains(demo) -> None:
     with pytest.raises(PermissionDenied):
-        domain_add(actor=user(demo, "alma"), organization=org(demo, "mexbanco"), domain="mexbanco.example.mx", verified=True)
+        domain_add(
+            actor=user(demo, "alma"), organization=org(demo, "mexbanco"), domain="mexbanco.example.mx", verified=True
+        )
     row = domain_add(actor=user(demo, "alma"), organization=org(demo, "mexbanco"), domain="mexbanco.example.mx")
     assert row.verified is False
 
@@ -259,7 +279,9 @@ def test_acts_for_makes_the_represented_organization_eligible(demo) -> None:
     with pytest.raises(ValidationError):
         acts_for_add(actor=SYSTEM, organization=org(demo, "contractor"), on_behalf_of=org(demo, "contractor"))
     with pytest.raises(PermissionDenied):
-        acts_for_add(actor=user(demo, "alma"), organization=org(demo, "mexbanco"), on_behalf_of=org(demo, "my-corporation"))
+        acts_for_add(
+            actor=user(demo, "alma"), organization=org(demo, "mexbanco"), on_behalf_of=org(demo, "my-corporation")
+        )
 
 
 def test_users_of_another_tenant_cannot_be_added(demo) -> None:

@@ -6,6 +6,7 @@ import io
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def snapshot() -> dict[str, object]:
+def snapshot() -> dict[str, Any]:
     return {
         "tenants": sorted(Tenant.objects.values_list("slug", "display_name")),
         "orgs": sorted(
@@ -43,7 +44,7 @@ def test_quickstart_yields_exactly_the_demo_data_and_is_idempotent() -> None:
     assert "alice-demo-pass" in out.getvalue() and "/admin/" in out.getvalue()
     first = snapshot()
     assert first["tenants"] == [("mightybank", "MightyBank")]
-    assert {(i, n, p) for i, n, p, _ in first["orgs"]} == {  # type: ignore[union-attr]
+    assert {(i, n, p) for i, n, p, _ in first["orgs"]} == {
         ("mightybank-americas", "MightyBank Americas", None),
         ("acme-bank", "Acme Bank", "mightybank-americas"),
         ("mexbanco", "MexBanco", "mightybank-americas"),
@@ -85,13 +86,27 @@ def test_create_commands_script_a_setup() -> None:
     call_command("create_org", "emea", "--tenant", "acme", "--name", "Acme EMEA", stdout=out)
     call_command("create_org", "emea-fr", "--tenant", "acme", "--parent", "emea", stdout=out)
     call_command(
-        "create_user", "zoe", "--tenant", "acme", "--email", "zoe@acme.example", "--password", "zoe-pass-12345",
-        "--org", "emea", "--role", "owner", "--member-of", "emea-fr:admin", stdout=out,
+        "create_user",
+        "zoe",
+        "--tenant",
+        "acme",
+        "--email",
+        "zoe@acme.example",
+        "--password",
+        "zoe-pass-12345",
+        "--org",
+        "emea",
+        "--role",
+        "owner",
+        "--member-of",
+        "emea-fr:admin",
+        stdout=out,
     )
     call_command("create_user", "root", "--tenant", "acme", "--no-password", "--tenant-admin", stdout=out)
     zoe = User.objects.get(username="zoe")
     assert sorted(Membership.objects.filter(user=zoe).values_list("organization__identifier", "role")) == [
-        ("emea", "owner"), ("emea-fr", "admin"),
+        ("emea", "owner"),
+        ("emea-fr", "admin"),
     ]
     assert User.objects.get(username="root").is_tenant_admin
 
@@ -103,7 +118,10 @@ def test_create_commands_script_a_setup() -> None:
         (["create_org", "Bad Name", "--tenant", "acme"], "identifier:"),
         (["create_org", "child", "--tenant", "acme", "--parent", "ghost"], "parent: no organization 'ghost'"),
         (["create_tenant", "acme"], "slug: A tenant with slug 'acme' already exists."),
-        (["create_user", "u", "--tenant", "acme", "--password", "u-pass-12345", "--org", "ghost"], "org: no organization 'ghost'"),
+        (
+            ["create_user", "u", "--tenant", "acme", "--password", "u-pass-12345", "--org", "ghost"],
+            "org: no organization 'ghost'",
+        ),
         (["create_user", "u", "--tenant", "acme", "--password", "short"], "password:"),
     ],
 )
@@ -126,7 +144,13 @@ def test_rotate_keys_command() -> None:
 @pytest.mark.parametrize("command", ["create_tenant", "create_org", "create_user", "rotate_keys", "quickstart"])
 def test_commands_have_help(command: str) -> None:
     result = subprocess.run(
-        [sys.executable, "manage.py", command, "--help"], cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "manage.py", command, "--help"],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout
@@ -135,7 +159,12 @@ def test_commands_have_help(command: str) -> None:
 def test_a_failing_command_exits_non_zero_with_the_message_on_stderr() -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "create_org", "x", "--tenant", "no-such-tenant"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False, env=subprocess_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=subprocess_env(),
     )
     assert result.returncode == 1
     assert "tenant: no tenant with slug 'no-such-tenant'" in result.stderr

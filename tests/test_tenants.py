@@ -56,7 +56,7 @@ def test_active_keys_sign_and_their_published_jwk_verifies() -> None:
     jwk = row.public_jwk
     public_ec = ec.EllipticCurvePublicNumbers(b64url_int(jwk["x"]), b64url_int(jwk["y"]), ec.SECP256R1()).public_key()
     public_ec.verify(der, message, ec.ECDSA(hashes.SHA256()))
-    assert encode_dss_signature  # imported for readers who convert JWS signatures
+    assert callable(encode_dss_signature)  # imported for readers who convert JWS signatures
 
 
 def test_keys_from_one_encryption_key_do_not_open_with_another() -> None:

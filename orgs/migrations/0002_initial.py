@@ -7,104 +7,140 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('orgs', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("orgs", "0001_initial"),
+        ("tenants", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='actsforlink',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="actsforlink",
+            name="tenant",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"),
         ),
         migrations.AddField(
-            model_name='membership',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="membership",
+            name="tenant",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"),
         ),
         migrations.AddField(
-            model_name='membership',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL),
+            model_name="membership",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='organization',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='orgs.organization'),
+            model_name="organization",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="children",
+                to="orgs.organization",
+            ),
         ),
         migrations.AddField(
-            model_name='organization',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='organizations', to='tenants.tenant'),
+            model_name="organization",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="organizations", to="tenants.tenant"
+            ),
         ),
         migrations.AddField(
-            model_name='membership',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='orgs.organization'),
+            model_name="membership",
+            name="organization",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="orgs.organization"
+            ),
         ),
         migrations.AddField(
-            model_name='actsforlink',
-            name='on_behalf_of',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='represented_by_links', to='orgs.organization'),
+            model_name="actsforlink",
+            name="on_behalf_of",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="represented_by_links", to="orgs.organization"
+            ),
         ),
         migrations.AddField(
-            model_name='actsforlink',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='acts_for_links', to='orgs.organization'),
+            model_name="actsforlink",
+            name="organization",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="acts_for_links", to="orgs.organization"
+            ),
         ),
         migrations.AddField(
-            model_name='organizationdomain',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='domains', to='orgs.organization'),
+            model_name="organizationdomain",
+            name="organization",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="domains", to="orgs.organization"
+            ),
         ),
         migrations.AddField(
-            model_name='organizationdomain',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="organizationdomain",
+            name="tenant",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"),
         ),
         migrations.AddIndex(
-            model_name='organization',
-            index=models.Index(fields=['path'], name='org_path_prefix', opclasses=['varchar_pattern_ops']),
+            model_name="organization",
+            index=models.Index(fields=["path"], name="org_path_prefix", opclasses=["varchar_pattern_ops"]),
         ),
         migrations.AddConstraint(
-            model_name='organization',
-            constraint=models.UniqueConstraint(models.F('tenant'), django.db.models.functions.text.Lower('identifier'), name='org_identifier_unique_per_tenant', violation_error_message='An organization with this identifier already exists in this tenant.'),
+            model_name="organization",
+            constraint=models.UniqueConstraint(
+                models.F("tenant"),
+                django.db.models.functions.text.Lower("identifier"),
+                name="org_identifier_unique_per_tenant",
+                violation_error_message="An organization with this identifier already exists in this tenant.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organization',
-            constraint=models.UniqueConstraint(fields=('path',), name='org_path_unique'),
+            model_name="organization",
+            constraint=models.UniqueConstraint(fields=("path",), name="org_path_unique"),
         ),
         migrations.AddConstraint(
-            model_name='organization',
-            constraint=models.CheckConstraint(condition=models.Q(('parent', models.F('id')), _negated=True), name='org_not_own_parent'),
+            model_name="organization",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("parent", models.F("id")), _negated=True), name="org_not_own_parent"
+            ),
         ),
         migrations.AddIndex(
-            model_name='membership',
-            index=models.Index(fields=['tenant', 'user'], name='membership_tenant_user'),
+            model_name="membership",
+            index=models.Index(fields=["tenant", "user"], name="membership_tenant_user"),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('user', 'organization'), name='membership_unique', violation_error_message='This user is already a member of this organization.'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(
+                fields=("user", "organization"),
+                name="membership_unique",
+                violation_error_message="This user is already a member of this organization.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(condition=models.Q(('origin', 'created-here')), fields=('user',), name='membership_one_home'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("origin", "created-here")), fields=("user",), name="membership_one_home"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='actsforlink',
-            constraint=models.UniqueConstraint(fields=('organization', 'on_behalf_of'), name='actsfor_unique_pair'),
+            model_name="actsforlink",
+            constraint=models.UniqueConstraint(fields=("organization", "on_behalf_of"), name="actsfor_unique_pair"),
         ),
         migrations.AddConstraint(
-            model_name='actsforlink',
-            constraint=models.CheckConstraint(condition=models.Q(('organization', models.F('on_behalf_of')), _negated=True), name='actsfor_not_self'),
+            model_name="actsforlink",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("organization", models.F("on_behalf_of")), _negated=True), name="actsfor_not_self"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organizationdomain',
-            constraint=models.UniqueConstraint(fields=('tenant', 'domain'), name='orgdomain_unique_per_tenant', violation_error_message='This domain is already claimed by an organization in this tenant.'),
+            model_name="organizationdomain",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "domain"),
+                name="orgdomain_unique_per_tenant",
+                violation_error_message="This domain is already claimed by an organization in this tenant.",
+            ),
         ),
     ]

@@ -45,9 +45,15 @@ class DemoUser:
 USERS = [
     DemoUser("sam", "sam@mightybank.example", "Sam", "Carter", None, tenant_admin=True),
     DemoUser("alma", "alma@mightybank.example", "Alma", "Spreckles", "mightybank-americas", Membership.Role.OWNER),
-    DemoUser("barbara", "barbara@mightybank.example", "Barbara", "Jensen", "mightybank-americas", Membership.Role.ADMIN),
     DemoUser(
-        "alice", "alice@acme.example", "Alice", "Archer", "mightybank-americas",
+        "barbara", "barbara@mightybank.example", "Barbara", "Jensen", "mightybank-americas", Membership.Role.ADMIN
+    ),
+    DemoUser(
+        "alice",
+        "alice@acme.example",
+        "Alice",
+        "Archer",
+        "mightybank-americas",
         also=(("acme-bank", Membership.Role.MEMBER),),
     ),
     DemoUser("bob", "bob@mexbanco.example", "Bob", "Bravo", "mexbanco"),
@@ -77,7 +83,10 @@ class Command(BaseCommand):
                 org = organization_get(tenant=tenant, key=identifier)
                 if org is None:
                     org = organization_create(
-                        actor=SYSTEM, tenant=tenant, identifier=identifier, display_name=name,
+                        actor=SYSTEM,
+                        tenant=tenant,
+                        identifier=identifier,
+                        display_name=name,
                         parent=orgs[parent] if parent else None,
                     )
                     created.append(f"organization {identifier}")
@@ -105,8 +114,12 @@ class Command(BaseCommand):
 
     def _create_user(self, tenant: Tenant, orgs: dict[str, Organization], spec: DemoUser, password: str) -> User:
         common: dict[str, Any] = dict(
-            username=spec.username, email=spec.email, password=password,
-            first_name=spec.first_name, last_name=spec.last_name, validate_password_strength=False,
+            username=spec.username,
+            email=spec.email,
+            password=password,
+            first_name=spec.first_name,
+            last_name=spec.last_name,
+            validate_password_strength=False,
         )
         if spec.home:
             return organization_user_create(actor=SYSTEM, organization=orgs[spec.home], role=spec.home_role, **common)
@@ -126,4 +139,5 @@ class Command(BaseCommand):
         for spec in USERS:
             role = "tenant admin" if spec.tenant_admin else f"{spec.home_role} of {spec.home}" if spec.home else ""
             extra = ", ".join(f"{r} of {o}" for o, r in spec.also)
-            out.write(f"  {spec.username:<8} {spec.email:<28} {passwords[spec.username]:<20} {role}{'; ' + extra if extra else ''}")
+            suffix = f"; {extra}" if extra else ""
+            out.write(f"  {spec.username:<8} {spec.email:<28} {passwords[spec.username]:<20} {role}{suffix}")

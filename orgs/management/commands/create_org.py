@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("identifier", help="Short name, unique in the tenant (lowercase letters, digits, . _ -).")
         parser.add_argument("--tenant", required=True, help="Tenant slug.")
         parser.add_argument("--name", default="", help="Display name (defaults to the identifier).")
-        parser.add_argument("--parent", help="Parent organization (identifier or id). Omit for a top-level organization.")
+        parser.add_argument(
+            "--parent", help="Parent organization (identifier or id). Omit for a top-level organization."
+        )
         parser.add_argument("--description", default="")
         parser.add_argument("--logo-uri", default="")
 

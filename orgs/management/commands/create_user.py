@@ -29,10 +29,16 @@ class Command(BaseCommand):
         parser.add_argument("--last-name", default="")
         parser.add_argument("--org", help="Home organization (identifier or id): the user is created there.")
         parser.add_argument(
-            "--role", default=Membership.Role.MEMBER, choices=Membership.Role.values, help="Role in --org (default member)."
+            "--role",
+            default=Membership.Role.MEMBER,
+            choices=Membership.Role.values,
+            help="Role in --org (default member).",
         )
         parser.add_argument(
-            "--member-of", action="append", default=[], metavar="ORG[:ROLE]",
+            "--member-of",
+            action="append",
+            default=[],
+            metavar="ORG[:ROLE]",
             help="Also add to this organization (repeatable, parents before children).",
         )
         parser.add_argument("--tenant-admin", action="store_true", help="Make the user a tenant administrator.")
@@ -52,7 +58,8 @@ class Command(BaseCommand):
 
         def find(key: str) -> Any:
             return lookup_or_error(
-                lambda: organization_get(tenant=tenant, key=key), f"org: no organization '{key}' in tenant '{tenant.slug}'."
+                lambda: organization_get(tenant=tenant, key=key),
+                f"org: no organization '{key}' in tenant '{tenant.slug}'.",
             )
 
         home = find(options["org"]) if options["org"] else None

@@ -17,4 +17,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with command_errors():
             tenant = tenant_create(actor=SYSTEM, slug=options["slug"], display_name=options["name"])
-        self.stdout.write(self.style.SUCCESS(f"Created tenant '{tenant.slug}' ({tenant.display_name}); issuer path /t/{tenant.slug}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created tenant '{tenant.slug}' ({tenant.display_name}); issuer path /t/{tenant.slug}")
+        )

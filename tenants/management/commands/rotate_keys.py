@@ -18,7 +18,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", help="Only this tenant (slug). Default: every tenant.")
         parser.add_argument(
-            "--alg", action="append", choices=[str(a) for a in SIGNING_ALGORITHMS], help="Only this algorithm (repeatable)."
+            "--alg",
+            action="append",
+            choices=[str(a) for a in SIGNING_ALGORITHMS],
+            help="Only this algorithm (repeatable).",
         )
         parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
 
@@ -31,5 +34,7 @@ class Command(BaseCommand):
                 rotated += len(signing_keys_rotate(actor=SYSTEM, tenant=tenant, algorithms=algorithms))
                 pruned += signing_keys_prune(tenant=tenant)
         self.stdout.write(
-            self.style.SUCCESS(f"Rotated {rotated} key(s) in {len(tenants)} tenant(s); removed {pruned} expired retired key(s).")
+            self.style.SUCCESS(
+                f"Rotated {rotated} key(s) in {len(tenants)} tenant(s); removed {pruned} expired retired key(s)."
+            )
         )
