@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
@@ -46,8 +46,8 @@ class TenantAdmin(TenantScopedAdmin):
         obj._state.adding = False
 
 
-class TenantUserCreationForm(UserCreationForm):
-    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]  # stubs lack Meta
+class TenantUserCreationForm(AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined]  # stubs lack Meta
         model = User
         fields = ("tenant", "username", "email")
 

@@ -175,3 +175,19 @@ def test_admin_login_needs_the_right_tenant(world_a, world_b) -> None:
     assert response.status_code == 200
     assert "do not match an administrator account" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("as_platform", [False, True])
+def test_every_admin_page_renders_for_its_own_rows(world_a, platform_staff, admin_client_for, as_platform) -> None:
+    client = admin_client_for(platform_staff if as_platform else world_a.admin)
+    assert client.get(reverse("admin:index")).status_code == 200
+    for model in scoped_models():
+        model_admin = admin.site._registry[model]
+        response = client.get(admin_url(model, "add"))
+        assert response.status_code in (200, 403), (model.__name__, "add", response.status_code)
+        for obj in rows_of(model, world_a.tenant)[:3]:
+            for view in ("change", "history"):
+                response = client.get(admin_url(model, view, obj.pk))
+                assert response.status_code == 200, (model.__name__, view, response.status_code)
+        assert model_admin is not None
