@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def change_data(o: Organization, **overrides: object) -> dict[str, object]:
-    data = {
+    data: dict[str, object] = {
         "parent": o.parent_id or "",
         "identifier": o.identifier,
         "display_name": o.display_name,
