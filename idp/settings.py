@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "tenants",
     "orgs",
     "idp",
+    "idp.flow",
 ]
 
 MIDDLEWARE = [

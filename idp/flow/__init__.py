@@ -1,0 +1,1 @@
+"""The browser login journey: identifier-first, password, organization selection, logout."""

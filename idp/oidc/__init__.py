@@ -1,0 +1,1 @@
+"""The OpenID Provider, on django-oauth-toolkit, one issuer per tenant."""
