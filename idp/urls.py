@@ -3,9 +3,15 @@ from django.urls import include, path
 
 from idp import health
 
+# Everything a tenant serves lives under /t/<slug>/ (the OIDC issuer is <base>/t/<slug>).
+tenant_patterns = [
+    path("", include("tenants.urls")),
+    path("", include("idp.flow.urls")),
+]
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
-    path("t/<slug:tenant_slug>/", include("tenants.urls")),
+    path("t/<slug:tenant_slug>/", include(tenant_patterns)),
 ]

@@ -1,9 +1,8 @@
-from django.urls import include, path
+from django.urls import path
 
 from tenants import views
 
 app_name = "tenant"
 urlpatterns = [
     path("jwks.json", views.jwks, name="jwks"),
-    path("", include("idp.flow.urls")),
 ]
