@@ -7,6 +7,7 @@ from idp import health
 tenant_patterns = [
     path("", include("tenants.urls")),
     path("", include("idp.flow.urls")),
+    path("", include("idp.oidc.urls")),
 ]
 
 urlpatterns = [

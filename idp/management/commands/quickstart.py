@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from idp.oidc.models import Application
+from idp.oidc.services import application_create
 from orgs.models import ActsForLink, Membership, Organization, OrganizationDomain
 from orgs.selectors import organization_get
 from orgs.services import acts_for_add, domain_add, membership_add, organization_create, organization_user_create
@@ -27,6 +29,12 @@ ORGANIZATIONS = [
     ("my-corporation", "My Corporation", None),
 ]
 ACTS_FOR = [("contractor", "my-corporation")]
+# client_id, name, public, first-party, redirect URIs
+CLIENTS = [
+    ("demo-web", "Demo Web App", False, True, ["http://127.0.0.1:8765/callback"]),
+    ("demo-spa", "Demo Single-Page App", True, False, ["http://127.0.0.1:8766/callback"]),
+]
+DEMO_WEB_SECRET = "demo-web-secret"  # noqa: S105 - the demo's published secret
 DOMAINS = [("acme-bank", "acme.example"), ("mexbanco", "mexbanco.example"), ("contractor", "contractor.example")]
 
 
@@ -110,6 +118,16 @@ class Command(BaseCommand):
                     if not Membership.objects.filter(user=user, organization=orgs[org_id]).exists():
                         membership_add(actor=SYSTEM, organization=orgs[org_id], user=user, role=role)
                         created.append(f"membership {spec.username} in {org_id}")
+            for client_id, name, public, first_party, redirects in CLIENTS:
+                if not Application.objects.filter(client_id=client_id).exists():
+                    application_create(
+                        actor=SYSTEM, tenant=tenant, client_id=client_id, name=name,
+                        client_type=Application.CLIENT_PUBLIC if public else Application.CLIENT_CONFIDENTIAL,
+                        redirect_uris=redirects,
+                        post_logout_redirect_uris=[redirects[0].rsplit("/", 1)[0] + "/"],
+                        first_party=first_party, client_secret=None if public else DEMO_WEB_SECRET,
+                    )
+                    created.append(f"OIDC client {client_id}")
         self._report(tenant, created, passwords)
 
     def _create_user(self, tenant: Tenant, orgs: dict[str, Organization], spec: DemoUser, password: str) -> User:
@@ -135,6 +153,9 @@ class Command(BaseCommand):
         out.write("")
         out.write(f"Admin:   {base}/admin/   (tenant: {tenant.slug}, user: sam)")
         out.write(f"Issuer:  {base}/t/{tenant.slug}")
+        out.write(f"Discovery: {base}/t/{tenant.slug}/.well-known/openid-configuration")
+        out.write(f"OIDC clients: demo-web (confidential, first-party, secret '{DEMO_WEB_SECRET}', "
+                  "redirect http://127.0.0.1:8765/callback); demo-spa (public, PKCE, redirect http://127.0.0.1:8766/callback)")
         out.write("Demo users (passwords apply to users created by this run or an earlier one with the same option):")
         for spec in USERS:
             role = "tenant admin" if spec.tenant_admin else f"{spec.home_role} of {spec.home}" if spec.home else ""

@@ -1,0 +1,72 @@
+"""OIDC clients and issued tokens in the admin, scoped to the tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from idp.oidc.models import AccessToken, Application, Grant, IDToken, RefreshToken
+from tenants.admin_base import TenantScopedAdmin
+
+for model in (Application, AccessToken, RefreshToken, IDToken, Grant):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+
+
+@admin.register(Application)
+class ApplicationAdmin(TenantScopedAdmin):
+    list_display = ("client_id", "name", "tenant", "client_type", "authorization_grant_type", "skip_authorization")
+    list_filter = ("tenant", "client_type", "authorization_grant_type")
+    search_fields = ("client_id", "name")
+    fields = (
+        "tenant", "client_id", "name", "client_type", "authorization_grant_type", "client_secret",
+        "redirect_uris", "post_logout_redirect_uris", "allowed_origins", "algorithm", "skip_authorization",
+        "organization_required", "org_name_source", "org_claim_names", "access_token_format",
+        "allow_token_exchange",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("client_id",) if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Application, form: Any, change: bool) -> None:
+        if not change and obj.tenant_id is None:
+            obj.tenant = self.request_tenant(request, form)  # type: ignore[assignment]
+        obj.hash_client_secret = True
+        super().save_model(request, obj, form, change)
+
+
+class TokenAdmin(TenantScopedAdmin):
+    list_display = ("id", "user", "application", "tenant", "expires")
+    list_filter = ("tenant",)
+    search_fields = ("user__username", "application__client_id")
+    list_select_related = ("user", "application", "tenant")
+    exclude = ("token", "token_checksum")
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(TokenAdmin):
+    list_display = ("id", "user", "application", "organization", "tenant", "expires")
+    exclude = ("token", "token_checksum", "grant_code_hash")
+
+
+@admin.register(RefreshToken)
+class RefreshTokenAdmin(TokenAdmin):
+    list_display = ("id", "user", "application", "organization", "tenant", "revoked")
+
+
+@admin.register(IDToken)
+class IDTokenAdmin(TokenAdmin):
+    exclude = ()
+
+
+@admin.register(Grant)
+class GrantAdmin(TokenAdmin):
+    exclude = ("code",)

@@ -1,0 +1,33 @@
+"""Scopes: the configured ones, plus one ``organization:<identifier>`` per request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oauth2_provider.scopes import SettingsScopes
+
+from idp.oidc.claims import ORGANIZATION_SCOPE_PREFIX
+
+
+class CanopyScopes(SettingsScopes):
+    def get_all_scopes(self) -> dict[str, str]:
+        return super().get_all_scopes()
+
+    def get_available_scopes(self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any) -> list[str]:
+        scopes = list(super().get_available_scopes(application, request, *args, **kwargs))
+        if application is not None and application.authorization_grant_type == application.GRANT_CLIENT_CREDENTIALS:
+            # No person is involved: nothing to say about one.
+            return [s for s in scopes if s not in ("openid", "profile", "email", "organization", "offline_access")]
+        return scopes
+
+
+    def get_default_scopes(self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any) -> list[str]:
+        defaults = list(super().get_default_scopes(application, request, *args, **kwargs))
+        available = set(self.get_available_scopes(application, request))
+        return [s for s in defaults if s in available]
+
+
+def describe(scope: str, all_scopes: dict[str, str]) -> str:
+    if scope.startswith(ORGANIZATION_SCOPE_PREFIX):
+        return f"Act for the organization '{scope[len(ORGANIZATION_SCOPE_PREFIX):]}'"
+    return all_scopes.get(scope, scope)

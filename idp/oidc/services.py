@@ -1,0 +1,110 @@
+"""Writes on OIDC clients."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from oauth2_provider.generators import generate_client_secret
+
+from idp.oidc.models import Application
+from tenants.actors import Actor, is_tenant_admin
+from tenants.audit import audit_record
+from tenants.models import Tenant
+
+GRANT_TYPES = {
+    "authorization_code": Application.GRANT_AUTHORIZATION_CODE,
+    "client_credentials": Application.GRANT_CLIENT_CREDENTIALS,
+}
+
+
+def _validate_uris(field: str, uris: Sequence[str]) -> list[str]:
+    cleaned = []
+    validator = URLValidator(schemes=["https", "http"])
+    for uri in uris:
+        uri = uri.strip()
+        if not uri:
+            continue
+        try:
+            validator(uri)
+        except ValidationError as exc:
+            raise ValidationError({field: [f"'{uri}' is not an absolute http(s) URL."]}) from exc
+        if "#" in uri:
+            raise ValidationError({field: [f"'{uri}' must not contain a fragment."]})
+        cleaned.append(uri)
+    return cleaned
+
+
+def application_create(
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    client_id: str,
+    name: str = "",
+    client_type: str = Application.CLIENT_CONFIDENTIAL,
+    grant_type: str = "authorization_code",
+    redirect_uris: Sequence[str] = (),
+    post_logout_redirect_uris: Sequence[str] = (),
+    algorithm: str = "RS256",
+    organization_required: bool = False,
+    first_party: bool = False,
+    access_token_format: str = Application.TokenFormat.JWT,
+    client_secret: str | None = None,
+) -> tuple[Application, str]:
+    """Register a client. Returns it and its plain secret (shown once; stored hashed)."""
+    if not is_tenant_admin(actor, tenant):
+        raise PermissionDenied("Only a tenant administrator can register OIDC clients.")
+    errors: dict[str, list[str]] = {}
+    client_id = (client_id or "").strip()
+    if not client_id or len(client_id) > 100 or any(c.isspace() for c in client_id):
+        errors["client_id"] = ["Use 1-100 characters without spaces."]
+    elif Application.objects.filter(client_id=client_id).exists():
+        errors["client_id"] = [f"A client with id '{client_id}' already exists."]
+    if client_type not in (Application.CLIENT_CONFIDENTIAL, Application.CLIENT_PUBLIC):
+        errors["client_type"] = ["Use 'confidential' or 'public'."]
+    if grant_type not in GRANT_TYPES:
+        errors["grant_type"] = [f"Use one of: {', '.join(GRANT_TYPES)}."]
+    elif grant_type == "client_credentials" and client_type == Application.CLIENT_PUBLIC:
+        errors["grant_type"] = ["A public client cannot use client credentials."]
+    if algorithm not in ("RS256", "ES256"):
+        errors["algorithm"] = ["Use RS256 or ES256."]
+    if access_token_format not in Application.TokenFormat.values:
+        errors["access_token_format"] = ["Use 'jwt' or 'opaque'."]
+    try:
+        redirects = _validate_uris("redirect_uris", redirect_uris)
+        logouts = _validate_uris("post_logout_redirect_uris", post_logout_redirect_uris)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        redirects, logouts = [], []
+    if grant_type == "authorization_code" and not redirects and "redirect_uris" not in errors:
+        errors["redirect_uris"] = ["An authorization-code client needs at least one redirect URI."]
+    if errors:
+        raise ValidationError(errors)
+    secret = client_secret or generate_client_secret()
+    if client_type == Application.CLIENT_PUBLIC:
+        secret = ""
+    with transaction.atomic():
+        app = Application(
+            tenant=tenant,
+            client_id=client_id,
+            name=name or client_id,
+            client_type=client_type,
+            authorization_grant_type=GRANT_TYPES[grant_type],
+            redirect_uris=" ".join(redirects),
+            post_logout_redirect_uris=" ".join(logouts),
+            algorithm=algorithm,
+            organization_required=organization_required,
+            skip_authorization=first_party,
+            access_token_format=access_token_format,
+            client_secret=secret,
+            hash_client_secret=True,
+        )
+        app.full_clean(exclude=["client_secret", "user"])
+        app.save()
+        audit_record(
+            actor=actor, tenant=tenant, action="oidc_client.create", target=app,
+            data={"client_id": client_id, "client_type": client_type, "grant_type": grant_type},
+        )
+    return app, secret

@@ -1,0 +1,307 @@
+"""Canopy's answers to every OAuth/OIDC policy question (django-oauth-toolkit's validator).
+
+- clients, codes and tokens are looked up inside the tenant named by the URL;
+- the organization chosen at sign-in travels on the grant and the tokens;
+- ID tokens and JWT access tokens are signed with the tenant's keys;
+- a replayed authorization code revokes what was issued from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+
+from idp.oidc import jws
+from idp.oidc.claims import (
+    ORGANIZATION_SCOPE_PREFIX,
+    organization_claims,
+    standard_claims,
+    wants_organization,
+)
+from idp.oidc.context import current_auth, current_tenant, issuer_for
+from idp.oidc.models import AccessToken, Application, Grant, IDToken, RefreshToken
+
+log = logging.getLogger(__name__)
+
+AMR_SEPARATOR = " "
+
+
+def pkce_required(client_id: str) -> bool:
+    """PKCE is mandatory for public clients; confidential clients may use it (S256 only)."""
+    app = Application.objects.filter(client_id=client_id).only("client_type").first()
+    return app is None or app.client_type == Application.CLIENT_PUBLIC
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+class CanopyValidator(OAuth2Validator):
+    # --- clients, scoped to the tenant in the URL ---------------------------
+    def _load_application(self, client_id: str, request: Any) -> Application | None:
+        tenant = current_tenant()
+        client = request.client
+        if client is not None and getattr(client, "tenant_id", None) != tenant.pk:
+            request.client = None
+        app = super()._load_application(client_id, request)
+        if app is None or app.tenant_id != tenant.pk:
+            request.client = None
+            return None
+        return app
+
+    def validate_client_id(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> bool:
+        return self._load_application(client_id, request) is not None
+
+    def get_oidc_issuer_endpoint(self, request: Any) -> str:
+        return issuer_for(current_tenant())
+
+    # --- scopes ---------------------------------------------------------------
+    def validate_scopes(self, client_id: str, scopes: list[str], client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        org_scopes = [s for s in scopes if s.startswith(ORGANIZATION_SCOPE_PREFIX)]
+        if len(org_scopes) > 1:
+            return False  # one organization per request
+        if org_scopes and not org_scopes[0][len(ORGANIZATION_SCOPE_PREFIX) :]:
+            return False
+        plain = [s for s in scopes if not s.startswith(ORGANIZATION_SCOPE_PREFIX)]
+        return super().validate_scopes(client_id, plain, client, request, *args, **kwargs)
+
+    # --- the browser session (prompt=none, id_token_hint) -------------------
+    def validate_silent_login(self, request: Any) -> bool:
+        return current_auth() is not None
+
+    def validate_silent_authorization(self, request: Any) -> bool:
+        auth = current_auth()
+        if auth is None:
+            return False
+        if request.client is not None and request.client.skip_authorization:
+            return True
+        tokens = AccessToken.objects.filter(
+            user=auth.user, application=request.client, expires__gt=timezone.now()
+        ).only("scope")
+        return any(t.allow_scopes(request.scopes) for t in tokens)
+
+    def validate_user_match(self, id_token_hint: str | None, scopes: Any, claims: Any, request: Any) -> bool:
+        if not id_token_hint:
+            return True
+        tenant = current_tenant()
+        hint = jws.verify(tenant_id=tenant.pk, token=id_token_hint)
+        if hint is None or hint.get("iss") != issuer_for(tenant):
+            raise oauth_errors.InvalidRequestError(
+                request=request, description="id_token_hint is not an ID token issued by this tenant."
+            )
+        auth = current_auth()
+        return auth is not None and str(hint.get("sub")) == str(auth.user.pk)
+
+    # --- authorization codes --------------------------------------------------
+    def _create_authorization_code(self, request: Any, code: dict[str, str], expires: Any = None) -> Grant:
+        if request.code_challenge_method and request.code_challenge_method != "S256":
+            raise oauth_errors.InvalidRequestError(
+                description='Unsupported code_challenge_method; use "S256".', request=request
+            )
+        auth = current_auth()
+        return Grant.objects.create(
+            tenant=current_tenant(),
+            application=request.client,
+            user=request.user,
+            code=code["code"],
+            expires=expires or timezone.now() + timedelta(seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS),
+            redirect_uri=request.redirect_uri,
+            scope=" ".join(request.scopes),
+            code_challenge=request.code_challenge or "",
+            code_challenge_method=request.code_challenge_method or "",
+            nonce=request.nonce or "",
+            claims=json.dumps(request.claims or {}),
+            resource=getattr(request, "resource", []),
+            organization=getattr(request, "canopy_organization", None),
+            acting_via=getattr(request, "canopy_via", None),
+            auth_time=datetime.fromtimestamp(auth.auth_time, tz=UTC) if auth is not None else None,
+            amr=AMR_SEPARATOR.join(auth.amr) if auth is not None else "",
+        )
+
+    def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        grant = (
+            Grant.objects.select_related("user", "organization", "acting_via")
+            .filter(code=code, application=client, tenant=current_tenant())
+            .first()
+        )
+        if grant is None:
+            self._revoke_tokens_of_replayed_code(code, client)
+            return False
+        if grant.is_expired() or not grant.user.is_active:
+            return False
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        request.canopy_organization = grant.organization
+        request.canopy_via = grant.acting_via
+        request.canopy_auth_time = grant.auth_time
+        request.canopy_amr = grant.amr.split() if grant.amr else []
+        request.canopy_code_hash = code_hash(code)
+        return True
+
+    def _revoke_tokens_of_replayed_code(self, code: str, client: Any) -> None:
+        """RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it."""
+        tokens = list(AccessToken.objects.filter(grant_code_hash=code_hash(code), application=client))
+        if not tokens:
+            return
+        log.warning("authorization code replay for client %s: revoking %d token(s)", client.client_id, len(tokens))
+        with transaction.atomic():
+            for token in tokens:
+                RefreshToken.objects.filter(access_token=token).update(revoked=timezone.now())
+                for refresh in RefreshToken.objects.filter(token_family__isnull=False, access_token=token):
+                    RefreshToken.objects.filter(token_family=refresh.token_family).update(revoked=timezone.now())
+                token.delete()
+
+    # --- refresh tokens keep the organization -------------------------------
+    def validate_refresh_token(self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        ok = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        if not ok:
+            return False
+        instance = request.refresh_token_instance
+        if instance.tenant_id != current_tenant().pk:
+            return False
+        request.canopy_organization = instance.organization
+        request.canopy_via = instance.acting_via
+        request.canopy_auth_time = instance.auth_time
+        request.canopy_amr = instance.amr.split() if instance.amr else []
+        return True
+
+    # --- token rows carry tenant and organization ---------------------------
+    def _create_access_token(self, expires: Any, request: Any, token: dict[str, Any], source_refresh_token: Any = None) -> AccessToken:
+        id_token = token.get("id_token")
+        access_token = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            id_token=self._load_id_token(id_token) if id_token else None,
+            application=request.client,
+            source_refresh_token=source_refresh_token,
+            resource=getattr(request, "resource", []),
+            tenant=current_tenant(),
+            organization=getattr(request, "canopy_organization", None),
+            acting_via=getattr(request, "canopy_via", None),
+            grant_code_hash=getattr(request, "canopy_code_hash", ""),
+        )
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
+        return access_token
+
+    def _create_refresh_token(self, request: Any, refresh_token_code: str, access_token: Any, previous_refresh_token: Any) -> RefreshToken:
+        refresh = RefreshToken(
+            user=request.user,
+            application=request.client,
+            access_token=access_token,
+            token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
+            resource=getattr(request, "resource", []),
+            tenant=current_tenant(),
+            organization=getattr(request, "canopy_organization", None),
+            acting_via=getattr(request, "canopy_via", None),
+            auth_time=getattr(request, "canopy_auth_time", None),
+            amr=AMR_SEPARATOR.join(getattr(request, "canopy_amr", []) or []),
+        )
+        self._set_token_value(refresh, refresh_token_code)
+        refresh.save()
+        return refresh
+
+    def _load_id_token(self, token: str) -> IDToken | None:
+        claims = jws.verify(tenant_id=current_tenant().pk, token=token)
+        if not claims or "jti" not in claims:
+            return None
+        return IDToken.objects.filter(jti=claims["jti"], tenant=current_tenant()).first()
+
+    def _save_id_token(self, jti: str, request: Any, expires: Any, *args: Any, **kwargs: Any) -> IDToken:
+        return IDToken.objects.create(
+            user=request.user,
+            scope=" ".join(request.scopes),
+            expires=expires,
+            jti=jti,
+            application=request.client,
+            tenant=current_tenant(),
+        )
+
+    # --- bearer tokens (userinfo, introspection) ------------------------------
+    def validate_bearer_token(self, token: str, scopes: Any, request: Any) -> bool:
+        ok = super().validate_bearer_token(token, scopes, request)
+        access = getattr(request, "access_token", None)
+        if ok and (access is None or getattr(access, "tenant_id", None) != current_tenant().pk):
+            request.access_token = None
+            return False
+        return ok
+
+    # --- claims ---------------------------------------------------------------
+    def _org_claims_for(self, request: Any, scopes: list[str]) -> dict[str, Any]:
+        if not wants_organization(scopes) or request.user is None:
+            return {}
+        access = getattr(request, "access_token", None)
+        if hasattr(request, "canopy_organization"):
+            org, via = request.canopy_organization, request.canopy_via
+        elif isinstance(access, AccessToken):
+            org, via = access.organization, access.acting_via
+        else:
+            org = via = None
+        return organization_claims(application=request.client, user=request.user, organization=org, via=via)
+
+    def get_oidc_claims(self, token: Any, token_handler: Any, request: Any) -> dict[str, Any]:
+        scopes = list(request.scopes or [])
+        requested: set[str] = set()
+        claims_param = getattr(request, "claims", None) or {}
+        if isinstance(claims_param, dict):
+            target = "id_token" if token_handler is not None else "userinfo"
+            requested = set((claims_param.get(target) or {}).keys())
+        out: dict[str, Any] = {"sub": str(request.user.pk)}
+        out.update(standard_claims(user=request.user, scopes=scopes, requested=requested))
+        out.update(self._org_claims_for(request, scopes))
+        return out
+
+    def get_id_token_dictionary(self, token: Any, token_handler: Any, request: Any) -> tuple[dict[str, Any], Any]:
+        claims = self.get_oidc_claims(token, token_handler, request)
+        expiration = timezone.now() + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
+        auth_time = getattr(request, "canopy_auth_time", None) or timezone.now()
+        amr = getattr(request, "canopy_amr", None) or ["pwd"]
+        claims.update(
+            iss=issuer_for(current_tenant()),
+            exp=int(expiration.timestamp()),
+            auth_time=int(auth_time.timestamp()),
+            jti=str(uuid.uuid4()),
+            amr=amr,
+            acr=acr_for(amr),
+        )
+        return claims, expiration
+
+    def finalize_id_token(self, id_token: dict[str, Any], token: Any, token_handler: Any, request: Any) -> str:
+        claims, expiration = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:
+            id_token["nonce"] = request.nonce
+        signed = jws.sign(
+            tenant_id=current_tenant().pk, algorithm=request.client.algorithm or "RS256", claims=id_token
+        )
+        row = self._save_id_token(id_token["jti"], request, expiration)
+        request.access_token = row
+        request.id_token = row
+        return signed
+
+    def get_userinfo_claims(self, request: Any) -> dict[str, Any]:
+        return self.get_oidc_claims(request.access_token, None, request)
+
+
+def acr_for(amr: list[str]) -> str:
+    return "urn:canopy:acr:mfa" if len(set(amr)) > 1 else "urn:canopy:acr:pwd"
+
+
+def access_token_lifetime() -> int:
+    return int(settings.CANOPY_ACCESS_TOKEN_SECONDS)

@@ -1,0 +1,297 @@
+"""Per-tenant OIDC endpoints: django-oauth-toolkit's views inside the tenant's scope."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+from oauth2_provider import views as dot_views
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.settings import oauth2_settings
+
+from idp.flow import selection
+from idp.flow import session as flow_session
+from idp.oidc.claims import (
+    ORGANIZATION_SCOPE,
+    Selection,
+    requested_organization_scopes,
+    wants_organization,
+)
+from idp.oidc.context import issuer_for, tenant_scope
+from idp.oidc.models import Application
+from idp.oidc.scopes import describe
+from orgs.selectors import EligibleOrganization, user_eligible_organizations
+from tenants.models import Tenant
+from tenants.selectors import tenant_get_by_slug
+
+SESSION_SELECTIONS = "canopy.oidc.selections"
+
+
+def tenant_url(tenant: Tenant, name: str) -> str:
+    return reverse(name, kwargs={"tenant_slug": tenant.slug})
+
+
+def absolute(tenant: Tenant, name: str) -> str:
+    return issuer_for(tenant).rsplit("/t/", 1)[0] + tenant_url(tenant, name)
+
+
+class TenantScopedMixin:
+    """Resolve the tenant from the URL and run the view inside its scope."""
+
+    tenant: Tenant
+
+    def dispatch(self, request: HttpRequest, *args: Any, tenant_slug: str, **kwargs: Any) -> HttpResponse:
+        self.tenant = tenant_get_by_slug(tenant_slug)
+        self.auth = flow_session.current_auth(request, self.tenant)
+        with tenant_scope(self.tenant, self.auth):
+            return self.scoped_dispatch(request, *args, **kwargs)
+
+    def scoped_dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+def _selection_key(client_id: str, params: dict[str, Any]) -> str:
+    raw = "|".join(str(params.get(k) or "") for k in ("redirect_uri", "state", "nonce", "code_challenge"))
+    return hashlib.sha256(f"{client_id}|{raw}".encode()).hexdigest()[:32]
+
+
+class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
+    template_name = "oidc/authorize.html"
+
+    def scoped_dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.canopy_selection: Selection | None = None
+        if self.auth is None:
+            # A session of another tenant (or none) is not a sign-in here.
+            return self.handle_no_permission()
+        max_age = request.GET.get("max_age")
+        if max_age is not None and request.method == "GET":
+            try:
+                too_old = time.time() - self.auth.auth_time > int(max_age)
+            except ValueError:
+                too_old = False
+            if too_old and "none" not in request.GET.get("prompt", "").split():
+                return self.redirect_to_login(force=True)
+        return dot_views.AuthorizationView.dispatch(self, request, *args, **kwargs)
+
+    # --- login hand-off -----------------------------------------------------
+    def get_login_url(self) -> str:
+        return flow_session.login_url(self.tenant, self.request.get_full_path())
+
+    def redirect_to_login(self, *, force: bool, next_url: str | None = None) -> HttpResponse:
+        from django.shortcuts import redirect
+
+        return redirect(flow_session.login_url(self.tenant, next_url or self.request.get_full_path(), prompt_login=force))
+
+    def handle_no_permission(self) -> HttpResponse:
+        prompt = set(self.request.GET.get("prompt", "").split())
+        if "none" in prompt or "login" in prompt or "create" in prompt:
+            return super().handle_no_permission()
+        return self.redirect_to_login(force=False)
+
+    def handle_prompt_login(self) -> HttpResponse:
+        parts = urlsplit(self.request.get_full_path())
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "prompt"]
+        next_url = urlunsplit(("", "", parts.path, urlencode(query), ""))
+        return self.redirect_to_login(force=True, next_url=next_url)
+
+    # --- organization selection ----------------------------------------------
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        if "login" in set(request.GET.get("prompt", "").split()):
+            return self.handle_prompt_login()
+        application = Application.objects.get(client_id=credentials["client_id"])
+        outcome = self.select_organization(request, application, scopes, credentials)
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        self.canopy_selection = outcome
+        if outcome is not None:
+            request.session.setdefault(SESSION_SELECTIONS, {})[_selection_key(application.client_id, credentials)] = [
+                str(outcome.organization.pk),
+                str(outcome.via.pk) if outcome.via else None,
+            ]
+            request.session.modified = True
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The consent form: the selection made on GET is in the session.
+        key = _selection_key(request.POST.get("client_id", ""), request.POST)
+        stored = request.session.get(SESSION_SELECTIONS, {}).pop(key, None)
+        request.session.modified = True
+        if stored:
+            from orgs.models import Organization
+
+            orgs = {o.pk: o for o in Organization.objects.filter(tenant=self.tenant, pk__in=[i for i in stored if i])}
+            org = next((o for o in orgs.values() if str(o.pk) == stored[0]), None)
+            via = next((o for o in orgs.values() if stored[1] and str(o.pk) == stored[1]), None)
+            if org is not None:
+                self.canopy_selection = Selection(org, via)
+        return super().post(request, *args, **kwargs)
+
+    def select_organization(
+        self, request: HttpRequest, application: Application, scopes: list[str], credentials: dict[str, Any]
+    ) -> Selection | HttpResponse | None:
+        requested_param = (request.GET.get("organization") or "").strip()
+        requested_scopes = requested_organization_scopes(scopes)
+        if not (wants_organization(scopes) or requested_param or application.organization_required):
+            return None
+        eligible = user_eligible_organizations(user=self.auth.user)
+        requested = requested_param or (requested_scopes[0] if requested_scopes else "")
+        if requested_param and requested_scopes and requested_param not in requested_scopes:
+            return self.oauth_error(
+                credentials, application, "invalid_request", "The organization parameter and scope disagree."
+            )
+        if requested:
+            match = _find(eligible, requested)
+            if match is None:
+                return self.oauth_error(
+                    credentials, application, "access_denied",
+                    f"The user may not act for the organization '{requested}'.",
+                )
+            return Selection(match.organization, match.via)
+        if not eligible:
+            if application.organization_required:
+                return selection.error_page(
+                    request, tenant=self.tenant, title="No organization",
+                    message=f"{application.name} requires you to belong to an organization, and you belong to none. "
+                    "Ask your administrator to add you to one.",
+                    status=403,
+                )
+            return None
+        if len(eligible) == 1:
+            return Selection(eligible[0].organization, eligible[0].via)
+        pick_id = request.GET.get("canopy_pick")
+        if pick_id:
+            chosen = selection.consume(request, tenant=self.tenant, pick_id=pick_id)
+            if chosen is not None:
+                return Selection(chosen[0], chosen[1])
+        next_url = _without_param(request.get_full_path(), "canopy_pick")
+        return selection.begin(
+            request, tenant=self.tenant, eligible=eligible, next_url=next_url, client_name=application.name
+        )
+
+    def oauth_error(self, credentials: dict[str, Any], application: Application, error: str, description: str) -> HttpResponse:
+        params = {"error": error, "error_description": description}
+        if credentials.get("state"):
+            params["state"] = credentials["state"]
+        uri = credentials["redirect_uri"]
+        return self.redirect(uri + ("&" if "?" in uri else "?") + urlencode(params), application)
+
+    def create_authorization_response(self, request: HttpRequest, scopes: Any, credentials: dict[str, Any], allow: bool) -> Any:
+        if self.canopy_selection is not None:
+            credentials["canopy_organization"] = self.canopy_selection.organization
+            credentials["canopy_via"] = self.canopy_selection.via
+        return super().create_authorization_response(request, scopes, credentials, allow)
+
+    # --- the response: iss (RFC 9207) and response_mode=form_post --------------
+    def redirect(self, redirect_to: str, application: Any) -> HttpResponse:
+        parts = urlsplit(redirect_to)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "iss"]
+        query.append(("iss", issuer_for(self.tenant)))
+        mode = self.request.GET.get("response_mode") or self.request.POST.get("response_mode")
+        if mode == "form_post":
+            action = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+            response = render(self.request, "oidc/form_post.html", {"action": action, "fields": query})
+            response["Cache-Control"] = "no-store"
+            return response
+        return super().redirect(urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), "")), application)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        from oauth2_provider.scopes import get_scopes_backend
+
+        all_scopes = get_scopes_backend().get_all_scopes()
+        context["scope_descriptions"] = [describe(s, all_scopes) for s in kwargs.get("scopes", [])]
+        context["tenant"] = self.tenant
+        context["selection"] = self.canopy_selection
+        return context
+
+
+def _find(eligible: list[EligibleOrganization], key: str) -> EligibleOrganization | None:
+    key = key.lower()
+    for item in eligible:
+        if str(item.organization.pk) == key or item.organization.identifier.lower() == key:
+            return item
+    return None
+
+
+def _without_param(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    return urlunsplit(("", "", parts.path, urlencode(query), ""))
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class TokenView(TenantScopedMixin, dot_views.TokenView):
+    pass
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class RevokeTokenView(TenantScopedMixin, dot_views.RevokeTokenView):
+    pass
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class UserInfoView(TenantScopedMixin, dot_views.UserInfoView):
+    pass
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectTokenView(TenantScopedMixin, dot_views.IntrospectTokenView):
+    pass
+
+
+class LogoutView(TenantScopedMixin, dot_views.RPInitiatedLogoutView):
+    pass
+
+
+@require_GET
+def discovery(request: HttpRequest, tenant_slug: str) -> JsonResponse:
+    tenant = tenant_get_by_slug(tenant_slug)
+    base = issuer_for(tenant)
+    scopes = [*oauth2_settings.SCOPES.keys()]
+    data = {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/oauth/authorize/",
+        "token_endpoint": f"{base}/oauth/token/",
+        "userinfo_endpoint": f"{base}/oauth/userinfo/",
+        "jwks_uri": f"{base}/jwks.json",
+        "revocation_endpoint": f"{base}/oauth/revoke/",
+        "introspection_endpoint": f"{base}/oauth/introspect/",
+        "end_session_endpoint": f"{base}/oauth/logout/",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": [*scopes, f"{ORGANIZATION_SCOPE}:<identifier>"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "name", "given_name",
+            "family_name", "preferred_username", "email", "email_verified",
+            "org_ids", "org_names", "org_id", "org_name", "org_acting_for",
+        ],
+        "claims_parameter_supported": True,
+        "request_parameter_supported": False,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "authorization_response_iss_parameter_supported": True,
+        "acr_values_supported": ["urn:canopy:acr:pwd"],
+    }
+    response = JsonResponse(data)
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
