@@ -83,7 +83,7 @@ OAUTH2_PROVIDER = {
         "offline_access": "Stay signed in to the application",
     },
     "DEFAULT_SCOPES": ["openid"],
-    "PKCE_REQUIRED": "idp.oidc.validators.pkce_required",
+    "PKCE_REQUIRED": True,  # refined per client by CanopyValidator.is_pkce_required
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ACCESS_TOKEN_EXPIRE_SECONDS": CANOPY_ACCESS_TOKEN_SECONDS,
     "ID_TOKEN_EXPIRE_SECONDS": CANOPY_ACCESS_TOKEN_SECONDS,

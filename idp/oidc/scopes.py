@@ -9,9 +9,18 @@ from oauth2_provider.scopes import SettingsScopes
 from idp.oidc.claims import ORGANIZATION_SCOPE_PREFIX
 
 
+class ScopeDescriptions(dict[str, str]):
+    """The configured scopes; ``organization:<x>`` ones are described on demand."""
+
+    def __missing__(self, key: str) -> str:
+        if key.startswith(ORGANIZATION_SCOPE_PREFIX) and len(key) > len(ORGANIZATION_SCOPE_PREFIX):
+            return f"Act for the organization '{key[len(ORGANIZATION_SCOPE_PREFIX):]}'"
+        raise KeyError(key)
+
+
 class CanopyScopes(SettingsScopes):
     def get_all_scopes(self) -> dict[str, str]:
-        return super().get_all_scopes()
+        return ScopeDescriptions(super().get_all_scopes())
 
     def get_available_scopes(self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any) -> list[str]:
         scopes = list(super().get_available_scopes(application, request, *args, **kwargs))
@@ -28,6 +37,7 @@ class CanopyScopes(SettingsScopes):
 
 
 def describe(scope: str, all_scopes: dict[str, str]) -> str:
-    if scope.startswith(ORGANIZATION_SCOPE_PREFIX):
-        return f"Act for the organization '{scope[len(ORGANIZATION_SCOPE_PREFIX):]}'"
-    return all_scopes.get(scope, scope)
+    try:
+        return all_scopes[scope]
+    except KeyError:
+        return scope

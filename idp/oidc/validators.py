@@ -63,6 +63,9 @@ class CanopyValidator(OAuth2Validator):
     def validate_client_id(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> bool:
         return self._load_application(client_id, request) is not None
 
+    def is_pkce_required(self, client_id: str, request: Any) -> bool:
+        return pkce_required(client_id)
+
     def get_oidc_issuer_endpoint(self, request: Any) -> str:
         return issuer_for(current_tenant())
 
