@@ -1,0 +1,138 @@
+"""An independent relying party (Authlib) against a live Canopy, with a real Chromium for the browser part.
+
+Discovery → authorization code + PKCE → token → ID token validated against JWKS → userinfo → refresh.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.jose import JsonWebKey, jwt
+from django.core.management import call_command
+
+from orgs.models import Organization
+
+pytestmark = pytest.mark.browser
+CHROMIUM = os.environ.get("CANOPY_CHROMIUM", "/usr/bin/chromium")
+REDIRECT_URI = "http://127.0.0.1:8765/callback"
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def canopy(live_server, settings) -> str:
+    """A live Canopy with the demo tenant, its issuer on the live server's address."""
+    settings.CANOPY_BASE_URL = live_server.url
+    call_command("quickstart", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    return f"{live_server.url}/t/mightybank"
+
+
+def sign_in_in_browser(browser: Any, authorization_url: str, username: str, password: str, pick: str | None) -> str:
+    """Drive the login journey in Chromium; return the URL the browser was sent back to."""
+    context = browser.new_context()
+    page = context.new_page()
+    landed: list[str] = []
+
+    def catch_callback(route: Any) -> None:
+        landed.append(route.request.url)
+        route.fulfill(status=200, content_type="text/plain", body="signed in")
+
+    page.route("http://127.0.0.1:8765/**", catch_callback)
+    try:
+        page.goto(authorization_url)
+        page.fill("input[name=identifier]", username)
+        page.click("button[type=submit]")
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        if pick is not None:
+            page.wait_for_selector("#org-list")
+            page.click(f"#org-list button:has-text('{pick}')")
+        page.wait_for_url("http://127.0.0.1:8765/**")
+    finally:
+        context.close()
+    assert landed, "the browser never came back to the relying party"
+    return landed[-1]
+
+
+def rp_login(canopy: str, browser: Any, username: str, pick: str | None) -> dict[str, Any]:
+    """The whole relying-party journey, as Authlib does it."""
+    config = requests.get(f"{canopy}/.well-known/openid-configuration", timeout=10).json()
+    assert config["issuer"] == canopy
+    jwks = JsonWebKey.import_key_set(requests.get(config["jwks_uri"], timeout=10).json())
+    session = OAuth2Session(
+        "demo-web", "demo-web-secret", scope="openid profile email organization offline_access",
+        redirect_uri=REDIRECT_URI, code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic",
+    )
+    verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
+    url, state = session.create_authorization_url(config["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
+    callback = sign_in_in_browser(browser, url, username, f"{username}-demo-pass", pick)
+    assert f"iss={requests.utils.quote(canopy, safe='')}" in callback  # RFC 9207
+
+    token = session.fetch_token(config["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+    claims = jwt.decode(
+        token["id_token"], jwks,
+        claims_options={"iss": {"essential": True, "value": canopy}, "aud": {"essential": True, "value": "demo-web"},
+                        "nonce": {"essential": True, "value": nonce}},
+    )
+    claims.validate(leeway=5)
+    access = jwt.decode(token["access_token"], jwks)
+    access.validate(leeway=5)
+    info = session.get(config["userinfo_endpoint"]).json()
+    refreshed = session.refresh_token(config["token_endpoint"], refresh_token=token["refresh_token"])
+    refreshed_claims = jwt.decode(refreshed["id_token"], jwks)
+    return {"id": dict(claims), "access": dict(access), "userinfo": info, "refreshed": dict(refreshed_claims),
+            "token": token, "refreshed_token": refreshed}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_alice_picks_acme_bank(canopy: str, browser: Any) -> None:
+    result = rp_login(canopy, browser, "alice", pick="Acme Bank")
+    acme = Organization.objects.get(identifier="acme-bank")
+    americas = Organization.objects.get(identifier="mightybank-americas")
+    for source in ("id", "access", "userinfo", "refreshed"):
+        assert result[source]["org_id"] == str(acme.pk), source
+        assert result[source]["org_name"] == "acme-bank", source
+        assert set(result[source]["org_ids"]) == {str(acme.pk), str(americas.pk)}, source
+    assert result["userinfo"]["email"] == "alice@acme.example"
+    assert result["refreshed_token"]["refresh_token"] != result["token"]["refresh_token"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_carol_acts_for_my_corporation_via_contractor(canopy: str, browser: Any) -> None:
+    result = rp_login(canopy, browser, "carol", pick="My Corporation")
+    corp = Organization.objects.get(identifier="my-corporation")
+    contractor = Organization.objects.get(identifier="contractor")
+    for source in ("id", "access", "userinfo", "refreshed"):
+        assert result[source]["org_id"] == str(corp.pk), source
+        assert result[source]["org_acting_for"] == str(contractor.pk), source
+        assert result[source]["org_ids"] == [str(contractor.pk)], source
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bob_gets_mexbanco_without_a_picker(canopy: str, browser: Any) -> None:
+    result = rp_login(canopy, browser, "bob", pick=None)
+    mexbanco = Organization.objects.get(identifier="mexbanco")
+    assert result["id"]["org_id"] == str(mexbanco.pk) and result["id"]["org_name"] == "mexbanco"
+    assert result["id"]["amr"] == ["pwd"] and "auth_time" in result["id"]
