@@ -18,8 +18,11 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
 
+from django.views import View
+
 from idp.flow import selection
 from idp.flow import session as flow_session
+from idp.oidc import endpoints
 from idp.oidc.claims import (
     ORGANIZATION_SCOPE,
     Selection,
@@ -234,7 +237,10 @@ def _without_param(url: str, name: str) -> str:
 
 @method_decorator(csrf_exempt, name="dispatch")
 class TokenView(TenantScopedMixin, dot_views.TokenView):
-    pass
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.POST.get("grant_type") == endpoints.TOKEN_EXCHANGE:
+            return endpoints.token_exchange(request, self.get_validator_class()())
+        return super().post(request, *args, **kwargs)
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -248,8 +254,13 @@ class UserInfoView(TenantScopedMixin, dot_views.UserInfoView):
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class IntrospectTokenView(TenantScopedMixin, dot_views.IntrospectTokenView):
-    pass
+class IntrospectTokenView(TenantScopedMixin, View):
+    """RFC 7662, answered only about this tenant's tokens issued to the calling client."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return endpoints.introspect(request)
 
 
 class LogoutView(TenantScopedMixin, dot_views.RPInitiatedLogoutView):
@@ -272,7 +283,11 @@ def discovery(request: HttpRequest, tenant_slug: str) -> JsonResponse:
         "end_session_endpoint": f"{base}/oauth/logout/",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange",
+        ],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
