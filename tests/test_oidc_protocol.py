@@ -448,3 +448,39 @@ def test_third_party_client_asks_for_consent_and_deny_is_access_denied(demo) -> 
     tokens = flow.token(code).json()
     assert jwt_claims(tokens["id_token"])["org_id"] == str(org(demo, "mexbanco").pk)
     assert urlsplit(allowed["Location"]).netloc == "127.0.0.1:8766"
+
+
+def test_prompt_select_account_shows_the_picker_even_for_one_organization(demo) -> None:
+    flow = signed_in_flow(demo, "bob")
+    response = flow.authorize(prompt="select_account")
+    code = flow.code_from(flow.pick(response, "mexbanco"))
+    assert jwt_claims(flow.token(code).json()["id_token"])["org_name"] == "mexbanco"
+
+
+def test_prompt_consent_asks_again_after_an_earlier_grant(demo) -> None:
+    flow = signed_in_flow(demo, "bob", client_id="demo-spa", secret="", redirect_uri="http://127.0.0.1:8766/callback")
+    page = flow.authorize()
+    form = {k: v for k, v in page.context["form"].initial.items() if v is not None}
+    allowed = flow.browser.post(page.wsgi_request.get_full_path(), {**form, "allow": "Authorize"})
+    flow.token(query_of(allowed["Location"])["code"])
+    assert flow.authorize().status_code == 302  # remembered: no second consent page
+    assert flow.authorize(prompt="consent").status_code == 200  # asked again
+
+
+def test_create_oidc_client_command(demo) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("create_oidc_client", "cli-app", "--tenant", "mightybank", "--redirect-uri", "https://app.example/cb",
+                 "--alg", "ES256", "--org-required", stdout=out)
+    app = Application.objects.get(client_id="cli-app")
+    assert app.tenant == demo and app.algorithm == "ES256" and app.organization_required
+    assert "client_secret: " in out.getvalue()
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="redirect_uris"):
+        call_command("create_oidc_client", "bad-app", "--tenant", "mightybank", "--redirect-uri", "not a url",
+                     stdout=io.StringIO())
+    assert not Application.objects.filter(client_id="bad-app").exists()

@@ -115,7 +115,12 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         if "login" in set(request.GET.get("prompt", "").split()):
             return self.handle_prompt_login()
         application = Application.objects.get(client_id=credentials["client_id"])
-        outcome = self.select_organization(request, application, scopes, credentials)
+        prompt = set(request.GET.get("prompt", "").split())
+        if "consent" in prompt and not application.skip_authorization:
+            # Ask again even if an earlier grant covers these scopes.
+            request.GET = request.GET.copy()
+            request.GET["approval_prompt"] = "force"
+        outcome = self.select_organization(request, application, scopes, credentials, force_picker="select_account" in prompt)
         if isinstance(outcome, HttpResponse):
             return outcome
         self.canopy_selection = outcome
@@ -143,7 +148,13 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         return super().post(request, *args, **kwargs)
 
     def select_organization(
-        self, request: HttpRequest, application: Application, scopes: list[str], credentials: dict[str, Any]
+        self,
+        request: HttpRequest,
+        application: Application,
+        scopes: list[str],
+        credentials: dict[str, Any],
+        *,
+        force_picker: bool = False,
     ) -> Selection | HttpResponse | None:
         requested_param = (request.GET.get("organization") or "").strip()
         requested_scopes = requested_organization_scopes(scopes)
@@ -172,9 +183,9 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
                     status=403,
                 )
             return None
-        if len(eligible) == 1:
-            return Selection(eligible[0].organization, eligible[0].via)
         pick_id = request.GET.get("canopy_pick")
+        if len(eligible) == 1 and not (force_picker and not pick_id):
+            return Selection(eligible[0].organization, eligible[0].via)
         if pick_id:
             chosen = selection.consume(request, tenant=self.tenant, pick_id=pick_id)
             if chosen is not None:
