@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tenants.admin_base import TenantScopedAdmin
+from tenants.lockout import lockout_clear
 from tenants.models import AuditEvent, SigningKey, Tenant, User
 from tenants.scoping import is_platform_user
 
@@ -87,6 +89,25 @@ class CanopyUserAdmin(TenantScopedAdmin, DjangoUserAdmin):
     )
     readonly_fields = ("last_login", "date_joined")
     filter_horizontal = ()
+    actions = ["clear_login_lockout"]
+
+    @admin.action(description="Clear login lockout", permissions=["change"])
+    def clear_login_lockout(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        """Forget failed sign-ins for the selected users' usernames and emails (rows already tenant-scoped)."""
+        locked = 0
+        users = list(queryset.select_related("tenant").filter(tenant__isnull=False))
+        for user in users:
+            assert user.tenant is not None
+            locked += lockout_clear(
+                actor=request.user,  # type: ignore[arg-type]
+                tenant=user.tenant,
+                identifiers=[user.username, user.email],
+            )
+        self.message_user(
+            request,
+            f"Cleared the sign-in lockout of {len(users)} user(s); {locked} were locked out.",
+            messages.SUCCESS,
+        )
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)

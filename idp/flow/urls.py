@@ -1,4 +1,12 @@
 from django.urls import path
 
+from idp.flow import views
+
 app_name = "flow"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home_view, name="home"),
+    path("login/", views.login_view, name="login"),
+    path("login/password/", views.password_view, name="password"),
+    path("select-organization/", views.select_org_view, name="select_org"),
+    path("logout/", views.logout_view, name="logout"),
+]

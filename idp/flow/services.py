@@ -1,0 +1,60 @@
+"""The password step's rules: throttle, authenticate, sign in."""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.http import HttpRequest
+
+from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, SESSION_LOGIN, AuthState, sign_in
+from tenants.lockout import failure_record, failures_reset, identifier_locked, ip_locked
+from tenants.models import Tenant, User
+
+
+class Outcome(enum.Enum):
+    SIGNED_IN = "signed-in"
+    INVALID = "invalid"  # wrong password, unknown identifier, inactive account: all the same
+    LOCKED = "locked"  # too many failures for this identifier or from this address
+
+
+@dataclass(frozen=True)
+class PasswordAttempt:
+    outcome: Outcome
+    auth: AuthState | None = None
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address. Behind ``CANOPY_TRUSTED_PROXY_COUNT`` proxies, read X-Forwarded-For."""
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    proxies = int(getattr(settings, "CANOPY_TRUSTED_PROXY_COUNT", 0))
+    if proxies > 0:
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+        if len(hops) >= proxies:
+            remote = hops[-proxies]
+    try:
+        return str(ipaddress.ip_address(remote))
+    except ValueError:
+        return ""
+
+
+def password_attempt(*, request: HttpRequest, tenant: Tenant, identifier: str, password: str) -> PasswordAttempt:
+    """Check the password for ``identifier`` in ``tenant`` and sign in on success.
+
+    Locked identifiers and addresses are refused before any password check, whether
+    or not the account exists.
+    """
+    ip = client_ip(request)
+    if ip_locked(ip=ip) or identifier_locked(tenant=tenant, identifier=identifier):
+        return PasswordAttempt(Outcome.LOCKED)
+    user = authenticate(request, username=identifier, password=password, tenant=tenant.slug)
+    if not isinstance(user, User) or user.tenant_id != tenant.pk:
+        locked = failure_record(tenant=tenant, identifier=identifier, ip=ip)
+        return PasswordAttempt(Outcome.LOCKED if locked else Outcome.INVALID)
+    failures_reset(tenant=tenant, identifier=identifier)
+    request.session.pop(SESSION_LOGIN, None)
+    state = sign_in(request, user=user, tenant=tenant, amr=[AMR_PASSWORD], acr=ACR_PASSWORD)
+    return PasswordAttempt(Outcome.SIGNED_IN, state)

@@ -1,0 +1,91 @@
+"""Who is signed in to a tenant, as the protocol apps see it.
+
+A browser has one Django session for the whole host. ``SESSION_AUTH`` records
+which tenant it signed in to, how and when; a session for another tenant counts
+as not signed in here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import auth
+from django.http import HttpRequest
+from django.urls import reverse
+
+from tenants.models import Tenant, User
+
+SESSION_AUTH = "canopy.auth"
+SESSION_PICKS = "canopy.picks"
+SESSION_LOGIN = "canopy.login"  # the journey in progress: tenant, identifier, step
+SESSION_PREFIX = "canopy."
+
+AMR_PASSWORD = "pwd"  # noqa: S105 - a method name (RFC 8176), not a secret
+ACR_PASSWORD = "urn:canopy:acr:pwd"  # noqa: S105 - an assurance level, not a secret
+PROMPT_LOGIN = "login"  # ?prompt=login on flow:login: ask for the password even with a session
+
+
+@dataclass
+class AuthState:
+    user: User
+    tenant_id: int
+    auth_time: int  # epoch seconds
+    amr: list[str] = field(default_factory=list)
+    acr: str = ""
+
+
+def current_auth(request: HttpRequest, tenant: Tenant) -> AuthState | None:
+    """The signed-in user of *this* tenant, or None."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.tenant_id != tenant.pk:
+        return None
+    data = request.session.get(SESSION_AUTH)
+    if not isinstance(data, dict) or data.get("tenant_id") != tenant.pk or data.get("user_id") != user.pk:
+        return None
+    try:
+        return AuthState(
+            user=user,
+            tenant_id=int(data["tenant_id"]),
+            auth_time=int(data["auth_time"]),
+            amr=[str(m) for m in data.get("amr", [])],
+            acr=str(data.get("acr", "")),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def sign_in(request: HttpRequest, *, user: User, tenant: Tenant, amr: list[str], acr: str) -> AuthState:
+    """Log ``user`` in (new session key) and record how. ``user`` came from ``authenticate``."""
+    auth.login(request, user)
+    state = AuthState(user=user, tenant_id=tenant.pk, auth_time=int(time.time()), amr=list(amr), acr=acr)
+    request.session[SESSION_AUTH] = {
+        "tenant_id": state.tenant_id,
+        "user_id": user.pk,
+        "auth_time": state.auth_time,
+        "amr": state.amr,
+        "acr": state.acr,
+    }
+    return state
+
+
+def login_url(tenant: Tenant, next_url: str, *, prompt_login: bool = False) -> str:
+    """flow:login with ``next``; ``prompt_login`` asks for the password even with a session."""
+    url = reverse("flow:login", kwargs={"tenant_slug": tenant.slug})
+    params: dict[str, Any] = {}
+    if next_url:
+        params["next"] = next_url
+    if prompt_login:
+        params["prompt"] = PROMPT_LOGIN
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def logout(request: HttpRequest) -> None:
+    """Sign out of every tenant in this browser: Django's logout (flushes the session) and canopy.* keys."""
+    for key in [k for k in request.session.keys() if k.startswith(SESSION_PREFIX)]:
+        del request.session[key]
+    auth.logout(request)
