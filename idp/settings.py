@@ -61,9 +61,9 @@ INSTALLED_APPS = [
 
 # django-oauth-toolkit, with models swapped to carry tenant and organization.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oidc.Application"
-OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oidc.AccessToken"
-OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oidc.RefreshToken"
-OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oidc.IDToken"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oidc.AccessToken"  # noqa: S105 - a model label, not a secret
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oidc.RefreshToken"  # noqa: S105 - a model label, not a secret
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oidc.IDToken"  # noqa: S105 - a model label, not a secret
 OAUTH2_PROVIDER_GRANT_MODEL = "oidc.Grant"
 
 CANOPY_ACCESS_TOKEN_SECONDS = int(os.environ.get("CANOPY_ACCESS_TOKEN_SECONDS", "600"))

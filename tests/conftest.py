@@ -88,17 +88,31 @@ def issue_oidc_rows(tenant: Tenant, member: User, organization: Organization) ->
     from idp.oidc.services import application_create
 
     app, _ = application_create(
-        actor=SYSTEM, tenant=tenant, client_id=f"{tenant.slug}-web", client_secret="web-secret",
+        actor=SYSTEM,
+        tenant=tenant,
+        client_id=f"{tenant.slug}-web",
+        client_secret="web-secret",
         redirect_uris=[f"https://{tenant.slug}.example/cb"],
     )
     later = timezone.now() + timedelta(minutes=5)
     Grant.objects.create(
-        tenant=tenant, application=app, user=member, code=secrets.token_urlsafe(16), expires=later,
-        redirect_uri=f"https://{tenant.slug}.example/cb", scope="openid", organization=organization,
+        tenant=tenant,
+        application=app,
+        user=member,
+        code=secrets.token_urlsafe(16),
+        expires=later,
+        redirect_uri=f"https://{tenant.slug}.example/cb",
+        scope="openid",
+        organization=organization,
     )
     id_token = IDToken.objects.create(tenant=tenant, application=app, user=member, expires=later, scope="openid")
     access = AccessToken(
-        tenant=tenant, application=app, user=member, expires=later, scope="openid", id_token=id_token,
+        tenant=tenant,
+        application=app,
+        user=member,
+        expires=later,
+        scope="openid",
+        id_token=id_token,
         organization=organization,
     )
     access.token = secrets.token_urlsafe(16)

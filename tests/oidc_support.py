@@ -22,8 +22,11 @@ def sign_in(client: Client, tenant: Tenant, user: User, *, auth_time: int | None
     client.force_login(user)
     session = client.session
     session["canopy.auth"] = {
-        "tenant_id": tenant.pk, "user_id": user.pk, "auth_time": auth_time or int(time.time()),
-        "amr": ["pwd"], "acr": "urn:canopy:acr:pwd",
+        "tenant_id": tenant.pk,
+        "user_id": user.pk,
+        "auth_time": auth_time or int(time.time()),
+        "amr": ["pwd"],
+        "acr": "urn:canopy:acr:pwd",
     }
     session.save()
 
@@ -52,5 +55,5 @@ def jwt_claims(token: str) -> dict[str, Any]:
 
 
 def jwt_header(token: str) -> dict[str, Any]:
-    head = token.split(".")[0]
+    head = token.split(".", maxsplit=1)[0]
     return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))

@@ -32,8 +32,15 @@ def browser() -> Iterator[Any]:
         chromium = pw.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         try:
             yield chromium
@@ -82,8 +89,12 @@ def rp_login(canopy: str, browser: Any, username: str, pick: str | None) -> dict
     assert config["issuer"] == canopy
     jwks = JsonWebKey.import_key_set(requests.get(config["jwks_uri"], timeout=10).json())
     session = OAuth2Session(
-        "demo-web", "demo-web-secret", scope="openid profile email organization offline_access",
-        redirect_uri=REDIRECT_URI, code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic",
+        "demo-web",
+        "demo-web-secret",
+        scope="openid profile email organization offline_access",
+        redirect_uri=REDIRECT_URI,
+        code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_basic",
     )
     verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
     url, state = session.create_authorization_url(config["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
@@ -92,9 +103,13 @@ def rp_login(canopy: str, browser: Any, username: str, pick: str | None) -> dict
 
     token = session.fetch_token(config["token_endpoint"], authorization_response=callback, code_verifier=verifier)
     claims = jwt.decode(
-        token["id_token"], jwks,
-        claims_options={"iss": {"essential": True, "value": canopy}, "aud": {"essential": True, "value": "demo-web"},
-                        "nonce": {"essential": True, "value": nonce}},
+        token["id_token"],
+        jwks,
+        claims_options={
+            "iss": {"essential": True, "value": canopy},
+            "aud": {"essential": True, "value": "demo-web"},
+            "nonce": {"essential": True, "value": nonce},
+        },
     )
     claims.validate(leeway=5)
     access = jwt.decode(token["access_token"], jwks)
@@ -102,8 +117,14 @@ def rp_login(canopy: str, browser: Any, username: str, pick: str | None) -> dict
     info = session.get(config["userinfo_endpoint"]).json()
     refreshed = session.refresh_token(config["token_endpoint"], refresh_token=token["refresh_token"])
     refreshed_claims = jwt.decode(refreshed["id_token"], jwks)
-    return {"id": dict(claims), "access": dict(access), "userinfo": info, "refreshed": dict(refreshed_claims),
-            "token": token, "refreshed_token": refreshed}
+    return {
+        "id": dict(claims),
+        "access": dict(access),
+        "userinfo": info,
+        "refreshed": dict(refreshed_claims),
+        "token": token,
+        "refreshed_token": refreshed,
+    }
 
 
 @pytest.mark.django_db(transaction=True)

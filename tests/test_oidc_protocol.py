@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -37,8 +38,12 @@ class Flow:
 
     def authorize(self, *, scope=SCOPE, pkce_on=True, **extra):
         params = {
-            "client_id": self.client_id, "redirect_uri": self.redirect_uri, "response_type": "code",
-            "scope": scope, "state": "st-1", "nonce": "nonce-1",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "response_type": "code",
+            "scope": scope,
+            "state": "st-1",
+            "nonce": "nonce-1",
         }
         if pkce_on:
             params.update(code_challenge=self.challenge, code_challenge_method="S256")
@@ -65,9 +70,14 @@ class Flow:
         return params["code"]
 
     def token(self, code, *, verifier=None, **extra):
-        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri,
-                "code_verifier": verifier or self.verifier, **extra}
-        auth = {"HTTP_AUTHORIZATION": basic(self.client_id, self.secret)} if self.secret else {}
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": verifier or self.verifier,
+            **extra,
+        }
+        auth: dict[str, Any] = {"HTTP_AUTHORIZATION": basic(self.client_id, self.secret)} if self.secret else {}
         if not self.secret:
             data["client_id"] = self.client_id
         return Client().post(f"/t/{self.tenant.slug}/oauth/token/", data, **auth)
@@ -186,17 +196,26 @@ def test_organization_of_another_tenant_is_refused(demo) -> None:
 
 def test_two_organization_scopes_are_invalid_scope(demo) -> None:
     flow = signed_in_flow(demo, "alice")
-    params = query_of(flow.authorize(scope="openid organization:acme-bank organization:mightybank-americas")["Location"])
+    params = query_of(
+        flow.authorize(scope="openid organization:acme-bank organization:mightybank-americas")["Location"]
+    )
     assert params["error"] == "invalid_scope"
 
 
 def test_organization_required_client_and_a_user_with_none_gets_an_error_page(demo) -> None:
     application_create(
-        actor=SYSTEM, tenant=demo, client_id="needs-org", client_secret="needs-org-secret",
-        redirect_uris=["http://127.0.0.1:8765/cb2"], organization_required=True, first_party=True,
+        actor=SYSTEM,
+        tenant=demo,
+        client_id="needs-org",
+        client_secret="needs-org-secret",
+        redirect_uris=["http://127.0.0.1:8765/cb2"],
+        organization_required=True,
+        first_party=True,
     )
     user_create(actor=SYSTEM, tenant=demo, username="loner", password="loner-pass-1234")
-    flow = signed_in_flow(demo, "loner", client_id="needs-org", secret="needs-org-secret", redirect_uri="http://127.0.0.1:8765/cb2")
+    flow = signed_in_flow(
+        demo, "loner", client_id="needs-org", secret="needs-org-secret", redirect_uri="http://127.0.0.1:8765/cb2"
+    )
     response = flow.authorize(scope="openid")
     assert response.status_code == 403
     assert "requires you to belong to an organization" in response.content.decode()
@@ -286,8 +305,14 @@ def test_expired_code_is_invalid_grant(demo) -> None:
 
 
 def test_code_of_one_client_cannot_be_redeemed_by_another(demo) -> None:
-    application_create(actor=SYSTEM, tenant=demo, client_id="other-web", client_secret="other-secret",
-                       redirect_uris=[DEMO_WEB[2]], first_party=True)
+    application_create(
+        actor=SYSTEM,
+        tenant=demo,
+        client_id="other-web",
+        client_secret="other-secret",
+        redirect_uris=[DEMO_WEB[2]],
+        first_party=True,
+    )
     flow = signed_in_flow(demo, "bob")
     code = flow.code_from(flow.authorize())
     thief = Flow(demo, client_id="other-web", secret="other-secret")
@@ -410,7 +435,9 @@ def test_oidcc_id_token_hint(demo) -> None:
 def test_oidcc_claims_essential_standard_claim_by_claims_parameter(demo) -> None:
     flow = signed_in_flow(demo, "bob")
     claims_param = json.dumps({"id_token": {"email": {"essential": True}}})
-    claims = jwt_claims(flow.token(flow.code_from(flow.authorize(scope="openid", claims=claims_param))).json()["id_token"])
+    claims = jwt_claims(
+        flow.token(flow.code_from(flow.authorize(scope="openid", claims=claims_param))).json()["id_token"]
+    )
     assert claims["email"] == "bob@mexbanco.example"
     assert "name" not in claims
 
@@ -424,8 +451,15 @@ def test_oidcc_response_mode_form_post(demo) -> None:
 
 
 def test_es256_client_gets_es256_id_tokens(demo) -> None:
-    application_create(actor=SYSTEM, tenant=demo, client_id="ec-web", client_secret="ec-secret",
-                       redirect_uris=[DEMO_WEB[2]], first_party=True, algorithm="ES256")
+    application_create(
+        actor=SYSTEM,
+        tenant=demo,
+        client_id="ec-web",
+        client_secret="ec-secret",
+        redirect_uris=[DEMO_WEB[2]],
+        first_party=True,
+        algorithm="ES256",
+    )
     flow = signed_in_flow(demo, "bob", client_id="ec-web", secret="ec-secret")
     tokens = flow.token(flow.code_from(flow.authorize())).json()
     header = jwt_header(tokens["id_token"])
@@ -473,14 +507,31 @@ def test_create_oidc_client_command(demo) -> None:
     from django.core.management import call_command
 
     out = io.StringIO()
-    call_command("create_oidc_client", "cli-app", "--tenant", "mightybank", "--redirect-uri", "https://app.example/cb",
-                 "--alg", "ES256", "--org-required", stdout=out)
+    call_command(
+        "create_oidc_client",
+        "cli-app",
+        "--tenant",
+        "mightybank",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--alg",
+        "ES256",
+        "--org-required",
+        stdout=out,
+    )
     app = Application.objects.get(client_id="cli-app")
     assert app.tenant == demo and app.algorithm == "ES256" and app.organization_required
     assert "client_secret: " in out.getvalue()
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="redirect_uris"):
-        call_command("create_oidc_client", "bad-app", "--tenant", "mightybank", "--redirect-uri", "not a url",
-                     stdout=io.StringIO())
+        call_command(
+            "create_oidc_client",
+            "bad-app",
+            "--tenant",
+            "mightybank",
+            "--redirect-uri",
+            "not a url",
+            stdout=io.StringIO(),
+        )
     assert not Application.objects.filter(client_id="bad-app").exists()

@@ -37,10 +37,15 @@ def test_token_exchange_switches_organization_and_the_refresh_token_stays_bound(
     americas = org(demo, "mightybank-americas")
     assert jwt_claims(body["access_token"])["org_id"] == str(americas.pk)
     assert userinfo(demo, body["access_token"]).json()["org_id"] == str(americas.pk)
-    refreshed = Client().post(
-        f"/t/{demo.slug}/oauth/token/", {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
-        HTTP_AUTHORIZATION=basic(*DEMO_WEB[:2]),
-    ).json()
+    refreshed = (
+        Client()
+        .post(
+            f"/t/{demo.slug}/oauth/token/",
+            {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+            HTTP_AUTHORIZATION=basic(*DEMO_WEB[:2]),
+        )
+        .json()
+    )
     assert jwt_claims(refreshed["access_token"])["org_id"] == str(americas.pk)
 
 
@@ -57,8 +62,14 @@ def test_token_exchange_cannot_add_scopes_or_use_another_clients_token(demo) -> 
     tokens = alice_tokens(demo, scope="openid organization")
     response = exchange(demo, tokens["access_token"], organization="mightybank-americas", scope="openid email")
     assert response.json()["error"] == "invalid_scope"
-    application_create(actor=SYSTEM, tenant=demo, client_id="other-web", client_secret="other-secret",
-                       redirect_uris=[DEMO_WEB[2]], first_party=True)
+    application_create(
+        actor=SYSTEM,
+        tenant=demo,
+        client_id="other-web",
+        client_secret="other-secret",
+        redirect_uris=[DEMO_WEB[2]],
+        first_party=True,
+    )
     response = exchange(demo, tokens["access_token"], auth=("other-web", "other-secret"), organization="acme-bank")
     assert response.json()["error"] == "invalid_grant"
     response = exchange(demo, tokens["access_token"], auth=("demo-web", "wrong"), organization="acme-bank")
@@ -83,8 +94,9 @@ def test_introspection_speaks_only_to_the_client_the_token_was_issued_to(demo) -
     body = introspect(demo, tokens["access_token"]).json()
     assert body["active"] is True and body["client_id"] == "demo-web"
     assert body["org_id"] == str(org(demo, "acme-bank").pk) and body["iss"] == "http://127.0.0.1:8000/t/mightybank"
-    application_create(actor=SYSTEM, tenant=demo, client_id="other-web", client_secret="other-secret",
-                       redirect_uris=[DEMO_WEB[2]])
+    application_create(
+        actor=SYSTEM, tenant=demo, client_id="other-web", client_secret="other-secret", redirect_uris=[DEMO_WEB[2]]
+    )
     assert introspect(demo, tokens["access_token"], auth=("other-web", "other-secret")).json() == {"active": False}
     assert introspect(demo, tokens["access_token"], auth=("demo-web", "wrong")).status_code == 401
     other = tenant_create(actor=SYSTEM, slug="otherbank")
@@ -94,8 +106,9 @@ def test_introspection_speaks_only_to_the_client_the_token_was_issued_to(demo) -
 
 def test_revocation_ends_the_token_and_only_for_its_own_client(demo) -> None:
     tokens = alice_tokens(demo)
-    application_create(actor=SYSTEM, tenant=demo, client_id="other-web", client_secret="other-secret",
-                       redirect_uris=[DEMO_WEB[2]])
+    application_create(
+        actor=SYSTEM, tenant=demo, client_id="other-web", client_secret="other-secret", redirect_uris=[DEMO_WEB[2]]
+    )
     url = f"/t/{demo.slug}/oauth/revoke/"
     Client().post(url, {"token": tokens["access_token"]}, HTTP_AUTHORIZATION=basic("other-web", "other-secret"))
     assert userinfo(demo, tokens["access_token"]).status_code == 200
@@ -106,17 +119,22 @@ def test_revocation_ends_the_token_and_only_for_its_own_client(demo) -> None:
 
 
 def test_client_credentials_issue_a_jwt_about_the_client(demo) -> None:
-    application_create(actor=SYSTEM, tenant=demo, client_id="svc", client_secret="svc-secret",
-                       grant_type="client_credentials")
-    response = Client().post(f"/t/{demo.slug}/oauth/token/", {"grant_type": "client_credentials"},
-                             HTTP_AUTHORIZATION=basic("svc", "svc-secret"))
+    application_create(
+        actor=SYSTEM, tenant=demo, client_id="svc", client_secret="svc-secret", grant_type="client_credentials"
+    )
+    response = Client().post(
+        f"/t/{demo.slug}/oauth/token/",
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic("svc", "svc-secret"),
+    )
     assert response.status_code == 200, response.content
     token = response.json()["access_token"]
     assert jwt_header(token)["typ"] == "at+jwt"
     claims = jwt_claims(token)
     assert claims["sub"] == "svc" and claims["client_id"] == "svc" and not [k for k in claims if k.startswith("org_")]
-    bad = Client().post(f"/t/{demo.slug}/oauth/token/", {"grant_type": "client_credentials"},
-                        HTTP_AUTHORIZATION=basic("svc", "nope"))
+    bad = Client().post(
+        f"/t/{demo.slug}/oauth/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=basic("svc", "nope")
+    )
     assert bad.status_code == 401
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.http import HttpRequest
@@ -21,9 +21,21 @@ class ApplicationAdmin(TenantScopedAdmin):
     list_filter = ("tenant", "client_type", "authorization_grant_type")
     search_fields = ("client_id", "name")
     fields = (
-        "tenant", "client_id", "name", "client_type", "authorization_grant_type", "client_secret",
-        "redirect_uris", "post_logout_redirect_uris", "allowed_origins", "algorithm", "skip_authorization",
-        "organization_required", "org_name_source", "org_claim_names", "access_token_format",
+        "tenant",
+        "client_id",
+        "name",
+        "client_type",
+        "authorization_grant_type",
+        "client_secret",
+        "redirect_uris",
+        "post_logout_redirect_uris",
+        "allowed_origins",
+        "algorithm",
+        "skip_authorization",
+        "organization_required",
+        "org_name_source",
+        "org_claim_names",
+        "access_token_format",
         "allow_token_exchange",
     )
 
@@ -38,11 +50,11 @@ class ApplicationAdmin(TenantScopedAdmin):
 
 
 class TokenAdmin(TenantScopedAdmin):
-    list_display = ("id", "user", "application", "tenant", "expires")
+    list_display: tuple[str, ...] = ("id", "user", "application", "tenant", "expires")
     list_filter = ("tenant",)
     search_fields = ("user__username", "application__client_id")
     list_select_related = ("user", "application", "tenant")
-    exclude = ("token", "token_checksum")
+    exclude: ClassVar[tuple[str, ...]] = ("token", "token_checksum")
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False

@@ -60,12 +60,12 @@ def standard_claims(*, user: User, scopes: list[str] | set[str], requested: set[
         "family_name": user.last_name,
         "preferred_username": user.username,
     }
-    email = {"email": user.email, "email_verified": False}
+    email: dict[str, str | bool] = {"email": user.email, "email_verified": False}
     for key, value in profile.items():
         if ("profile" in scopes or key in requested) and value not in ("", None):
             out[key] = value
     if user.email:
-        for key, value in email.items():
+        for key, email_value in email.items():
             if "email" in scopes or key in requested:
-                out[key] = value
+                out[key] = email_value
     return out

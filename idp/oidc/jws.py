@@ -79,9 +79,11 @@ def verify(*, tenant_id: int, token: str) -> dict[str, Any] | None:
     alg, kid = header.get("alg"), header.get("kid")
     if alg not in ("RS256", "ES256") or not isinstance(kid, str):
         return None
-    row = SigningKey.objects.filter(tenant_id=tenant_id, kid=kid, algorithm=alg).only(
-        "kid", "private_key_encrypted"
-    ).first()
+    row = (
+        SigningKey.objects.filter(tenant_id=tenant_id, kid=kid, algorithm=alg)
+        .only("kid", "private_key_encrypted")
+        .first()
+    )
     if row is None:
         return None
     public = load_private_key(row.kid, row.private_key_encrypted).public_key()
@@ -93,7 +95,7 @@ def verify(*, tenant_id: int, token: str) -> dict[str, Any] | None:
         else:
             assert isinstance(public, ec.EllipticCurvePublicKey)  # noqa: S101
             if len(signature) != 64:
-                return None
+                raise ValueError("an ES256 signature is 64 bytes")
             der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
             public.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
     except Exception:  # noqa: BLE001 - any verification failure means "not ours"

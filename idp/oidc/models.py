@@ -6,7 +6,8 @@ on the grant, the access token and the refresh token, so a refresh keeps it.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -17,6 +18,13 @@ from oauth2_provider.models import (
     AbstractIDToken,
     AbstractRefreshToken,
 )
+
+if TYPE_CHECKING:
+    from orgs.models import Organization
+    from tenants.models import Tenant
+
+# DOT ships no type information, so the django-stubs plugin cannot see these as
+# models and infer their fields' types: they are spelled out below.
 
 DEFAULT_ORG_CLAIM_NAMES = {
     "org_ids": "org_ids",
@@ -43,17 +51,25 @@ class Application(AbstractApplication):
         JWT = "jwt", "Signed JWT (RFC 9068)"
         OPAQUE = "opaque", "Opaque"
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="oidc_clients")
-    algorithm = models.CharField(max_length=5, choices=ALGORITHM_TYPES, default="RS256", blank=True)
-    organization_required = models.BooleanField(
+    tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="oidc_clients"
+    )
+    algorithm: models.CharField[str, str] = models.CharField(
+        max_length=5, choices=ALGORITHM_TYPES, default="RS256", blank=True
+    )
+    organization_required: models.BooleanField[bool, bool] = models.BooleanField(
         default=False, help_text="Refuse to issue tokens to a user who has no eligible organization."
     )
-    org_name_source = models.CharField(max_length=16, choices=OrgNameSource.choices, default=OrgNameSource.IDENTIFIER)
-    org_claim_names = models.JSONField(
-        default=dict, blank=True, help_text="Rename organization claims, e.g. {\"org_id\": \"tenant_org\"}."
+    org_name_source: models.CharField[str, str] = models.CharField(
+        max_length=16, choices=OrgNameSource.choices, default=OrgNameSource.IDENTIFIER
     )
-    access_token_format = models.CharField(max_length=8, choices=TokenFormat.choices, default=TokenFormat.JWT)
-    allow_token_exchange = models.BooleanField(
+    org_claim_names = models.JSONField(
+        default=dict, blank=True, help_text='Rename organization claims, e.g. {"org_id": "tenant_org"}.'
+    )
+    access_token_format: models.CharField[str, str] = models.CharField(
+        max_length=8, choices=TokenFormat.choices, default=TokenFormat.JWT
+    )
+    allow_token_exchange: models.BooleanField[bool, bool] = models.BooleanField(
         default=True, help_text="Allow switching organization with RFC 8693 token exchange."
     )
 
@@ -91,39 +107,59 @@ class Application(AbstractApplication):
 
 
 class Grant(AbstractGrant):
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    organization = models.ForeignKey("orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    acting_via = models.ForeignKey("orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    auth_time = models.DateTimeField(null=True, blank=True)
-    amr = models.CharField(max_length=100, blank=True, default="")
+    tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="+"
+    )
+    organization: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
+        "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acting_via: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
+        "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    auth_time: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(null=True, blank=True)
+    amr: models.CharField[str, str] = models.CharField(max_length=100, blank=True, default="")
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
 
 
 class AccessToken(AbstractAccessToken):
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    organization = models.ForeignKey("orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    acting_via = models.ForeignKey("orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    grant_code_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="+"
+    )
+    organization: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
+        "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acting_via: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
+        "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    grant_code_hash: models.CharField[str, str] = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
 
 
 class RefreshToken(AbstractRefreshToken):
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    organization = models.ForeignKey("orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    acting_via = models.ForeignKey("orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    auth_time = models.DateTimeField(null=True, blank=True)
-    amr = models.CharField(max_length=100, blank=True, default="")
+    tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="+"
+    )
+    organization: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
+        "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acting_via: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
+        "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    auth_time: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(null=True, blank=True)
+    amr: models.CharField[str, str] = models.CharField(max_length=100, blank=True, default="")
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
 
 
 class IDToken(AbstractIDToken):
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta(AbstractIDToken.Meta):
         swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"

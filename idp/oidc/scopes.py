@@ -14,7 +14,7 @@ class ScopeDescriptions(dict[str, str]):
 
     def __missing__(self, key: str) -> str:
         if key.startswith(ORGANIZATION_SCOPE_PREFIX) and len(key) > len(ORGANIZATION_SCOPE_PREFIX):
-            return f"Act for the organization '{key[len(ORGANIZATION_SCOPE_PREFIX):]}'"
+            return f"Act for the organization '{key[len(ORGANIZATION_SCOPE_PREFIX) :]}'"
         raise KeyError(key)
 
 
@@ -22,13 +22,14 @@ class CanopyScopes(SettingsScopes):
     def get_all_scopes(self) -> dict[str, str]:
         return ScopeDescriptions(super().get_all_scopes())
 
-    def get_available_scopes(self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any) -> list[str]:
+    def get_available_scopes(
+        self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
+    ) -> list[str]:
         scopes = list(super().get_available_scopes(application, request, *args, **kwargs))
         if application is not None and application.authorization_grant_type == application.GRANT_CLIENT_CREDENTIALS:
             # No person is involved: nothing to say about one.
             return [s for s in scopes if s not in ("openid", "profile", "email", "organization", "offline_access")]
         return scopes
-
 
     def get_default_scopes(self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any) -> list[str]:
         defaults = list(super().get_default_scopes(application, request, *args, **kwargs))

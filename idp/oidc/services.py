@@ -23,8 +23,8 @@ GRANT_TYPES = {
 def _validate_uris(field: str, uris: Sequence[str]) -> list[str]:
     cleaned = []
     validator = URLValidator(schemes=["https", "http"])
-    for uri in uris:
-        uri = uri.strip()
+    for raw in uris:
+        uri = raw.strip()
         if not uri:
             continue
         try:
@@ -104,7 +104,10 @@ def application_create(
         app.full_clean(exclude=["client_secret", "user"])
         app.save()
         audit_record(
-            actor=actor, tenant=tenant, action="oidc_client.create", target=app,
+            actor=actor,
+            tenant=tenant,
+            action="oidc_client.create",
+            target=app,
             data={"client_id": client_id, "client_type": client_type, "grant_type": grant_type},
         )
     return app, secret

@@ -70,7 +70,9 @@ class CanopyValidator(OAuth2Validator):
         return issuer_for(current_tenant())
 
     # --- scopes ---------------------------------------------------------------
-    def validate_scopes(self, client_id: str, scopes: list[str], client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+    def validate_scopes(
+        self, client_id: str, scopes: list[str], client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
         org_scopes = [s for s in scopes if s.startswith(ORGANIZATION_SCOPE_PREFIX)]
         if len(org_scopes) > 1:
             return False  # one organization per request
@@ -184,7 +186,9 @@ class CanopyValidator(OAuth2Validator):
         return True
 
     # --- token rows carry tenant and organization ---------------------------
-    def _create_access_token(self, expires: Any, request: Any, token: dict[str, Any], source_refresh_token: Any = None) -> AccessToken:
+    def _create_access_token(
+        self, expires: Any, request: Any, token: dict[str, Any], source_refresh_token: Any = None
+    ) -> AccessToken:
         id_token = token.get("id_token")
         access_token = AccessToken(
             user=request.user,
@@ -203,7 +207,9 @@ class CanopyValidator(OAuth2Validator):
         access_token.save()
         return access_token
 
-    def _create_refresh_token(self, request: Any, refresh_token_code: str, access_token: Any, previous_refresh_token: Any) -> RefreshToken:
+    def _create_refresh_token(
+        self, request: Any, refresh_token_code: str, access_token: Any, previous_refresh_token: Any
+    ) -> RefreshToken:
         refresh = RefreshToken(
             user=request.user,
             application=request.client,
@@ -290,9 +296,7 @@ class CanopyValidator(OAuth2Validator):
         id_token.update(**claims)
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce
-        signed = jws.sign(
-            tenant_id=current_tenant().pk, algorithm=request.client.algorithm or "RS256", claims=id_token
-        )
+        signed = jws.sign(tenant_id=current_tenant().pk, algorithm=request.client.algorithm or "RS256", claims=id_token)
         row = self._save_id_token(id_token["jti"], request, expiration)
         request.access_token = row
         request.id_token = row

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -12,13 +11,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
-
-from django.views import View
 
 from idp.flow import selection
 from idp.flow import session as flow_session
@@ -92,7 +90,9 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
     def redirect_to_login(self, *, force: bool, next_url: str | None = None) -> HttpResponse:
         from django.shortcuts import redirect
 
-        return redirect(flow_session.login_url(self.tenant, next_url or self.request.get_full_path(), prompt_login=force))
+        return redirect(
+            flow_session.login_url(self.tenant, next_url or self.request.get_full_path(), prompt_login=force)
+        )
 
     def handle_no_permission(self) -> HttpResponse:
         prompt = set(self.request.GET.get("prompt", "").split())
@@ -118,9 +118,12 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         prompt = set(request.GET.get("prompt", "").split())
         if "consent" in prompt and not application.skip_authorization:
             # Ask again even if an earlier grant covers these scopes.
-            request.GET = request.GET.copy()
-            request.GET["approval_prompt"] = "force"
-        outcome = self.select_organization(request, application, scopes, credentials, force_picker="select_account" in prompt)
+            query = request.GET.copy()
+            query["approval_prompt"] = "force"
+            request.GET = query  # type: ignore[assignment]  # deliberately replace the immutable QueryDict
+        outcome = self.select_organization(
+            request, application, scopes, credentials, force_picker="select_account" in prompt
+        )
         if isinstance(outcome, HttpResponse):
             return outcome
         self.canopy_selection = outcome
@@ -147,7 +150,7 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
                 self.canopy_selection = Selection(org, via)
         return super().post(request, *args, **kwargs)
 
-    def select_organization(
+    def select_organization(  # noqa: PLR0911 - one return per outcome of the selection
         self,
         request: HttpRequest,
         application: Application,
@@ -160,6 +163,7 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         requested_scopes = requested_organization_scopes(scopes)
         if not (wants_organization(scopes) or requested_param or application.organization_required):
             return None
+        assert self.auth is not None  # scoped_dispatch turned away requests without a sign-in
         eligible = user_eligible_organizations(user=self.auth.user)
         requested = requested_param or (requested_scopes[0] if requested_scopes else "")
         if requested_param and requested_scopes and requested_param not in requested_scopes:
@@ -170,14 +174,18 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
             match = _find(eligible, requested)
             if match is None:
                 return self.oauth_error(
-                    credentials, application, "access_denied",
+                    credentials,
+                    application,
+                    "access_denied",
                     f"The user may not act for the organization '{requested}'.",
                 )
             return Selection(match.organization, match.via)
         if not eligible:
             if application.organization_required:
                 return selection.error_page(
-                    request, tenant=self.tenant, title="No organization",
+                    request,
+                    tenant=self.tenant,
+                    title="No organization",
                     message=f"{application.name} requires you to belong to an organization, and you belong to none. "
                     "Ask your administrator to add you to one.",
                     status=403,
@@ -195,14 +203,18 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
             request, tenant=self.tenant, eligible=eligible, next_url=next_url, client_name=application.name
         )
 
-    def oauth_error(self, credentials: dict[str, Any], application: Application, error: str, description: str) -> HttpResponse:
+    def oauth_error(
+        self, credentials: dict[str, Any], application: Application, error: str, description: str
+    ) -> HttpResponse:
         params = {"error": error, "error_description": description}
         if credentials.get("state"):
             params["state"] = credentials["state"]
         uri = credentials["redirect_uri"]
         return self.redirect(uri + ("&" if "?" in uri else "?") + urlencode(params), application)
 
-    def create_authorization_response(self, request: HttpRequest, scopes: Any, credentials: dict[str, Any], allow: bool) -> Any:
+    def create_authorization_response(
+        self, request: HttpRequest, scopes: Any, credentials: dict[str, Any], allow: bool
+    ) -> Any:
         if self.canopy_selection is not None:
             credentials["canopy_organization"] = self.canopy_selection.organization
             credentials["canopy_via"] = self.canopy_selection.via
@@ -295,7 +307,10 @@ def discovery(request: HttpRequest, tenant_slug: str) -> JsonResponse:
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": [
-            "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange",
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
         ],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
@@ -305,9 +320,26 @@ def discovery(request: HttpRequest, tenant_slug: str) -> JsonResponse:
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": [*scopes, f"{ORGANIZATION_SCOPE}:<identifier>"],
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "name", "given_name",
-            "family_name", "preferred_username", "email", "email_verified",
-            "org_ids", "org_names", "org_id", "org_name", "org_acting_for",
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "name",
+            "given_name",
+            "family_name",
+            "preferred_username",
+            "email",
+            "email_verified",
+            "org_ids",
+            "org_names",
+            "org_id",
+            "org_name",
+            "org_acting_for",
         ],
         "claims_parameter_supported": True,
         "request_parameter_supported": False,
@@ -319,5 +351,3 @@ def discovery(request: HttpRequest, tenant_slug: str) -> JsonResponse:
     response["Cache-Control"] = "public, max-age=300"
     response["Access-Control-Allow-Origin"] = "*"
     return response
-
-

@@ -121,11 +121,15 @@ class Command(BaseCommand):
             for client_id, name, public, first_party, redirects in CLIENTS:
                 if not Application.objects.filter(client_id=client_id).exists():
                     application_create(
-                        actor=SYSTEM, tenant=tenant, client_id=client_id, name=name,
+                        actor=SYSTEM,
+                        tenant=tenant,
+                        client_id=client_id,
+                        name=name,
                         client_type=Application.CLIENT_PUBLIC if public else Application.CLIENT_CONFIDENTIAL,
                         redirect_uris=redirects,
                         post_logout_redirect_uris=[redirects[0].rsplit("/", 1)[0] + "/"],
-                        first_party=first_party, client_secret=None if public else DEMO_WEB_SECRET,
+                        first_party=first_party,
+                        client_secret=None if public else DEMO_WEB_SECRET,
                     )
                     created.append(f"OIDC client {client_id}")
         self._report(tenant, created, passwords)
@@ -154,8 +158,10 @@ class Command(BaseCommand):
         out.write(f"Admin:   {base}/admin/   (tenant: {tenant.slug}, user: sam)")
         out.write(f"Issuer:  {base}/t/{tenant.slug}")
         out.write(f"Discovery: {base}/t/{tenant.slug}/.well-known/openid-configuration")
-        out.write(f"OIDC clients: demo-web (confidential, first-party, secret '{DEMO_WEB_SECRET}', "
-                  "redirect http://127.0.0.1:8765/callback); demo-spa (public, PKCE, redirect http://127.0.0.1:8766/callback)")
+        out.write(
+            f"OIDC clients: demo-web (confidential, first-party, secret '{DEMO_WEB_SECRET}', "
+            "redirect http://127.0.0.1:8765/callback); demo-spa (public, PKCE, redirect http://127.0.0.1:8766/callback)"
+        )
         out.write("Demo users (passwords apply to users created by this run or an earlier one with the same option):")
         for spec in USERS:
             role = "tenant admin" if spec.tenant_admin else f"{spec.home_role} of {spec.home}" if spec.home else ""

@@ -15,10 +15,14 @@ class Command(BaseCommand):
         parser.add_argument("client_id")
         parser.add_argument("--tenant", required=True, help="Tenant slug.")
         parser.add_argument("--name", default="")
-        parser.add_argument("--public", action="store_true", help="A public client (SPA, native): no secret, PKCE required.")
+        parser.add_argument(
+            "--public", action="store_true", help="A public client (SPA, native): no secret, PKCE required."
+        )
         parser.add_argument("--grant", choices=sorted(GRANT_TYPES), default="authorization_code")
         parser.add_argument("--redirect-uri", action="append", default=[], help="Exact redirect URI (repeatable).")
-        parser.add_argument("--post-logout-uri", action="append", default=[], help="Post-logout redirect URI (repeatable).")
+        parser.add_argument(
+            "--post-logout-uri", action="append", default=[], help="Post-logout redirect URI (repeatable)."
+        )
         parser.add_argument("--alg", choices=["RS256", "ES256"], default="RS256", help="ID token signing algorithm.")
         parser.add_argument("--org-required", action="store_true", help="Refuse users with no eligible organization.")
         parser.add_argument("--first-party", action="store_true", help="Skip the consent page.")
@@ -40,9 +44,13 @@ class Command(BaseCommand):
                 algorithm=options["alg"],
                 organization_required=options["org_required"],
                 first_party=options["first_party"],
-                access_token_format=Application.TokenFormat.OPAQUE if options["opaque_access_tokens"] else Application.TokenFormat.JWT,
+                access_token_format=Application.TokenFormat.OPAQUE
+                if options["opaque_access_tokens"]
+                else Application.TokenFormat.JWT,
                 client_secret=options["secret"],
             )
-        self.stdout.write(self.style.SUCCESS(f"Created {app.client_type} client '{app.client_id}' in tenant '{tenant.slug}'."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created {app.client_type} client '{app.client_id}' in tenant '{tenant.slug}'.")
+        )
         if secret:
             self.stdout.write(f"client_secret: {secret}")
