@@ -10,6 +10,8 @@ PORT ?= 8000
 # The suite runs against PostgreSQL and Redis (make test starts them if needed).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/canopy
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# The cache (rate-limit counters; tests clear it) in its own database, apart from the Celery broker.
+TEST_CACHE_URL ?= redis://127.0.0.1:6379/10
 # Embedded default for make run: SQLite + eager Celery, no server needed.
 RUN_ENV := DEBUG=1 DATABASE_URL= REDIS_URL=
 
@@ -48,7 +50,8 @@ services:
 test: $(VENV)/.dev system-deps services
 	mkdir -p test-artifacts
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest tests -p no:cacheprovider $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CANOPY_CACHE_URL=$(TEST_CACHE_URL) \
+		$(PY) -m pytest tests -p no:cacheprovider $(PYTEST_ARGS)
 
 ## lint: ruff and mypy (with django-stubs)
 lint: $(VENV)/.dev

@@ -154,11 +154,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and Celery ------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+# The cache may live in another Redis database than the broker (CANOPY_CACHE_URL).
+CACHE_URL = os.environ.get("CANOPY_CACHE_URL", "") or REDIS_URL
+if CACHE_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CACHE_URL,
             "KEY_PREFIX": os.environ.get("CANOPY_CACHE_PREFIX", "canopy"),
         }
     }
