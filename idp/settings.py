@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "idp.flow",
     "oauth2_provider",
     "idp.oidc",
+    "idp.saml",
 ]
 
 # django-oauth-toolkit, with models swapped to carry tenant and organization.

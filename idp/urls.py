@@ -8,6 +8,7 @@ tenant_patterns = [
     path("", include("tenants.urls")),
     path("", include("idp.flow.urls")),
     path("", include("idp.oidc.urls")),
+    path("saml/", include("idp.saml.urls")),
 ]
 
 urlpatterns = [

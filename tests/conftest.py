@@ -73,53 +73,22 @@ def build_world(slug: str, *, username_prefix: str = "") -> World:
     domain = domain_add(actor=SYSTEM, organization=child, domain=f"{slug}-corp.example", verified=True)
     link = acts_for_add(actor=SYSTEM, organization=partner, on_behalf_of=root)
     signing_keys_rotate(actor=SYSTEM, tenant=tenant)  # retired keys too
-    issue_oidc_rows(tenant, member, root)
+    for extend in world_extensions():
+        extend(tenant=tenant, member=member, organization=root)
     return World(tenant, admin, root, child, partner, member, membership, domain, link)
 
 
-def issue_oidc_rows(tenant: Tenant, member: User, organization: Organization) -> None:
-    """A client, a pending code and issued tokens, as a sign-in would leave them."""
-    import secrets
-    from datetime import timedelta
+def world_extensions() -> list:
+    """Each ``tests/world_*.py`` adds the rows of its app's tenant-owned models to a world.
 
-    from django.utils import timezone
+    The admin isolation matrix fails for any tenant-owned model without rows, so an app
+    that adds such a model adds a ``world_<app>.py`` with ``extend_world(*, tenant, member, organization)``.
+    """
+    import importlib
+    from pathlib import Path
 
-    from idp.oidc.models import AccessToken, Grant, IDToken, RefreshToken
-    from idp.oidc.services import application_create
-
-    app, _ = application_create(
-        actor=SYSTEM,
-        tenant=tenant,
-        client_id=f"{tenant.slug}-web",
-        client_secret="web-secret",
-        redirect_uris=[f"https://{tenant.slug}.example/cb"],
-    )
-    later = timezone.now() + timedelta(minutes=5)
-    Grant.objects.create(
-        tenant=tenant,
-        application=app,
-        user=member,
-        code=secrets.token_urlsafe(16),
-        expires=later,
-        redirect_uri=f"https://{tenant.slug}.example/cb",
-        scope="openid",
-        organization=organization,
-    )
-    id_token = IDToken.objects.create(tenant=tenant, application=app, user=member, expires=later, scope="openid")
-    access = AccessToken(
-        tenant=tenant,
-        application=app,
-        user=member,
-        expires=later,
-        scope="openid",
-        id_token=id_token,
-        organization=organization,
-    )
-    access.token = secrets.token_urlsafe(16)
-    access.save()
-    refresh = RefreshToken(tenant=tenant, application=app, user=member, access_token=access)
-    refresh.token = secrets.token_urlsafe(16)
-    refresh.save()
+    modules = sorted(p.stem for p in Path(__file__).parent.glob("world_*.py"))
+    return [importlib.import_module(f"tests.{name}").extend_world for name in modules]
 
 
 @pytest.fixture

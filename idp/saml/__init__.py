@@ -1,0 +1,1 @@
+"""The SAML 2.0 Identity Provider, one per tenant."""
