@@ -170,6 +170,26 @@ class OrganizationAdmin(TenantScopedAdmin):
     def delete_model(self, request: HttpRequest, obj: Organization) -> None:
         services.organization_delete(actor=request.user, organization=obj)  # type: ignore[arg-type]
 
+    def get_urls(self) -> Any:
+        from django.urls import path
+
+        from orgs.settings_admin import organization_settings_view, root_settings_view
+
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "root-settings/",
+                wrap(lambda request: root_settings_view(self, request)),
+                name="orgs_organization_root_settings",
+            ),
+            path(
+                "<path:object_id>/settings/",
+                wrap(lambda request, object_id: organization_settings_view(self, request, object_id)),
+                name="orgs_organization_settings",
+            ),
+            *super().get_urls(),
+        ]
+
     def render_change_form(  # noqa: PLR0917 - signature fixed by ModelAdmin
         self,
         request: HttpRequest,
@@ -339,3 +359,6 @@ class ActsForLinkAdmin(TenantScopedAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ActsForLink]) -> None:
         for obj in queryset.select_related("organization__tenant"):
             self.delete_model(request, obj)
+
+
+from orgs import settings_admin  # noqa: E402, F401 - registers the settings, jobs and user-store admins

@@ -162,3 +162,155 @@ class Membership(models.Model):
 
 
 ROLE_RANK = {Membership.Role.MEMBER: 1, Membership.Role.ADMIN: 2, Membership.Role.OWNER: 3}
+
+
+# --- Inherited settings (see orgs/settings_schema.py, orgs/propagation.py) ----
+
+
+class SettingsOverride(models.Model):
+    """What one level sets for one section: the tenant root (``organization`` null) or an organization.
+
+    Only the overridden fields are stored. The root row of each section also carries the
+    section's ``clock``: every write in the section locks it and takes the next version, so
+    versions follow commit order within a tenant and section.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="settings_overrides"
+    )
+    section = models.CharField(max_length=40)
+    values = models.JSONField(default=dict, blank=True)
+    version = models.BigIntegerField(default=0)
+    clock = models.BigIntegerField(default=0, help_text="Root rows only: the section's last version.")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["tenant", "section"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "section"],
+                condition=models.Q(organization__isnull=False),
+                name="settingsoverride_org_section",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "section"],
+                condition=models.Q(organization__isnull=True),
+                name="settingsoverride_root_section",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.section} @ {self.organization or 'root'}"
+
+
+class EffectiveSettings(models.Model):
+    """root ⊕ ancestors ⊕ own, materialized per organization and section, with provenance.
+
+    ``data`` holds the effective values, ``sources`` the provenance of each field
+    ("default", "root" or an organization id in hex), ``version`` the section version that
+    computed it. The login path reads exactly one of these rows by (organization, section).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="effective_settings")
+    section = models.CharField(max_length=40)
+    data = models.JSONField(default=dict)
+    sources = models.JSONField(default=dict)
+    version = models.BigIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "effective settings"
+        verbose_name_plural = "effective settings"
+        ordering = ["organization", "section"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "section"], name="effectivesettings_org_section"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.section} for {self.organization_id} (v{self.version})"
+
+
+class PropagationJob(models.Model):
+    """Recomputing one section for an organization's subtree (or the whole tenant) after a change."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        SUPERSEDED = "superseded", "Superseded by a newer change"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The subtree recomputed; empty = the whole tenant.",
+    )
+    section = models.CharField(max_length=40)
+    version = models.BigIntegerField()
+    reason = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    cursor = models.CharField(max_length=PATH_SEGMENT_LENGTH * MAX_DEPTH, blank=True, help_text="Last path done.")
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    written = models.PositiveIntegerField(default=0, help_text="Rows changed (older-version rows only).")
+    batches = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "section", "status"], name="propjob_active")]
+
+    def __str__(self) -> str:
+        return f"{self.section} v{self.version} ({self.status})"
+
+    @property
+    def progress(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.processed / self.total))
+
+
+class UserStore(models.Model):
+    """A user store an organization onboarded, with its own attribute mappings."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="user_stores")
+    name = models.CharField(max_length=64, validators=[identifier_validator])
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="userstore_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserStoreAttributeMapping(models.Model):
+    """How a user store holds one (system or root custom) attribute."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(UserStore, on_delete=models.CASCADE, related_name="mappings")
+    attribute = models.CharField(max_length=64)
+    mapped_to = models.CharField(max_length=128, help_text="The store's own attribute name.")
+    multi_valued = models.BooleanField(default=False)
+    disabled = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["store", "attribute"]
+        constraints = [models.UniqueConstraint(fields=["store", "attribute"], name="userstoremapping_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.attribute} → {self.mapped_to}"

@@ -27,6 +27,7 @@ from orgs.models import (
     identifier_validator,
 )
 from orgs.selectors import organization_descendants
+from orgs.settings_services import settings_materialize_moved, settings_materialize_new
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Tenant, User
@@ -161,6 +162,7 @@ def organization_create(
             raise ValidationError(
                 {"identifier": ["An organization with this identifier already exists in this tenant."]}
             ) from exc
+        settings_materialize_new(organization=org)  # effective settings from the parent, at once
         audit_record(
             actor=actor,
             tenant=tenant,
@@ -246,6 +248,8 @@ def organization_move(*, actor: Actor, organization: Organization, new_parent: O
             depth=F("depth") + delta,
         )
         Organization.objects.filter(pk=locked.pk).update(parent=new_parent, updated_at=timezone.now())
+        locked.path = new_path
+        settings_materialize_moved(organization=locked)  # the moved subtree inherits from its new lineage
         audit_record(
             actor=actor,
             tenant=organization.tenant,

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -13,6 +20,8 @@ from orgs.services import acts_for_add, domain_add, membership_add, organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 from tenants.services import signing_keys_rotate, tenant_create, user_create
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -135,3 +144,95 @@ def subprocess_env() -> dict[str, str]:
         env["DATABASE_URL"] = ""
         env["SQLITE_PATH"] = str(cfg["NAME"])
     return env
+
+
+# --- A real Celery worker (moved here from test_celery_worker.py for every worker test) ----------
+
+
+def spawn_celery_worker(queue: str, *, log_name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``celery worker`` (solo pool) on ``queue`` against the test database; wait for its ping."""
+    from django.conf import settings
+
+    from idp.celery import app as celery_app
+
+    assert settings.REDIS_URL, "the Celery tests need REDIS_URL (make test sets it)"
+    name = f"{queue}-{uuid.uuid4().hex[:4]}@localhost"
+    env = subprocess_env()
+    env.update({"CANOPY_CELERY_EAGER": "0", "CANOPY_CELERY_QUEUE": queue, **(extra_env or {})})
+    log = ROOT / "test-artifacts"
+    log.mkdir(exist_ok=True)
+    logfile = open(log / log_name, "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "idp",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "-n",
+            name,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+    )
+    proc.canopy_logfile = logfile  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the worker exited with {proc.returncode}; see test-artifacts/{log_name}")
+        if celery_app.control.ping(destination=[name], timeout=1.0):
+            return proc
+    proc.kill()
+    raise RuntimeError("the worker did not answer a ping within 60 s")
+
+
+def stop_celery_worker(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    proc.canopy_logfile.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: None, django_db_blocker) -> Iterator[str]:
+    """A ``celery worker`` process on a queue of its own, using the test database."""
+    queue = f"canopy-test-{uuid.uuid4().hex[:8]}"
+    proc = spawn_celery_worker(queue, log_name="celery-worker.log")
+    try:
+        yield queue
+    finally:
+        stop_celery_worker(proc)
+
+
+@contextmanager
+def tasks_sent_to(queue: str) -> Iterator[str]:
+    """Send tasks to the broker (on ``queue``) instead of running them in-process."""
+    from idp.celery import app as celery_app
+
+    conf = celery_app.conf
+    saved = conf.task_always_eager, conf.task_default_queue
+    conf.task_always_eager, conf.task_default_queue = False, queue
+    try:
+        yield queue
+    finally:
+        conf.task_always_eager, conf.task_default_queue = saved
+
+
+@pytest.fixture
+def real_broker(celery_worker_process: str) -> Iterator[str]:
+    """Send tasks to the broker instead of running them in-process."""
+    with tasks_sent_to(celery_worker_process) as queue:
+        yield queue

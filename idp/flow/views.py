@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -17,6 +18,7 @@ from idp.flow.redirects import HttpResponseSeeOther, home_url, safe_next
 from idp.flow.services import Outcome, password_attempt
 from idp.flow.session import PROMPT_LOGIN, SESSION_LOGIN, current_auth, login_url, logout
 from idp.flow.steps import PASSWORD, choose_step
+from orgs.settings_selectors import EffectiveSection, effective_section, organization_in_context
 from tenants.models import Tenant
 from tenants.selectors import tenant_get_by_slug
 
@@ -37,7 +39,30 @@ def _next(request: HttpRequest, tenant: Tenant) -> str:
     return safe_next(tenant=tenant, candidate=_param(request, "next")) or ""
 
 
+def _organization_in_context(request: HttpRequest, tenant: Tenant) -> uuid.UUID | None:
+    """The organization whose branding the page shows: ``org`` on the page, or ``organization`` in ``next``.
+
+    The second is how a client pre-selects an organization on its authorization request; the
+    login pages carry ``next`` along, so every step of the journey shows the same branding.
+    """
+    key = _param(request, "org")
+    if not key:
+        query = parse_qs(urlsplit(_next(request, tenant)).query)
+        key = (query.get("organization") or [""])[0]
+    return organization_in_context(tenant=tenant, key=key)
+
+
+def _branding(request: HttpRequest, tenant: Tenant) -> EffectiveSection | None:
+    try:
+        return effective_section(
+            tenant=tenant, organization=_organization_in_context(request, tenant), section="branding"
+        )
+    except LookupError:
+        return None
+
+
 def _page(request: HttpRequest, template: str, tenant: Tenant, status: int = 200, **context: Any) -> HttpResponse:
+    context.setdefault("branding", _branding(request, tenant))
     return render(request, f"flow/{template}", {"tenant": tenant, **context}, status=status)
 
 

@@ -1,0 +1,289 @@
+"""Admin for inherited settings: the per-level settings page, propagation jobs, user stores.
+
+The settings page (``/admin/orgs/organization/<id>/settings/`` and
+``/admin/orgs/organization/root-settings/``) shows, for every section and field, the
+effective value, where it comes from, and "override" / "revert to inherited" buttons;
+fields a level may not change are read-only with the reason. Writes call the services.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from orgs import settings_services
+from orgs.models import (
+    EffectiveSettings,
+    Organization,
+    PropagationJob,
+    SettingsOverride,
+    UserStore,
+    UserStoreAttributeMapping,
+)
+from orgs.settings_selectors import settings_overview
+from tenants.admin_base import TenantScopedAdmin
+from tenants.models import Tenant
+from tenants.scoping import is_platform_user
+
+
+class ReadOnlyAdmin(TenantScopedAdmin):
+    """Rows written by the services and jobs only. Deleting stays allowed (scoped) because they
+    cascade from an organization's deletion, which the admin would otherwise refuse."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SettingsOverride)
+class SettingsOverrideAdmin(ReadOnlyAdmin):
+    list_display = ("section", "level", "version", "updated_by", "updated_at", "tenant")
+    list_filter = ("tenant", "section")
+    search_fields = ("section", "organization__identifier", "updated_by")
+    list_select_related = ("organization", "tenant")
+
+    @admin.display(description="Level")
+    def level(self, obj: SettingsOverride) -> str:
+        return str(obj.organization) if obj.organization_id else "tenant root"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The root row carries the section's version clock: it is never deleted.
+        return super().has_delete_permission(request, obj) and (obj is None or obj.organization_id is not None)
+
+    def delete_model(self, request: HttpRequest, obj: SettingsOverride) -> None:
+        """Deleting an organization's overrides = reverting them all (through the service, with a job)."""
+        if obj.organization_id is None or not obj.values:
+            return
+        settings_services.settings_override_revert(
+            actor=request.user,  # type: ignore[arg-type]
+            tenant=obj.tenant,
+            organization=obj.organization,
+            section=obj.section,
+            fields=list(obj.values),
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SettingsOverride]) -> None:
+        for obj in queryset.select_related("organization", "tenant"):
+            self.delete_model(request, obj)
+
+
+@admin.register(EffectiveSettings)
+class EffectiveSettingsAdmin(ReadOnlyAdmin):
+    list_display = ("organization", "section", "version", "computed_at", "tenant")
+    list_filter = ("tenant", "section")
+    search_fields = ("organization__identifier", "section")
+    list_select_related = ("organization", "tenant")
+
+
+@admin.register(PropagationJob)
+class PropagationJobAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "section",
+        "scope",
+        "version",
+        "status",
+        "progress_bar",
+        "processed",
+        "total",
+        "written",
+        "attempts",
+        "created_at",
+        "finished_at",
+        "tenant",
+    )
+    list_filter = ("tenant", "status", "section")
+    search_fields = ("section", "organization__identifier", "reason")
+    list_select_related = ("organization", "tenant")
+    readonly_fields = ("progress_bar", "error_list")
+    actions = ["resume_jobs"]
+
+    @admin.display(description="Scope")
+    def scope(self, obj: PropagationJob) -> str:
+        return str(obj.organization) if obj.organization_id else "whole tenant"
+
+    @admin.display(description="Progress")
+    def progress_bar(self, obj: PropagationJob) -> str:
+        return format_html(
+            '<progress max="100" value="{}" aria-label="progress">{}%</progress> {}%',
+            obj.progress,
+            obj.progress,
+            obj.progress,
+        )
+
+    @admin.display(description="Errors")
+    def error_list(self, obj: PropagationJob) -> str:
+        return "\n".join(f"{e.get('at')}: {e.get('error')}" for e in obj.errors) or "—"
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Resume selected jobs (pending, running with an expired lease, or failed)")
+    def resume_jobs(self, request: HttpRequest, queryset: QuerySet[PropagationJob]) -> None:
+        from orgs.tasks import propagate_settings
+
+        count = 0
+        for job in queryset.exclude(status__in=[PropagationJob.Status.DONE, PropagationJob.Status.SUPERSEDED]):
+            if job.status == PropagationJob.Status.FAILED:
+                PropagationJob.objects.filter(pk=job.pk).update(status=PropagationJob.Status.PENDING, lease_owner="")
+            propagate_settings.delay(job.pk)
+            count += 1
+        self.message_user(request, f"Re-enqueued {count} job(s).", messages.SUCCESS)
+
+
+# --- User stores --------------------------------------------------------------
+
+
+class UserStoreForm(forms.ModelForm):
+    class Meta:
+        model = UserStore
+        fields = ("tenant", "organization", "name", "description")
+
+
+@admin.register(UserStore)
+class UserStoreAdmin(TenantScopedAdmin):
+    form = UserStoreForm
+    list_display = ("name", "organization", "tenant", "created_at")
+    list_filter = ("tenant",)
+    search_fields = ("name", "organization__identifier")
+    autocomplete_fields = ("organization",)
+    list_select_related = ("organization", "tenant")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("organization", "name") if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: UserStore, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["description"])
+            return
+        created = settings_services.user_store_create(
+            actor=request.user,  # type: ignore[arg-type]
+            organization=form.cleaned_data["organization"],
+            name=form.cleaned_data["name"],
+            description=form.cleaned_data.get("description", ""),
+        )
+        obj.pk, obj._state.adding = created.pk, False
+
+
+class MappingForm(forms.ModelForm):
+    class Meta:
+        model = UserStoreAttributeMapping
+        fields = ("tenant", "store", "attribute", "mapped_to", "multi_valued", "disabled")
+
+
+@admin.register(UserStoreAttributeMapping)
+class UserStoreAttributeMappingAdmin(TenantScopedAdmin):
+    form = MappingForm
+    list_display = ("attribute", "mapped_to", "store", "multi_valued", "disabled", "tenant")
+    list_filter = ("tenant", "multi_valued", "disabled")
+    search_fields = ("attribute", "mapped_to", "store__name")
+    list_select_related = ("store", "tenant")
+
+    def save_model(self, request: HttpRequest, obj: UserStoreAttributeMapping, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        try:
+            saved = settings_services.user_store_mapping_set(
+                actor=request.user,  # type: ignore[arg-type]
+                store=data["store"],
+                attribute=data["attribute"],
+                mapped_to=data["mapped_to"],
+                multi_valued=data["multi_valued"],
+                disabled=data["disabled"],
+            )
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            raise
+        obj.pk, obj._state.adding = saved.pk, False
+
+
+# --- The settings page --------------------------------------------------------
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def settings_view(
+    model_admin: admin.ModelAdmin, request: HttpRequest, organization: Organization | None, tenant: Tenant
+) -> HttpResponse:
+    actor: Any = request.user
+    if request.method == "POST":
+        section = request.POST.get("section", "")
+        name = request.POST.get("field", "")
+        try:
+            if request.POST.get("action") == "revert":
+                job = settings_services.settings_override_revert(
+                    actor=actor, tenant=tenant, organization=organization, section=section, fields=[name]
+                )
+            else:
+                raw = request.POST.get("value", "")
+                try:
+                    value = json.loads(raw)
+                except ValueError:
+                    value = raw  # a bare string
+                job = settings_services.settings_override_set(
+                    actor=actor, tenant=tenant, organization=organization, section=section, values={name: value}
+                )
+        except ValidationError as exc:
+            model_admin.message_user(request, "Not saved: " + " ".join(exc.messages), messages.ERROR)
+        except PermissionDenied as exc:
+            model_admin.message_user(request, f"Not saved: {exc}", messages.ERROR)
+        else:
+            model_admin.message_user(
+                request,
+                f"Saved. Propagation job #{job.pk} (version {job.version}) updates {job.total} organization(s).",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(request.get_full_path())
+    sections = [
+        (sect, [(f, _pretty(f.value)) for f in rows])
+        for sect, rows in settings_overview(tenant=tenant, organization=organization)
+    ]
+    jobs = PropagationJob.objects.filter(tenant=tenant)
+    if organization is not None:
+        jobs = jobs.filter(
+            organization__path__in=[organization.path[: i + 33] for i in range(0, len(organization.path), 33)]
+        )
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": f"Settings of {organization.display_name if organization else 'the tenant root'}",
+        "organization": organization,
+        "tenant": tenant,
+        "sections": sections,
+        "jobs": jobs.select_related("organization")[:10],
+    }
+    return TemplateResponse(request, "admin/orgs/organization/settings.html", context)
+
+
+def organization_settings_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
+    org = model_admin.get_object(request, object_id)
+    if org is None or not model_admin.has_view_permission(request, org):
+        raise Http404("No such object.")
+    return settings_view(model_admin, request, org, org.tenant)
+
+
+def root_settings_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
+    if not model_admin.has_view_permission(request):
+        raise Http404("No such object.")
+    if is_platform_user(request.user):
+        tenant = Tenant.objects.filter(pk=request.GET.get("tenant") or 0).first()
+        if tenant is None:
+            raise Http404("Choose a tenant with ?tenant=<id>.")
+    else:
+        tenant = request.user.tenant  # type: ignore[union-attr]
+        if tenant is None:
+            raise Http404("No tenant.")
+    return settings_view(model_admin, request, None, tenant)

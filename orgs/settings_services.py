@@ -1,0 +1,271 @@
+"""Writes on inherited settings and user stores (same pattern as orgs.services).
+
+A settings write changes one level's overrides for one section, takes the section's next
+version (locking the tenant root row of that section), records a propagation job and
+enqueues it on commit. New and moved organizations are materialized at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from orgs import permissions
+from orgs.models import (
+    Organization,
+    PropagationJob,
+    SettingsOverride,
+    UserStore,
+    UserStoreAttributeMapping,
+    identifier_validator,
+)
+from orgs.propagation import invalidate, materialize_subtree
+from orgs.settings_schema import SECTIONS, SYSTEM_ATTRIBUTES, section_get, validate_overrides
+from tenants.actors import Actor, actor_label, is_tenant_admin
+from tenants.audit import audit_record
+from tenants.models import Tenant
+
+MOVE_SYNC_LIMIT = 2000  # a moved subtree up to this size is recomputed inside the move's transaction
+
+
+def _check_power(actor: Actor, tenant: Tenant, organization: Organization | None) -> None:
+    if organization is None:
+        if not is_tenant_admin(actor, tenant):
+            raise PermissionDenied("Only tenant administrators change the tenant's root settings.")
+    elif not permissions.can_edit_organization(actor, organization):
+        raise PermissionDenied(
+            "Only an owner of this organization (or above) or a tenant administrator can change its settings."
+        )
+
+
+def _enqueue(job_id: int) -> None:
+    from orgs.tasks import propagate_settings
+
+    propagate_settings.delay(job_id)
+
+
+def _write(
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    organization: Organization | None,
+    section: str,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+    action: str,
+    data: dict[str, Any],
+) -> PropagationJob:
+    with transaction.atomic():
+        root, _ = SettingsOverride.objects.get_or_create(tenant=tenant, organization=None, section=section)
+        root = SettingsOverride.objects.select_for_update().get(pk=root.pk)  # serializes the section's writes
+        root.clock += 1
+        version = root.clock
+        if organization is None:
+            row = root
+        else:
+            row, _ = SettingsOverride.objects.get_or_create(tenant=tenant, organization=organization, section=section)
+        row.values = change(dict(row.values))
+        row.version = version
+        row.updated_by = actor_label(actor)[:200]
+        if organization is not None and not row.values:
+            row.delete()  # nothing overridden any more: organizations store only overrides
+            root.save(update_fields=["clock"])
+        else:
+            row.save()
+            if row is not root:
+                root.save(update_fields=["clock"])
+        scope = Organization.objects.filter(tenant=tenant)
+        if organization is not None:
+            scope = scope.filter(path__startswith=organization.path)
+        job = PropagationJob.objects.create(
+            tenant=tenant,
+            organization=organization,
+            section=section,
+            version=version,
+            total=scope.count(),
+            reason=f"{action} by {actor_label(actor)}"[:200],
+        )
+        audit_record(
+            actor=actor,
+            tenant=tenant,
+            action=action,
+            target=organization,
+            data={"section": section, "version": version, "job": job.pk, **data},
+        )
+        if organization is None:
+            transaction.on_commit(lambda: invalidate(tenant_id=tenant.pk, organization_ids=[None], section=section))
+        transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def settings_override_set(
+    *, actor: Actor, tenant: Tenant, organization: Organization | None = None, section: str, values: dict[str, Any]
+) -> PropagationJob:
+    """Set fields of a section at the root (``organization=None``) or as an organization's overrides."""
+    sect = section_get(section)
+    if organization is not None and organization.tenant_id != tenant.pk:
+        raise ValidationError({"organization": ["The organization belongs to another tenant."]})
+    _check_power(actor, tenant, organization)
+    cleaned = validate_overrides(sect, values, is_root=organization is None)
+    if not cleaned:
+        raise ValidationError({"section": ["Nothing to change."]})
+
+    def change(current: dict[str, Any]) -> dict[str, Any]:
+        current.update(cleaned)
+        return current
+
+    return _write(
+        actor=actor,
+        tenant=tenant,
+        organization=organization,
+        section=section,
+        change=change,
+        action="settings.override",
+        data={"fields": sorted(cleaned)},
+    )
+
+
+def settings_override_revert(
+    *, actor: Actor, tenant: Tenant, organization: Organization | None = None, section: str, fields: list[str]
+) -> PropagationJob:
+    """Forget this level's value of ``fields``: they inherit again (at the root: the built-in default)."""
+    sect = section_get(section)
+    if organization is not None and organization.tenant_id != tenant.pk:
+        raise ValidationError({"organization": ["The organization belongs to another tenant."]})
+    _check_power(actor, tenant, organization)
+    unknown = [f for f in fields if f not in sect.by_name]
+    if unknown or not fields:
+        raise ValidationError({"section": [f"Unknown field(s) of {sect.label}: {', '.join(unknown) or '(none)'}."]})
+
+    def change(current: dict[str, Any]) -> dict[str, Any]:
+        for name in fields:
+            current.pop(name, None)
+        return current
+
+    return _write(
+        actor=actor,
+        tenant=tenant,
+        organization=organization,
+        section=section,
+        change=change,
+        action="settings.revert",
+        data={"fields": sorted(fields)},
+    )
+
+
+def settings_materialize_new(*, organization: Organization) -> None:
+    """Called inside organization_create: the new organization's effective settings, now."""
+    materialize_subtree(organization=organization, limit=1)
+
+
+def settings_materialize_moved(*, organization: Organization) -> None:
+    """Called inside organization_move: recompute the moved subtree (jobs beyond MOVE_SYNC_LIMIT)."""
+    done = materialize_subtree(organization=organization, limit=MOVE_SYNC_LIMIT + 1)
+    if done <= MOVE_SYNC_LIMIT:
+        return
+    for section in SECTIONS:
+        with transaction.atomic():
+            root, _ = SettingsOverride.objects.get_or_create(
+                tenant_id=organization.tenant_id, organization=None, section=section
+            )
+            root = SettingsOverride.objects.select_for_update().get(pk=root.pk)
+            root.clock += 1
+            root.save(update_fields=["clock"])
+            job = PropagationJob.objects.create(
+                tenant_id=organization.tenant_id,
+                organization=organization,
+                section=section,
+                version=root.clock,
+                total=Organization.objects.filter(
+                    tenant_id=organization.tenant_id, path__startswith=organization.path
+                ).count(),
+                reason="organization moved",
+            )
+            transaction.on_commit(lambda job_id=job.pk: _enqueue(job_id))  # type: ignore[misc]
+
+
+# --- User stores and attribute mappings ---------------------------------------
+
+
+def available_attributes(*, tenant: Tenant, organization: Organization | None) -> dict[str, dict[str, Any]]:
+    """System attributes plus the root's custom ones (every organization inherits them)."""
+    from orgs.settings_selectors import effective_section
+
+    attrs = {name: {"type": a["type"], "multi": a["multi"], "custom": False} for name, a in SYSTEM_ATTRIBUTES.items()}
+    custom = effective_section(tenant=tenant, organization=organization, section="user_attributes").values["custom"]
+    for a in custom:
+        attrs[a["name"]] = {"type": a["type"], "multi": a["multi_valued_supported"], "custom": True}
+    return attrs
+
+
+def user_store_create(*, actor: Actor, organization: Organization, name: str, description: str = "") -> UserStore:
+    if not permissions.can_edit_organization(actor, organization):
+        raise PermissionDenied("Only an owner of this organization (or above) or a tenant administrator adds stores.")
+    name = (name or "").strip().lower()
+    try:
+        identifier_validator(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": list(exc.messages)}) from exc
+    with transaction.atomic():
+        try:
+            store = UserStore.objects.create(
+                tenant_id=organization.tenant_id, organization=organization, name=name, description=description.strip()
+            )
+        except IntegrityError as exc:
+            raise ValidationError(
+                {"name": [f"'{organization.identifier}' already has a store named '{name}'."]}
+            ) from exc
+        audit_record(
+            actor=actor, tenant=organization.tenant, action="user_store.create", target=store, data={"name": name}
+        )
+    return store
+
+
+def user_store_mapping_set(
+    *,
+    actor: Actor,
+    store: UserStore,
+    attribute: str,
+    mapped_to: str | None = None,
+    multi_valued: bool = False,
+    disabled: bool = False,
+) -> UserStoreAttributeMapping:
+    """Map an inherited attribute in one of the organization's stores (multi-valued where supported)."""
+    organization = store.organization
+    if not permissions.can_edit_organization(actor, organization):
+        raise PermissionDenied("Only an owner of this organization (or above) or a tenant administrator maps stores.")
+    attrs = available_attributes(tenant=organization.tenant, organization=organization)
+    errors: dict[str, list[str]] = {}
+    if attribute not in attrs:
+        errors["attribute"] = [
+            f"'{attribute}' is not a system attribute or a custom attribute of the root; "
+            "only the root creates custom attributes."
+        ]
+    elif multi_valued and not attrs[attribute]["multi"]:
+        errors["multi_valued"] = [f"'{attribute}' does not support multiple values."]
+    mapped = (mapped_to or attribute).strip()
+    if not mapped or len(mapped) > 128:
+        errors["mapped_to"] = ["Name the store's attribute (at most 128 characters)."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        mapping, _ = UserStoreAttributeMapping.objects.update_or_create(
+            store=store,
+            attribute=attribute,
+            defaults={
+                "tenant_id": store.tenant_id,
+                "mapped_to": mapped,
+                "multi_valued": multi_valued,
+                "disabled": disabled,
+            },
+        )
+        audit_record(
+            actor=actor,
+            tenant=organization.tenant,
+            action="user_store.mapping",
+            target=mapping,
+            data={"attribute": attribute, "mapped_to": mapped, "multi_valued": multi_valued, "disabled": disabled},
+        )
+    return mapping
