@@ -186,6 +186,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.rotate_due_signing_keys",
         "schedule": 3600.0,
     },
+    # A propagation job whose worker died (its lease expired) is picked up again.
+    "resume-stalled-propagation-jobs": {
+        "task": "orgs.tasks.resume_stalled_propagation_jobs",
+        "schedule": 60.0,
+    },
 }
 
 # --- Authentication ---------------------------------------------------------

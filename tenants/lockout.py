@@ -92,9 +92,12 @@ def ip_locked(*, ip: str) -> bool:
     return int(cache.get(_ip_key(ip)) or 0) >= lockout_policy().ip_max_failures
 
 
-def failure_record(*, tenant: Tenant, identifier: str, ip: str) -> bool:
-    """Count one failed attempt. True when the identifier or the IP is now locked."""
-    policy = lockout_policy()
+def failure_record(*, tenant: Tenant, identifier: str, ip: str, policy: LockoutPolicy | None = None) -> bool:
+    """Count one failed attempt. True when the identifier or the IP is now locked.
+
+    ``policy`` defaults to the settings; the login journey passes the tenant's own.
+    """
+    policy = policy or lockout_policy()
     fail_key, lock_key = _identifier_keys(tenant.pk, identifier)
     locked = False
     if _increment(fail_key, policy.window_seconds) >= policy.max_failures:

@@ -152,3 +152,22 @@ def test_the_admin_action_cannot_reach_another_tenant(world_a, world_b, admin_cl
         {"action": "clear_login_lockout", "_selected_action": [world_b.member.pk]},
     )
     assert sign_in(Client(), "alice", "alice-demo-pass", slug="tenant-b").status_code == 429
+
+
+def test_the_tenant_root_login_settings_set_the_lockout_policy(demo: Tenant) -> None:
+    from orgs.settings_services import settings_override_set
+    from tenants.actors import SYSTEM
+
+    settings_override_set(
+        actor=SYSTEM, tenant=demo, section="login", values={"lockout_max_attempts": 2, "lockout_minutes": 1}
+    )
+    client = Client()
+    responses = fail(client, "alice", 2)
+    assert responses[-1].status_code == 429  # locked after two failures instead of five
+    from django.core.cache import cache
+
+    from tenants.lockout import _identifier_keys
+
+    _, lock_key = _identifier_keys(demo.pk, "alice")
+    ttl = cache._cache.get_client().ttl(cache.make_and_validate_key(lock_key))  # type: ignore[attr-defined]
+    assert 0 < ttl <= 60  # one minute, as set at the root, not the deployment's fifteen

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 
 from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, SESSION_LOGIN, AuthState, sign_in
-from tenants.lockout import failure_record, failures_reset, identifier_locked, ip_locked
+from orgs.settings_schema import ROOT
+from orgs.settings_selectors import effective_section
+from tenants.lockout import LockoutPolicy, failure_record, failures_reset, identifier_locked, ip_locked, lockout_policy
 from tenants.models import Tenant, User
 
 
@@ -41,6 +43,22 @@ def client_ip(request: HttpRequest) -> str:
         return ""
 
 
+def tenant_lockout_policy(tenant: Tenant) -> LockoutPolicy:
+    """The deployment's lockout policy, with what the tenant's administrators set at the root.
+
+    Only values set explicitly at the tenant root (the ``login`` section) replace the
+    deployment's settings; the lockout counts by identifier before any organization is
+    known, so organization-level overrides of these two fields do not apply here.
+    """
+    policy = lockout_policy()
+    login = effective_section(tenant=tenant, organization=None, section="login")
+    if login.sources.get("lockout_max_attempts") == ROOT:
+        policy = replace(policy, max_failures=int(login["lockout_max_attempts"]))
+    if login.sources.get("lockout_minutes") == ROOT:
+        policy = replace(policy, lockout_seconds=int(login["lockout_minutes"]) * 60)
+    return policy
+
+
 def password_attempt(*, request: HttpRequest, tenant: Tenant, identifier: str, password: str) -> PasswordAttempt:
     """Check the password for ``identifier`` in ``tenant`` and sign in on success.
 
@@ -52,7 +70,7 @@ def password_attempt(*, request: HttpRequest, tenant: Tenant, identifier: str, p
         return PasswordAttempt(Outcome.LOCKED)
     user = authenticate(request, username=identifier, password=password, tenant=tenant.slug)
     if not isinstance(user, User) or user.tenant_id != tenant.pk:
-        locked = failure_record(tenant=tenant, identifier=identifier, ip=ip)
+        locked = failure_record(tenant=tenant, identifier=identifier, ip=ip, policy=tenant_lockout_policy(tenant))
         return PasswordAttempt(Outcome.LOCKED if locked else Outcome.INVALID)
     failures_reset(tenant=tenant, identifier=identifier)
     request.session.pop(SESSION_LOGIN, None)
