@@ -7,6 +7,9 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
+# python-xmlsec (in-process SAML signing) links libxmlsec1; these build it when no wheel fits.
+dpkg -s libxmlsec1-dev >/dev/null 2>&1 || need+=(libxmlsec1-dev)
+dpkg -s pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # Fonts so screenshots of pages are legible.
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from idp.oidc.models import Application
+from orgs.claims import organization_facts
 from orgs.models import Organization
-from orgs.selectors import user_organizations
 from tenants.models import User
 
 ORGANIZATION_SCOPE = "organization"
@@ -32,22 +32,13 @@ def organization_claims(
     *, application: Application, user: User, organization: Organization | None, via: Organization | None
 ) -> dict[str, Any]:
     """org_ids/org_names (every membership) and org_id/org_name (the selection), names per client."""
-    by_identifier = application.org_name_source == Application.OrgNameSource.IDENTIFIER
-
-    def label(org: Organization) -> str:
-        return org.identifier if by_identifier else org.display_name
-
-    orgs = user_organizations(user=user)
-    claims: dict[str, Any] = {
-        application.claim_name("org_ids"): [str(o.pk) for o in orgs],
-        application.claim_name("org_names"): [label(o) for o in orgs],
-    }
-    if organization is not None:
-        claims[application.claim_name("org_id")] = str(organization.pk)
-        claims[application.claim_name("org_name")] = label(organization)
-        if via is not None:
-            claims[application.claim_name("org_acting_for")] = str(via.pk)
-    return claims
+    return organization_facts(
+        user=user,
+        organization=organization,
+        via=via,
+        by_identifier=application.org_name_source == Application.OrgNameSource.IDENTIFIER,
+        name=application.claim_name,
+    )
 
 
 def standard_claims(*, user: User, scopes: list[str] | set[str], requested: set[str] | None = None) -> dict[str, Any]:

@@ -35,6 +35,8 @@ CLIENTS = [
     ("demo-spa", "Demo Single-Page App", True, False, ["http://127.0.0.1:8766/callback"]),
 ]
 DEMO_WEB_SECRET = "demo-web-secret"  # noqa: S105 - the demo's published secret
+# The demo SAML service provider (SP-initiated SSO, HTTP-POST ACS, no request signing).
+SAML_SP = ("http://127.0.0.1:8766/metadata", "Demo SAML App", "http://127.0.0.1:8766/acs", "http://127.0.0.1:8766/sls")
 DOMAINS = [("acme-bank", "acme.example"), ("mexbanco", "mexbanco.example"), ("contractor", "contractor.example")]
 
 
@@ -132,7 +134,25 @@ class Command(BaseCommand):
                         client_secret=None if public else DEMO_WEB_SECRET,
                     )
                     created.append(f"OIDC client {client_id}")
+            self._saml_sp(tenant, created)
         self._report(tenant, created, passwords)
+
+    def _saml_sp(self, tenant: Tenant, created: list[str]) -> None:
+        from idp.saml.models import BINDING_POST, BINDING_REDIRECT
+        from idp.saml.selectors import service_provider_get
+        from idp.saml.services import service_provider_create
+
+        entity_id, name, acs, slo = SAML_SP
+        if service_provider_get(tenant=tenant, entity_id=entity_id) is None:
+            service_provider_create(
+                actor=SYSTEM,
+                tenant=tenant,
+                entity_id=entity_id,
+                name=name,
+                acs=[{"url": acs, "binding": BINDING_POST, "index": 0, "default": True}],
+                slo=[{"url": slo, "binding": BINDING_REDIRECT, "response_url": ""}],
+            )
+            created.append(f"SAML SP {entity_id}")
 
     def _create_user(self, tenant: Tenant, orgs: dict[str, Organization], spec: DemoUser, password: str) -> User:
         common: dict[str, Any] = dict(
@@ -162,6 +182,8 @@ class Command(BaseCommand):
             f"OIDC clients: demo-web (confidential, first-party, secret '{DEMO_WEB_SECRET}', "
             "redirect http://127.0.0.1:8765/callback); demo-spa (public, PKCE, redirect http://127.0.0.1:8766/callback)"
         )
+        out.write(f"SAML IdP metadata: {base}/t/{tenant.slug}/saml/metadata")
+        out.write(f"SAML SP: {SAML_SP[0]} (ACS {SAML_SP[2]})")
         out.write("Demo users (passwords apply to users created by this run or an earlier one with the same option):")
         for spec in USERS:
             role = "tenant admin" if spec.tenant_admin else f"{spec.home_role} of {spec.home}" if spec.home else ""

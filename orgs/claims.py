@@ -1,0 +1,49 @@
+"""The organization facts a sign-in reports, shared by the protocol apps (OIDC claims, SAML attributes).
+
+Semantics (the same for every protocol): ``org_ids``/``org_names`` list every membership,
+``org_id``/``org_name`` are the selected organization, ``org_acting_for`` is the id of the
+member organization the selection came through (acts-for link). Names are identifiers or
+display names, per client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from orgs.models import Organization
+from orgs.selectors import user_organizations
+from tenants.models import User
+
+ORG_CLAIM_KEYS = ("org_ids", "org_names", "org_id", "org_name", "org_acting_for")
+
+
+def organization_facts(
+    *,
+    user: User,
+    organization: Organization | None,
+    via: Organization | None,
+    by_identifier: bool,
+    name: Callable[[str], str] = str,
+    memberships: list[Organization] | None = None,
+) -> dict[str, Any]:
+    """The facts keyed by ``name(key)`` (``key`` in :data:`ORG_CLAIM_KEYS`); lists for the multi-valued ones.
+
+    ``memberships``: the user's organizations if the caller has them already (as
+    ``user_organizations`` returns them), to spare a query.
+    """
+
+    def label(org: Organization) -> str:
+        return org.identifier if by_identifier else org.display_name
+
+    orgs = memberships if memberships is not None else user_organizations(user=user)
+    facts: dict[str, Any] = {
+        name("org_ids"): [str(o.pk) for o in orgs],
+        name("org_names"): [label(o) for o in orgs],
+    }
+    if organization is not None:
+        facts[name("org_id")] = str(organization.pk)
+        facts[name("org_name")] = label(organization)
+        if via is not None:
+            facts[name("org_acting_for")] = str(via.pk)
+    return facts
