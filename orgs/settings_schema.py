@@ -328,7 +328,7 @@ SECTIONS: dict[str, Section] = {
                     check_map(NAME_RE, check_list_of(check_str(64, allow_empty=False), 100), "scope name"),
                     {
                         "openid": ["sub"],
-                        "profile": ["name", "given_name", "family_name", "locale"],
+                        "profile": ["name", "given_name", "family_name", "preferred_username", "locale"],
                         "email": ["email", "email_verified"],
                         "phone": ["phone_number", "phone_number_verified"],
                     },

@@ -24,6 +24,14 @@ from tenants.services import signing_keys_rotate, tenant_create, user_create
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_cache_per_run() -> None:
+    """The test database starts anew each run (ids restart); cached rows of an earlier run must not answer."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def demo(db: None) -> Tenant:
     """The quickstart's mightybank tenant."""

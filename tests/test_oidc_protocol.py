@@ -535,3 +535,21 @@ def test_create_oidc_client_command(demo) -> None:
             stdout=io.StringIO(),
         )
     assert not Application.objects.filter(client_id="bad-app").exists()
+
+
+def test_the_tenant_root_defines_which_claims_each_scope_releases(demo) -> None:
+    from orgs.settings_services import settings_override_set
+
+    settings_override_set(
+        actor=SYSTEM,
+        tenant=demo,
+        section="oidc_scopes",
+        values={"scopes": {"openid": ["sub"], "profile": ["given_name"], "contact": ["email"]}},
+    )
+    flow = signed_in_flow(demo, "bob")
+    claims = jwt_claims(flow.token(flow.code_from(flow.authorize(scope="openid profile contact"))).json()["id_token"])
+    assert claims["given_name"] == "Bob" and claims["email"] == "bob@mexbanco.example"
+    assert "family_name" not in claims and "name" not in claims
+    # A scope nobody defined is still refused.
+    params = query_of(flow.authorize(scope="openid salary")["Location"])
+    assert params["error"] == "invalid_scope"

@@ -41,22 +41,27 @@ def organization_claims(
     )
 
 
+def scope_claims(*, tenant_id: int) -> dict[str, list[str]]:
+    """Scope -> claim names, as the tenant root defines them (the ``oidc_scopes`` settings section)."""
+    from orgs.settings_selectors import effective_section
+
+    return dict(effective_section(tenant=tenant_id, organization=None, section="oidc_scopes")["scopes"])
+
+
 def standard_claims(*, user: User, scopes: list[str] | set[str], requested: set[str] | None = None) -> dict[str, Any]:
-    """Profile and email claims, by scope or by an individual claims request."""
-    requested = requested or set()
-    out: dict[str, Any] = {}
-    profile = {
+    """The person's claims released by the granted scopes (per the tenant's mapping) or requested one by one."""
+    requested = set(requested or ())
+    mapping = scope_claims(tenant_id=user.tenant_id) if user.tenant_id else {}
+    released = set(requested)
+    for scope in scopes:
+        released.update(mapping.get(scope, ()))
+    values: dict[str, Any] = {
         "name": user.get_full_name() or user.username,
         "given_name": user.first_name,
         "family_name": user.last_name,
         "preferred_username": user.username,
     }
-    email: dict[str, str | bool] = {"email": user.email, "email_verified": False}
-    for key, value in profile.items():
-        if ("profile" in scopes or key in requested) and value not in ("", None):
-            out[key] = value
     if user.email:
-        for key, email_value in email.items():
-            if "email" in scopes or key in requested:
-                out[key] = email_value
-    return out
+        values["email"] = user.email
+        values["email_verified"] = False
+    return {key: value for key, value in values.items() if key in released and value not in ("", None)}

@@ -9,6 +9,12 @@ from oauth2_provider.scopes import SettingsScopes
 from idp.oidc.claims import ORGANIZATION_SCOPE_PREFIX
 
 
+def _tenant_in_scope() -> Any:
+    from idp.oidc.context import _tenant
+
+    return _tenant.get()
+
+
 class ScopeDescriptions(dict[str, str]):
     """The configured scopes; ``organization:<x>`` ones are described on demand."""
 
@@ -20,12 +26,20 @@ class ScopeDescriptions(dict[str, str]):
 
 class CanopyScopes(SettingsScopes):
     def get_all_scopes(self) -> dict[str, str]:
-        return ScopeDescriptions(super().get_all_scopes())
+        scopes = ScopeDescriptions(super().get_all_scopes())
+        tenant = _tenant_in_scope()
+        if tenant is not None:
+            # Scopes the tenant root defined in its OIDC scopes settings are requestable too.
+            from idp.oidc.claims import scope_claims
+
+            for name, claims in scope_claims(tenant_id=tenant.pk).items():
+                scopes.setdefault(name, f"Your {', '.join(claims)}" if claims else name)
+        return scopes
 
     def get_available_scopes(
         self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
     ) -> list[str]:
-        scopes = list(super().get_available_scopes(application, request, *args, **kwargs))
+        scopes = list(self.get_all_scopes().keys())
         if application is not None and application.authorization_grant_type == application.GRANT_CLIENT_CREDENTIALS:
             # No person is involved: nothing to say about one.
             return [s for s in scopes if s not in ("openid", "profile", "email", "organization", "offline_access")]
