@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "idp.oidc",
     "idp.saml",
+    "idp.federation",
+    "idp.api",
 ]
 
 # django-oauth-toolkit, with models swapped to carry tenant and organization.

@@ -9,6 +9,8 @@ tenant_patterns = [
     path("", include("idp.flow.urls")),
     path("", include("idp.oidc.urls")),
     path("saml/", include("idp.saml.urls")),
+    path("federation/", include("idp.federation.urls")),
+    path("api/", include("idp.api.urls")),
 ]
 
 urlpatterns = [

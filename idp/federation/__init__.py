@@ -1,0 +1,1 @@
+"""Upstream identity providers: domain routing, JIT provisioning, account linking."""
