@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -12,13 +13,32 @@ from django.utils import timezone
 from tenants import keys
 from tenants.models import SigningKey, Tenant
 
+TENANT_CACHE_SECONDS = 5.0
+_tenants: dict[str, tuple[float, Tenant]] = {}
+
 
 def tenant_get_by_slug(slug: str) -> Tenant:
-    """The active tenant with this slug, or 404 (the same for missing and inactive)."""
+    """The active tenant with this slug, or 404 (the same for missing and inactive).
+
+    Every protocol request starts here, so a found tenant is remembered in this process
+    for a few seconds (a deactivation takes effect within ``TENANT_CACHE_SECONDS``).
+    """
+    now = time.monotonic()
+    hit = _tenants.get(slug)
+    if hit is not None and hit[0] > now:
+        return hit[1]
     tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
     if tenant is None:
+        _tenants.pop(slug, None)
         raise Http404("No such tenant.")
+    if len(_tenants) > 1000:
+        _tenants.clear()
+    _tenants[slug] = (now + TENANT_CACHE_SECONDS, tenant)
     return tenant
+
+
+def tenant_cache_clear() -> None:
+    _tenants.clear()
 
 
 def tenant_jwks(*, tenant: Tenant) -> dict[str, Any]:

@@ -32,6 +32,16 @@ def _fresh_cache_per_run() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> None:
+    """Each test builds its tenants anew (new ids, same slugs): forget the previous test's."""
+    from idp.oidc import jws
+    from tenants.selectors import tenant_cache_clear
+
+    tenant_cache_clear()
+    jws.forget_active_keys()
+
+
 @pytest.fixture
 def demo(db: None) -> Tenant:
     """The quickstart's mightybank tenant."""

@@ -134,12 +134,27 @@ class CanopyValidator(OAuth2Validator):
             amr=AMR_SEPARATOR.join(auth.amr) if auth is not None else "",
         )
 
-    def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
-        grant = (
-            Grant.objects.select_related("user", "organization", "acting_via")
-            .filter(code=code, application=client, tenant=current_tenant())
-            .first()
+    def _grant(self, code: str, client: Any, request: Any) -> Grant | None:
+        """The grant for this code (and client, once known), read once per token request.
+
+        oauthlib asks for the code's scopes before the client is authenticated (to choose
+        the OpenID grant), so the first read may come without a client.
+        """
+        memo = getattr(request, "canopy_grant", None)
+        if memo is not None and memo.code == code:
+            return memo if client is None or memo.application_id == client.pk else None
+        query = Grant.objects.select_related("user", "organization", "acting_via").filter(
+            code=code, tenant=current_tenant()
         )
+        if client is not None:
+            query = query.filter(application=client)
+        grant = query.first()
+        if grant is not None and request is not None:
+            request.canopy_grant = grant
+        return grant
+
+    def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        grant = self._grant(code, client, request)
         if grant is None:
             self._revoke_tokens_of_replayed_code(code, client)
             return False
@@ -157,6 +172,29 @@ class CanopyValidator(OAuth2Validator):
         request.canopy_amr = grant.amr.split() if grant.amr else []
         request.canopy_code_hash = code_hash(code)
         return True
+
+    def confirm_redirect_uri(
+        self, client_id: str, code: str, redirect_uri: str, client: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        request = args[0] if args else kwargs.get("request")
+        grant = self._grant(code, client, request)
+        return grant is not None and grant.redirect_uri_allowed(redirect_uri)
+
+    def get_code_challenge(self, code: str, request: Any) -> str | None:
+        grant = self._grant(code, request.client, request)
+        return (grant.code_challenge or None) if grant else None
+
+    def get_code_challenge_method(self, code: str, request: Any) -> str | None:
+        grant = self._grant(code, request.client, request)
+        return (grant.code_challenge_method or None) if grant else None
+
+    def get_authorization_code_scopes(self, client_id: str, code: str, redirect_uri: str, request: Any) -> list[str]:
+        grant = self._grant(code, request.client, request)
+        return grant.scope.split() if grant and grant.scope else []
+
+    def get_authorization_code_nonce(self, client_id: str, code: str, redirect_uri: str, request: Any) -> str | None:
+        grant = self._grant(code, request.client, request)
+        return (grant.nonce or None) if grant else None
 
     def _revoke_tokens_of_replayed_code(self, code: str, client: Any) -> None:
         """RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it."""
@@ -194,7 +232,7 @@ class CanopyValidator(OAuth2Validator):
             user=request.user,
             scope=token["scope"],
             expires=expires,
-            id_token=self._load_id_token(id_token) if id_token else None,
+            id_token=self._id_token_row(request, id_token),
             application=request.client,
             source_refresh_token=source_refresh_token,
             resource=getattr(request, "resource", []),
@@ -225,6 +263,14 @@ class CanopyValidator(OAuth2Validator):
         self._set_token_value(refresh, refresh_token_code)
         refresh.save()
         return refresh
+
+    def _id_token_row(self, request: Any, token: str | None) -> IDToken | None:
+        if not token:
+            return None
+        row = getattr(request, "id_token", None)
+        if isinstance(row, IDToken):  # saved moments ago by finalize_id_token
+            return row
+        return self._load_id_token(token)
 
     def _load_id_token(self, token: str) -> IDToken | None:
         claims = jws.verify(tenant_id=current_tenant().pk, token=token)

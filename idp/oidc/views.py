@@ -265,6 +265,15 @@ class TokenView(TenantScopedMixin, dot_views.TokenView):
             return endpoints.token_exchange(request, self.get_validator_class()())
         return super().post(request, *args, **kwargs)
 
+    def authorization_flow_token_response(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # DOT re-reads the new token only to send its app_authorized signal, which Canopy
+        # does not use: one query less on every token request.
+        _url, headers, body, status = self.create_token_response(request)
+        response = HttpResponse(content=body, status=status)
+        for key, value in headers.items():
+            response[key] = value
+        return response
+
 
 @method_decorator(csrf_exempt, name="dispatch")
 class RevokeTokenView(TenantScopedMixin, dot_views.RevokeTokenView):
