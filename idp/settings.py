@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "idp.saml",
     "idp.federation",
     "idp.api",
+    "rest_framework",
+    "drf_spectacular",
 ]
 
 # django-oauth-toolkit, with models swapped to carry tenant and organization.
@@ -84,6 +86,7 @@ OAUTH2_PROVIDER = {
         "email": "Your email address",
         "organization": "The organizations you belong to and the one you act for",
         "offline_access": "Stay signed in to the application",
+        "canopy:admin": "Manage this tenant's organizations and members through the management API",
     },
     "DEFAULT_SCOPES": ["openid"],
     "PKCE_REQUIRED": True,  # refined per client by CanopyValidator.is_pkce_required
@@ -261,3 +264,31 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Management API (idp.api) -------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["idp.api.authentication.CanopyBearerAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "idp.api.problems.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Canopy management API",
+    "DESCRIPTION": "Organizations, members and users of one tenant. Bearer tokens with the `canopy:admin` scope.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/t/\{tenant_slug\}/api/v1",
+    "SCHEMA_PATH_PREFIX_TRIM": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "idp.api.schema.drop_tenant_parameter",
+    ],
+}
+
+# Federation (idp/federation): the DNS resolver for domain verification ("host" or "host:port";
+# empty = the system resolver) and its timeout in seconds.
+CANOPY_DNS_RESOLVER = os.environ.get("CANOPY_DNS_RESOLVER", "")
+CANOPY_DNS_TIMEOUT = float(os.environ.get("CANOPY_DNS_TIMEOUT", "5"))

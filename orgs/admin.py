@@ -8,13 +8,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils.html import format_html
 
 from orgs import services
 from orgs.models import ActsForLink, Membership, Organization, OrganizationDomain
 from orgs.selectors import organization_ancestors
 from tenants.admin_base import TenantScopedAdmin
+from tenants.admin_site import can_use_admin, is_delegated_admin
 
 
 def _copy_saved(target: Any, saved: Any) -> None:
@@ -79,6 +80,10 @@ class OrganizationForm(ServiceValidatedForm):
             raise ValidationError({"parent": [cycle]})
 
 
+def _404() -> Any:
+    raise Http404("No such object.")
+
+
 @admin.register(Organization)
 class OrganizationAdmin(TenantScopedAdmin):
     form = OrganizationForm
@@ -98,6 +103,13 @@ class OrganizationAdmin(TenantScopedAdmin):
             fields = ["id", *fields, "created_at", "updated_at"]
         if self._hide_tenant(request):
             fields.remove("tenant")
+        if (
+            obj is not None
+            and obj.parent_id is not None
+            and is_delegated_admin(request.user)
+            and not self.get_queryset(request).filter(pk=obj.parent_id).exists()
+        ):
+            fields.remove("parent")  # the top of a delegated admin's subtree: its parent is out of reach
         return fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -179,7 +191,7 @@ class OrganizationAdmin(TenantScopedAdmin):
         return [
             path(
                 "root-settings/",
-                wrap(lambda request: root_settings_view(self, request)),
+                wrap(lambda request: root_settings_view(self, request) if can_use_admin(request.user) else _404()),
                 name="orgs_organization_root_settings",
             ),
             path(
@@ -200,7 +212,11 @@ class OrganizationAdmin(TenantScopedAdmin):
         obj: Any = None,
     ) -> Any:
         if obj is not None:
-            context["org_ancestors"] = organization_ancestors(organization=obj)
+            ancestors = organization_ancestors(organization=obj)
+            visible = set(
+                self.get_queryset(request).filter(pk__in=[a.pk for a in ancestors]).values_list("pk", flat=True)
+            )
+            context["org_ancestors"] = [a for a in ancestors if a.pk in visible]  # a delegated admin's subtree only
             context["org_children"] = list(obj.children.order_by("identifier"))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -241,6 +257,8 @@ class MembershipAdmin(TenantScopedAdmin):
             fields = ["user", "organization", "role", "origin", "created_at"]
         if self._hide_tenant(request) and "tenant" in fields:
             fields.remove("tenant")
+        if obj is None and is_delegated_admin(request.user):
+            fields.remove("origin")  # "created-here" would skip the parent rule: delegated adds are direct
         return fields
 
     def get_actions(self, request: HttpRequest) -> Any:
@@ -361,4 +379,5 @@ class ActsForLinkAdmin(TenantScopedAdmin):
             self.delete_model(request, obj)
 
 
-from orgs import settings_admin  # noqa: E402, F401 - registers the settings, jobs and user-store admins
+# Register the settings, jobs, user-store and sharing-policy admins.
+from orgs import settings_admin, sharing_admin  # noqa: E402, F401

@@ -314,3 +314,78 @@ class UserStoreAttributeMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attribute} → {self.mapped_to}"
+
+
+# --- User sharing (see orgs/sharing.py) ----------------------------------------
+
+
+class SharingPolicy(models.Model):
+    """Share one user's profile with organizations below where it lives.
+
+    Expanded by ``orgs.sharing`` into memberships with origin ``shared``; the
+    "with children" and "all" modes also cover organizations created later.
+    """
+
+    class Mode(models.TextChoices):
+        SELECTED = "selected", "This organization only"
+        WITH_CHILDREN = "with-children", "This organization and its existing and future children"
+        ALL = "all", "All organizations (existing and future)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sharing_policies")
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sharing_policies",
+        help_text="The organization shared with (empty for 'all').",
+    )
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.SELECTED)
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "sharing policies"
+        ordering = ["tenant", "user_id", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="sharing_unique_user_org"),
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(organization__isnull=True), name="sharing_unique_user_all"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(mode="all", organization__isnull=True)
+                | (~models.Q(mode="all") & models.Q(organization__isnull=False)),
+                name="sharing_all_has_no_organization",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.organization.identifier if self.organization else "all organizations"
+        return f"{self.user} shared with {where} ({self.get_mode_display()})"
+
+
+class Invitation(models.Model):
+    """An email invitation to join an organization (see orgs/invitations.py)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    nonce = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organization}"

@@ -163,6 +163,9 @@ def organization_create(
                 {"identifier": ["An organization with this identifier already exists in this tenant."]}
             ) from exc
         settings_materialize_new(organization=org)  # effective settings from the parent, at once
+        from orgs.sharing import sharing_apply_to_new_organization
+
+        sharing_apply_to_new_organization(organization=org)  # users shared with the parent's subtree
         audit_record(
             actor=actor,
             tenant=tenant,

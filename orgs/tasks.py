@@ -38,3 +38,19 @@ def _resume_on_worker_start(sender: Any = None, **kwargs: Any) -> None:
         resume_stalled_propagation_jobs.delay()
     except Exception:  # noqa: BLE001 - a worker must start even if the broker hiccups
         log.exception("could not enqueue resume_stalled_propagation_jobs")
+
+
+@shared_task(name="orgs.tasks.expand_sharing_policy")
+def expand_sharing_policy(policy_id: int) -> int:
+    """Insert the missing shared memberships of a large sharing policy (idempotent)."""
+    from orgs.sharing import sharing_expand
+
+    return sharing_expand(policy_id=policy_id)
+
+
+@shared_task(name="orgs.tasks.send_invitation_email")
+def send_invitation_email(invitation_id: int) -> bool:
+    """Email one invitation's link; a redelivery after success sends nothing."""
+    from orgs.invitations import send_invitation
+
+    return send_invitation(invitation_id=invitation_id)

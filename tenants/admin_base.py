@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import admin
@@ -11,9 +13,38 @@ from django.db import models
 from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.http import Http404, HttpRequest
 
-from tenants.admin_site import can_use_admin
+from tenants.admin_site import can_use_admin, is_delegated_admin
 from tenants.models import Tenant
 from tenants.scoping import is_platform_user, is_tenant_owned, object_in_scope, scope_queryset
+
+
+@dataclass(frozen=True)
+class DelegatedScope:
+    """What a delegated administrator reaches of one model: ``rows(user)`` and whether they may write."""
+
+    rows: Callable[[Any], models.QuerySet[Any]]
+    writable: bool = False
+
+
+_delegated_scopes: dict[type[models.Model], DelegatedScope] = {}
+
+
+def register_delegated_scope(
+    model: type[models.Model], rows: Callable[[Any], models.QuerySet[Any]], *, writable: bool = False
+) -> None:
+    """Open ``model``'s admin to delegated administrators, limited to ``rows(user)``.
+
+    Models without a registered scope stay closed to them (no module, no rows, 403).
+    Writes still go through the services, which check the roles.
+    """
+    _delegated_scopes[model] = DelegatedScope(rows, writable)
+
+
+def delegated_rows(model: type[models.Model], user: Any) -> models.QuerySet[Any]:
+    scope = _delegated_scopes.get(model)
+    if scope is None:
+        return model._default_manager.none()
+    return scope.rows(user)
 
 
 class TenantScopedAdmin(admin.ModelAdmin):
@@ -27,7 +58,14 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     # --- querysets --------------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
-        return scope_queryset(super().get_queryset(request), request.user)
+        return self._delegate(scope_queryset(super().get_queryset(request), request.user), request.user)
+
+    @staticmethod
+    def _delegate(qs: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+        """For a delegated administrator, only the rows of their subtree (see ``register_delegated_scope``)."""
+        if not is_delegated_admin(user):
+            return qs
+        return qs.filter(pk__in=delegated_rows(qs.model, user).values("pk"))
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> ModelChoiceField | None:
         related = db_field.remote_field.model
@@ -35,7 +73,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
             base = kwargs.get("queryset")
             if base is None:
                 base = related._default_manager.all()
-            kwargs["queryset"] = scope_queryset(base, request.user)
+            kwargs["queryset"] = self._delegate(scope_queryset(base, request.user), request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(
@@ -46,7 +84,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
             base = kwargs.get("queryset")
             if base is None:
                 base = related._default_manager.all()
-            kwargs["queryset"] = scope_queryset(base, request.user)
+            kwargs["queryset"] = self._delegate(scope_queryset(base, request.user), request.user)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def _ensure_visible(self, request: HttpRequest, object_id: str) -> None:
@@ -70,25 +108,35 @@ class TenantScopedAdmin(admin.ModelAdmin):
         raise Http404("No such object.")
 
     # --- permissions ------------------------------------------------------
-    def _allowed(self, request: HttpRequest, obj: models.Model | None) -> bool:
-        if not can_use_admin(request.user):
+    def _allowed(self, request: HttpRequest, obj: models.Model | None, *, write: bool = False) -> bool:
+        user = request.user
+        if can_use_admin(user):
+            return obj is None or object_in_scope(obj, user)
+        if not is_delegated_admin(user):
             return False
-        return obj is None or object_in_scope(obj, request.user)
+        scope = _delegated_scopes.get(self.model)
+        if scope is None or (write and not scope.writable):
+            return False
+        if obj is None:
+            return True
+        return object_in_scope(obj, user) and scope.rows(user).filter(pk=obj.pk).exists()
 
     def has_module_permission(self, request: HttpRequest) -> bool:
+        if is_delegated_admin(request.user):
+            return self.model in _delegated_scopes
         return can_use_admin(request.user)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._allowed(request, obj)
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return self._allowed(request, None)
+        return self._allowed(request, None, write=True)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._allowed(request, obj)
+        return self._allowed(request, obj, write=True)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._allowed(request, obj)
+        return self._allowed(request, obj, write=True)
 
     # --- the tenant field -------------------------------------------------
     def _hide_tenant(self, request: HttpRequest) -> bool:

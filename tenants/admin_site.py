@@ -3,26 +3,59 @@
 Platform staff (superusers with no tenant) see every tenant. A tenant
 administrator signs in by naming their tenant, and every model admin derived
 from ``TenantScopedAdmin`` shows them their tenant's rows only.
+
+*Delegated administrators* (owners and admins of organizations, who are not tenant
+administrators) may sign in too, when an app registered a delegation check
+(``register_delegation_check``; ``orgs`` does, so ``tenants`` needs no import of it).
+They see only the models that registered a delegated scope in ``tenants.admin_base``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+_delegation_checks: list[Callable[[Any], bool]] = []
+
+
+def register_delegation_check(check: Callable[[Any], bool]) -> None:
+    """``check(user)`` says whether a tenant user administers some part of their tenant."""
+    if check not in _delegation_checks:
+        _delegation_checks.append(check)
+
 
 def can_use_admin(user: Any) -> bool:
+    """Full administration: platform staff, or a tenant administrator of an active tenant."""
     if not (user.is_authenticated and user.is_active):
         return False
     if user.tenant_id is None:
         return bool(user.is_superuser and user.is_staff)
     return bool(user.is_tenant_admin and user.is_staff and user.tenant.is_active)
+
+
+def is_delegated_admin(user: Any) -> bool:
+    """Not a full administrator, but an owner/admin of some organization of an active tenant."""
+    if not (user.is_authenticated and user.is_active) or user.tenant_id is None or can_use_admin(user):
+        return False
+    if not user.tenant.is_active:
+        return False
+    cached = getattr(user, "_canopy_delegated", None)
+    if cached is None:
+        cached = any(check(user) for check in _delegation_checks)
+        user._canopy_delegated = cached
+    return bool(cached)
+
+
+def can_enter_admin(user: Any) -> bool:
+    return can_use_admin(user) or is_delegated_admin(user)
 
 
 class TenantAdminAuthenticationForm(AdminAuthenticationForm):
@@ -53,8 +86,10 @@ class TenantAdminAuthenticationForm(AdminAuthenticationForm):
         return self.cleaned_data
 
     def confirm_login_allowed(self, user: Any) -> None:
-        super().confirm_login_allowed(user)
-        if not can_use_admin(user):
+        # Only "active" from Django; is_staff is decided by can_enter_admin (delegated
+        # administrators are not staff: their power comes from their memberships).
+        AuthenticationForm.confirm_login_allowed(self, user)
+        if not can_enter_admin(user):
             raise ValidationError(self.error_messages["invalid_login"], code="invalid_login")
 
 
@@ -66,7 +101,7 @@ class CanopyAdminSite(admin.AdminSite):
     login_template = "admin/canopy_login.html"
 
     def has_permission(self, request: HttpRequest) -> bool:
-        return can_use_admin(request.user)
+        return can_enter_admin(request.user)
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         context = super().each_context(request)

@@ -1,6 +1,15 @@
+"""Upstream identity providers: domain routing, JIT provisioning, account linking."""
+
 from django.apps import AppConfig
 
 
 class FederationConfig(AppConfig):
     name = "idp.federation"
     label = "federation"
+
+    def ready(self) -> None:
+        from idp.federation import steps  # noqa: F401 - registers the upstream login step
+        from idp.federation.views import login_options
+        from idp.flow.views import register_login_options
+
+        register_login_options(login_options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -27,6 +28,23 @@ MSG_LOCKED = (
     "Too many unsuccessful attempts to sign in. Try again later, or ask an administrator to unlock your account."
 )
 MSG_PICK_GONE = "This sign-in took too long or was already finished. Go back to the application and sign in again."
+
+
+# Other apps (federation) add "Sign in with …" links to the login page without this app
+# importing them: each provider returns (label, url) pairs for the page's ``next``.
+LoginOptions = Callable[..., list[tuple[str, str]]]
+_login_option_providers: list[LoginOptions] = []
+
+
+def register_login_options(provider: LoginOptions) -> LoginOptions:
+    """``provider(*, request, tenant, next_url)`` → ``[(label, url), …]``; registered once."""
+    if provider not in _login_option_providers:
+        _login_option_providers.append(provider)
+    return provider
+
+
+def _login_options(request: HttpRequest, tenant: Tenant, next_url: str) -> list[tuple[str, str]]:
+    return [opt for p in _login_option_providers for opt in p(request=request, tenant=tenant, next_url=next_url)]
 
 
 def _param(request: HttpRequest, name: str) -> str:
@@ -85,7 +103,15 @@ def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
         if auth is not None and not prompt_login:
             return HttpResponseRedirect(next_url or home_url(tenant))
         initial = auth.user.get_username() if auth is not None else ""
-        return _page(request, "login.html", tenant, next=next_url, prompt_login=prompt_login, identifier=initial)
+        return _page(
+            request,
+            "login.html",
+            tenant,
+            next=next_url,
+            prompt_login=prompt_login,
+            identifier=initial,
+            login_options=_login_options(request, tenant, next_url),
+        )
     form = IdentifierForm(request.POST)
     if not form.is_valid():
         return _page(
@@ -96,6 +122,7 @@ def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             prompt_login=prompt_login,
             identifier=request.POST.get("identifier", "")[:254],
             error=form.errors["identifier"][0],
+            login_options=_login_options(request, tenant, next_url),
         )
     identifier = form.cleaned_data["identifier"]
     step = choose_step(request=request, tenant=tenant, identifier=identifier)

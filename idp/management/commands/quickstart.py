@@ -184,6 +184,13 @@ class Command(BaseCommand):
         )
         out.write(f"SAML IdP metadata: {base}/t/{tenant.slug}/saml/metadata")
         out.write(f"SAML SP: {SAML_SP[0]} (ACS {SAML_SP[2]})")
+        out.write(
+            "Partner IdP: none configured. To add one (contractor.example users then sign in there):\n"
+            f"  PARTNER_SECRET=... manage.py add_upstream_idp --tenant {tenant.slug} --slug contractor "
+            "--name Contractor --discovery-url https://idp.contractor.example/.well-known/openid-configuration "
+            "--client-id canopy --client-secret-env PARTNER_SECRET --domain contractor.example "
+            "--jit-organization <organization identifier>"
+        )
         out.write("Demo users (passwords apply to users created by this run or an earlier one with the same option):")
         for spec in USERS:
             role = "tenant admin" if spec.tenant_admin else f"{spec.home_role} of {spec.home}" if spec.home else ""

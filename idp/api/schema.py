@@ -1,0 +1,38 @@
+"""The OpenAPI document of one tenant's API (paths relative to its ``servers`` entry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tenants.models import Tenant
+
+
+class TenantSchemaView(SpectacularAPIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        slug = kwargs.get("tenant_slug", "")
+        if not Tenant.objects.filter(slug=slug, is_active=True).exists():
+            raise Http404
+        response = super().get(request)
+        schema = dict(response.data)
+        schema["servers"] = [{"url": f"/t/{slug}/api/v1", "description": f"Tenant {slug}"}]
+        response.data = schema
+        return response
+
+
+def drop_tenant_parameter(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Postprocessing hook: the tenant is part of the server URL, not a parameter of each path."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "parameters" in operation:
+                operation["parameters"] = [p for p in operation["parameters"] if p.get("name") != "tenant_slug"]
+    return result

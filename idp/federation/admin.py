@@ -1,0 +1,190 @@
+"""Upstream IdPs, their domains and linked identities in the admin, scoped to the tenant.
+
+Saves run the services' validation; secrets are entered write-only and stored encrypted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from idp.federation.models import UpstreamDomain, UpstreamIdentity, UpstreamIdP
+from idp.federation.services import (
+    domain_challenge,
+    domain_check_dns,
+    domain_set_verified,
+    encrypt_secret,
+    upstream_idp_validate,
+)
+from idp.federation.views import domain_status
+from orgs.services import normalize_domain
+from tenants.admin_base import TenantScopedAdmin
+from tenants.audit import audit_record
+
+
+class UpstreamIdPForm(forms.ModelForm):
+    client_secret = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), help_text="Leave empty to keep the current one."
+    )
+
+    class Meta:
+        model = UpstreamIdP
+        fields = (
+            "tenant",
+            "organization",
+            "slug",
+            "name",
+            "kind",
+            "enabled",
+            "show_button",
+            "issuer",
+            "discovery_url",
+            "authorization_endpoint",
+            "token_endpoint",
+            "jwks_uri",
+            "client_id",
+            "scopes",
+            "use_pkce",
+            "saml_metadata",
+            "jit_enabled",
+            "jit_organizations",
+            "jit_claim",
+            "jit_claim_map",
+            "jit_role",
+            "sync_on_login",
+            "linking",
+        )
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]  # ModelForm's hook, absent from the stubs
+        if self.instance.tenant_id is None:
+            return
+        if self.cleaned_data.get("client_secret"):
+            self.instance.client_secret_encrypted = encrypt_secret(self.cleaned_data["client_secret"])
+        try:
+            upstream_idp_validate(self.instance, jit_organizations=self.cleaned_data.get("jit_organizations") or [])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+
+
+class UpstreamDomainInline(admin.TabularInline):
+    model = UpstreamDomain
+    fields = ("domain", "verified", "status")
+    readonly_fields = ("verified", "status")
+    extra = 0
+
+    @admin.display(description="status")
+    def status(self, obj: UpstreamDomain) -> str:
+        return domain_status(obj) if obj.pk else ""
+
+
+@admin.register(UpstreamIdP)
+class UpstreamIdPAdmin(TenantScopedAdmin):
+    form = UpstreamIdPForm
+    list_display = ("name", "slug", "kind", "tenant", "organization", "enabled", "linking")
+    list_filter = ("tenant", "kind", "enabled")
+    search_fields = ("name", "slug", "client_id")
+    autocomplete_fields = ("organization", "jit_organizations")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,  # type: ignore[arg-type]
+            tenant=obj.tenant,
+            action="federation.idp.update" if change else "federation.idp.create",
+            target=obj,
+            data={"fields": sorted(f for f in form.changed_data if f != "client_secret")},
+        )
+
+
+class UpstreamDomainForm(forms.ModelForm):
+    class Meta:
+        model = UpstreamDomain
+        fields = ("tenant", "idp", "domain")
+
+    def clean_domain(self) -> str:
+        return normalize_domain(self.cleaned_data.get("domain", ""))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        tenant, idp = data.get("tenant") or getattr(self.instance, "tenant", None), data.get("idp")
+        if tenant is not None and idp is not None and idp.tenant_id != tenant.pk:
+            self.add_error("idp", "This identity provider belongs to another tenant.")
+        return data
+
+
+@admin.register(UpstreamDomain)
+class UpstreamDomainAdmin(TenantScopedAdmin):
+    form = UpstreamDomainForm
+    list_display = ("domain", "idp", "tenant", "verified", "status", "challenge")
+    list_filter = ("tenant", "verified")
+    search_fields = ("domain",)
+    readonly_fields = ("verified", "verified_at", "verified_how", "last_check", "challenge")
+    fields = ("tenant", "idp", "domain", "verified", "verified_at", "verified_how", "last_check", "challenge")
+    actions = ("check_dns", "mark_verified", "mark_unverified")
+
+    @admin.display(description="status")
+    def status(self, obj: UpstreamDomain) -> str:
+        return domain_status(obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A claimed domain never changes name or owner: its verification is for that name and IdP.
+        base = tuple(super().get_readonly_fields(request, obj))
+        return (*base, "tenant", "idp", "domain") if obj is not None else base
+
+    @admin.display(description="DNS challenge (TXT)")
+    def challenge(self, obj: UpstreamDomain) -> str:
+        if not obj.pk:
+            return "Shown after saving."
+        name, value = domain_challenge(obj)
+        return f"{name} TXT {value}"
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        import secrets
+
+        if not obj.verification_token:
+            obj.verification_token = secrets.token_urlsafe(24)
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,  # type: ignore[arg-type]
+            tenant=obj.tenant,
+            action="federation.domain.claim",
+            target=obj,
+            data={"domain": obj.domain},
+        )
+
+    @admin.action(description="Check the DNS TXT record")
+    def check_dns(self, request: HttpRequest, queryset: QuerySet[UpstreamDomain]) -> None:
+        for domain in queryset:
+            ok = domain_check_dns(actor=request.user, domain=domain)  # type: ignore[arg-type]
+            self.message_user(
+                request, f"{domain.domain}: {domain_status(domain)}", messages.SUCCESS if ok else messages.WARNING
+            )
+
+    @admin.action(description="Mark verified (manual)")
+    def mark_verified(self, request: HttpRequest, queryset: QuerySet[UpstreamDomain]) -> None:
+        for domain in queryset:
+            domain_set_verified(actor=request.user, domain=domain, verified=True)  # type: ignore[arg-type]
+
+    @admin.action(description="Mark unverified")
+    def mark_unverified(self, request: HttpRequest, queryset: QuerySet[UpstreamDomain]) -> None:
+        for domain in queryset:
+            domain_set_verified(actor=request.user, domain=domain, verified=False)  # type: ignore[arg-type]
+
+
+@admin.register(UpstreamIdentity)
+class UpstreamIdentityAdmin(TenantScopedAdmin):
+    list_display = ("subject", "idp", "user", "tenant", "email", "last_login_at")
+    list_filter = ("tenant",)
+    search_fields = ("subject", "email")
+    fields = ("tenant", "idp", "subject", "user", "email", "created_at", "last_login_at")
+    readonly_fields = ("tenant", "idp", "subject", "user", "email", "created_at", "last_login_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # links are made by signing in; an administrator may only remove one

@@ -1,0 +1,438 @@
+"""Writes for federation: upstream IdPs, their domains, and the sign-in of an upstream identity.
+
+Every write takes ``actor=``, validates before writing, runs in one transaction and records an
+audit event. Client secrets are encrypted at rest and never logged or audited.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from cryptography.fernet import Fernet, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from idp.federation.models import UpstreamDomain, UpstreamIdentity, UpstreamIdP
+from orgs.models import Membership, Organization
+from orgs.services import membership_validate, normalize_domain
+from tenants.actors import SYSTEM, Actor, is_tenant_admin
+from tenants.audit import audit_record
+from tenants.models import Tenant, User
+from tenants.services import user_create
+
+CHALLENGE_PREFIX = "_canopy-challenge."
+
+
+class FederationRefused(Exception):
+    """An upstream sign-in that must not go on; ``message`` is shown to the user in plain words."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+# --- client secrets at rest ----------------------------------------------------
+
+
+def _fernet() -> MultiFernet:
+    configured = list(settings.CANOPY_KEY_ENCRYPTION_KEYS)
+    if configured:
+        return MultiFernet([Fernet(k.encode()) for k in configured])
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"canopy-upstream-secrets", info=b"fernet").derive(
+        settings.SECRET_KEY.encode()
+    )
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+
+
+def encrypt_secret(secret: str) -> str:
+    return _fernet().encrypt(secret.encode()).decode("ascii") if secret else ""
+
+
+def decrypt_secret(token: str) -> str:
+    return _fernet().decrypt(token.encode("ascii")).decode() if token else ""
+
+
+# --- upstream IdPs ----------------------------------------------------------------
+
+
+def _require_admin(actor: Actor, tenant: Tenant) -> None:
+    if not is_tenant_admin(actor, tenant):
+        raise PermissionDenied("Only a tenant administrator can configure upstream identity providers.")
+
+
+def upstream_idp_validate(idp: UpstreamIdP, *, jit_organizations: Iterable[Organization] = ()) -> None:
+    """Field errors for an IdP about to be saved (also run by the admin form)."""
+    errors: dict[str, list[str]] = {}
+    if idp.organization_id is not None and idp.organization is not None and idp.organization.tenant_id != idp.tenant_id:
+        errors["organization"] = ["The owning organization belongs to another tenant."]
+    if idp.kind == UpstreamIdP.Kind.OIDC:
+        if not idp.discovery_url and not (idp.issuer and idp.authorization_endpoint and idp.token_endpoint):
+            errors["discovery_url"] = ["Give a discovery URL, or the issuer, authorization, token and JWKS endpoints."]
+        if not idp.discovery_url and not idp.jwks_uri:
+            errors.setdefault("jwks_uri", []).append("The JWKS URL is needed to check ID token signatures.")
+        if not idp.client_id:
+            errors["client_id"] = ["The client id registered at the upstream provider is required."]
+        if "openid" not in idp.scopes.split():
+            errors["scopes"] = ["The scopes must include 'openid'."]
+    elif idp.kind == UpstreamIdP.Kind.SAML and not idp.saml_metadata:
+        errors["saml_metadata"] = ["The partner's SAML metadata is required."]
+    if idp.jit_role not in Membership.Role.values:
+        errors["jit_role"] = [f"Unknown role '{idp.jit_role}'. Use one of: {', '.join(Membership.Role.values)}."]
+    for org in jit_organizations:
+        if org.tenant_id != idp.tenant_id:
+            errors.setdefault("jit_organizations", []).append(f"'{org.identifier}' belongs to another tenant.")
+    if not isinstance(idp.jit_claim_map, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in idp.jit_claim_map.items()
+    ):
+        errors["jit_claim_map"] = ['Give an object of claim value → organization identifier, e.g. {"sales": "acme"}.']
+    else:
+        known = {
+            o.lower() for o in Organization.objects.filter(tenant_id=idp.tenant_id).values_list("identifier", flat=True)
+        }
+        missing = sorted(v for v in idp.jit_claim_map.values() if v.lower() not in known)
+        if missing:
+            errors["jit_claim_map"] = [f"No organization of this tenant is called: {', '.join(missing)}."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def upstream_idp_create(
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    slug: str,
+    name: str,
+    kind: str = UpstreamIdP.Kind.OIDC,
+    client_secret: str = "",
+    jit_organizations: Iterable[Organization] = (),
+    domains: Iterable[str] = (),
+    **fields: Any,
+) -> UpstreamIdP:
+    _require_admin(actor, tenant)
+    orgs = list(jit_organizations)
+    idp = UpstreamIdP(tenant=tenant, slug=slug, name=name, kind=kind, **fields)
+    idp.client_secret_encrypted = encrypt_secret(client_secret)
+    upstream_idp_validate(idp, jit_organizations=orgs)
+    with transaction.atomic():
+        try:
+            idp.save()
+        except IntegrityError as exc:
+            raise ValidationError({"slug": [f"An upstream identity provider '{slug}' already exists."]}) from exc
+        idp.jit_organizations.set(orgs)
+        audit_record(
+            actor=actor,
+            tenant=tenant,
+            action="federation.idp.create",
+            target=idp,
+            data={"slug": slug, "kind": kind, "jit_organizations": [str(o.pk) for o in orgs]},
+        )
+        for domain in domains:
+            domain_claim(actor=actor, idp=idp, domain=domain)
+    return idp
+
+
+def upstream_idp_set_secret(*, actor: Actor, idp: UpstreamIdP, client_secret: str) -> None:
+    _require_admin(actor, idp.tenant)
+    with transaction.atomic():
+        idp.client_secret_encrypted = encrypt_secret(client_secret)
+        idp.save(update_fields=["client_secret_encrypted"])
+        audit_record(actor=actor, tenant=idp.tenant, action="federation.idp.secret", target=idp, data={})
+
+
+# --- domains -----------------------------------------------------------------------
+
+
+def domain_claim(*, actor: Actor, idp: UpstreamIdP, domain: str) -> UpstreamDomain:
+    """Claim a domain for an IdP, unverified, with a fresh DNS challenge token."""
+    _require_admin(actor, idp.tenant)
+    name = normalize_domain(domain)
+    with transaction.atomic():
+        existing = UpstreamDomain.objects.filter(tenant_id=idp.tenant_id, domain=name).select_related("idp").first()
+        if existing is not None:
+            raise ValidationError({"domain": [f"'{name}' is already claimed by '{existing.idp.name}'."]})
+        try:
+            with transaction.atomic():
+                row = UpstreamDomain.objects.create(
+                    tenant_id=idp.tenant_id, idp=idp, domain=name, verification_token=secrets.token_urlsafe(24)
+                )
+        except IntegrityError as exc:
+            raise ValidationError({"domain": [f"'{name}' is already claimed in this tenant."]}) from exc
+        audit_record(
+            actor=actor, tenant=idp.tenant, action="federation.domain.claim", target=row, data={"domain": name}
+        )
+    return row
+
+
+def domain_challenge(domain: UpstreamDomain) -> tuple[str, str]:
+    """The TXT record to publish: (name, value)."""
+    return f"{CHALLENGE_PREFIX}{domain.domain}", domain.verification_token
+
+
+def _resolver() -> Any:
+    import dns.resolver
+
+    configured = str(getattr(settings, "CANOPY_DNS_RESOLVER", "") or "")
+    if not configured:
+        return dns.resolver.Resolver()
+    resolver = dns.resolver.Resolver(configure=False)
+    host, _, port = configured.rpartition(":") if configured.count(":") == 1 else (configured, "", "")
+    resolver.nameservers = [host]
+    resolver.port = int(port) if port else 53
+    return resolver
+
+
+def _txt_values(name: str) -> list[str]:
+    import dns.exception
+    import dns.resolver
+
+    try:
+        answer = _resolver().resolve(name, "TXT", lifetime=float(getattr(settings, "CANOPY_DNS_TIMEOUT", 5)))
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except dns.exception.DNSException as exc:
+        raise LookupError(f"The DNS lookup of {name} failed ({type(exc).__name__}). Try again later.") from exc
+    return [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer]
+
+
+def domain_check_dns(*, actor: Actor, domain: UpstreamDomain) -> bool:
+    """Look up ``_canopy-challenge.<domain>`` TXT; verified when one value equals the token."""
+    _require_admin(actor, domain.idp.tenant)
+    name, token = domain_challenge(domain)
+    try:
+        values = _txt_values(name)
+        ok = any(secrets.compare_digest(v.strip(), token) for v in values)
+        why = "" if ok else f"No TXT record {name} with the expected value was found."
+    except LookupError as exc:
+        ok, why = False, str(exc)
+    with transaction.atomic():
+        if ok and not domain.verified:
+            domain.verified, domain.verified_at, domain.verified_how = True, timezone.now(), "dns"
+        domain.last_check = why[:300]
+        domain.save(update_fields=["verified", "verified_at", "verified_how", "last_check"])
+        audit_record(
+            actor=actor,
+            tenant=domain.idp.tenant,
+            action="federation.domain.check",
+            target=domain,
+            data={"domain": domain.domain, "verified": domain.verified},
+        )
+    return ok
+
+
+def domain_set_verified(*, actor: Actor, domain: UpstreamDomain, verified: bool) -> UpstreamDomain:
+    """Manual verification (or revocation) by a tenant administrator."""
+    _require_admin(actor, domain.idp.tenant)
+    with transaction.atomic():
+        domain.verified = verified
+        domain.verified_at = timezone.now() if verified else None
+        domain.verified_how = "manual" if verified else ""
+        domain.last_check = "" if verified else "Marked unverified by an administrator."
+        domain.save(update_fields=["verified", "verified_at", "verified_how", "last_check"])
+        audit_record(
+            actor=actor,
+            tenant=domain.idp.tenant,
+            action="federation.domain.verify",
+            target=domain,
+            data={"domain": domain.domain, "verified": verified},
+        )
+    return domain
+
+
+# --- selectors ---------------------------------------------------------------------
+
+
+def idp_for_identifier(*, tenant: Tenant, identifier: str) -> UpstreamIdP | None:
+    """The enabled IdP whose *verified* domain matches ``user@domain``, else None."""
+    local, at, domain = identifier.strip().rpartition("@")
+    if not at or not local or not domain:
+        return None
+    try:
+        name = normalize_domain(domain)
+    except ValidationError:
+        return None
+    row = (
+        UpstreamDomain.objects.filter(tenant=tenant, domain=name, verified=True, idp__enabled=True)
+        .select_related("idp")
+        .first()
+    )
+    return row.idp if row is not None else None
+
+
+def button_idps(*, tenant: Tenant) -> list[UpstreamIdP]:
+    """IdPs offered as "Sign in with …" buttons: enabled, with a button, and no domain claim.
+
+    A domain IdP is reached by typing an address in its (verified) domain; until it is verified
+    it does nothing at all.
+    """
+    return list(
+        UpstreamIdP.objects.filter(tenant=tenant, enabled=True, show_button=True)
+        .filter(domains__isnull=True)
+        .order_by("name")
+    )
+
+
+# --- upstream sign-in: link or provision ------------------------------------------
+
+
+def _email_domain_verified(idp: UpstreamIdP, email: str) -> bool:
+    _, _, domain = email.rpartition("@")
+    try:
+        name = normalize_domain(domain)
+    except ValidationError:
+        return False
+    return UpstreamDomain.objects.filter(idp=idp, domain=name, verified=True).exists()
+
+
+def _jit_organizations(idp: UpstreamIdP, claims: dict[str, Any]) -> list[Organization]:
+    """The organizations this identity belongs in: the fixed ones and the mapped claim values.
+
+    Anything outside the IdP's tenant refuses the sign-in (it can only come from a bad row).
+    """
+    orgs: dict[Any, Organization] = {o.pk: o for o in idp.jit_organizations.all()}
+    if idp.jit_claim:
+        raw = claims.get(idp.jit_claim)
+        values = raw if isinstance(raw, list) else [raw] if raw is not None else []
+        mapping = {str(k): str(v) for k, v in (idp.jit_claim_map or {}).items()}
+        wanted = {mapping[str(v)].lower() for v in values if str(v) in mapping}
+        if wanted:
+            for org in Organization.objects.filter(tenant_id=idp.tenant_id):
+                if org.identifier.lower() in wanted:
+                    orgs[org.pk] = org
+    for org in orgs.values():
+        if org.tenant_id != idp.tenant_id:
+            raise FederationRefused(
+                "This sign-in is set up to add you to an organization that does not belong here. "
+                "Ask your administrator to correct the identity provider's settings.",
+                "jit-foreign-organization",
+            )
+    return sorted(orgs.values(), key=lambda o: o.path)
+
+
+def _add_memberships(idp: UpstreamIdP, user: User, orgs: list[Organization]) -> list[str]:
+    added = []
+    have = set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+    for org in orgs:
+        if org.pk in have:
+            continue
+        try:
+            membership_validate(organization=org, user=user, origin=Membership.Origin.JIT)
+        except ValidationError as exc:
+            raise FederationRefused(
+                "Your account could not be added to your organization. Ask your administrator to check "
+                "the identity provider's organization settings.",
+                "jit-membership",
+            ) from exc
+        Membership.objects.create(
+            tenant_id=idp.tenant_id, user=user, organization=org, role=idp.jit_role, origin=Membership.Origin.JIT
+        )
+        have.add(org.pk)
+        added.append(str(org.pk))
+    return added
+
+
+def _unique_username(tenant: Tenant, base: str) -> str:
+    base = base[:140] or "user"
+    candidate, n = base, 1
+    while User.objects.filter(tenant=tenant, username__iexact=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
+    """The local user for validated upstream claims: linked, linked now, or provisioned.
+
+    Raises :class:`FederationRefused`; nothing is written then (one transaction).
+    """
+    subject = str(claims.get("sub") or "")
+    if not subject:
+        raise FederationRefused("Your identity provider did not say who you are.", "no-subject")
+    email = str(claims.get("email") or "").strip()
+    email_verified = claims.get("email_verified") is True
+    tenant = idp.tenant
+    with transaction.atomic():
+        orgs = _jit_organizations(idp, claims)
+        link = (
+            UpstreamIdentity.objects.select_for_update().filter(idp=idp, subject=subject).select_related("user").first()
+        )
+        if link is not None:
+            user = link.user
+            if not user.is_active or user.tenant_id != tenant.pk:
+                raise FederationRefused("This account is disabled. Ask your administrator.", "inactive")
+            added: list[str] = []
+            if idp.sync_on_login:
+                for attr, claim in (("first_name", "given_name"), ("last_name", "family_name")):
+                    if isinstance(claims.get(claim), str):
+                        setattr(user, attr, claims[claim][:150])
+                user.save(update_fields=["first_name", "last_name"])
+                added = _add_memberships(idp, user, orgs)
+            link.last_login_at = timezone.now()
+            link.save(update_fields=["last_login_at"])
+            audit_record(
+                actor=SYSTEM,
+                tenant=tenant,
+                action="federation.login",
+                target=user,
+                data={"idp": idp.slug, "memberships_added": added},
+            )
+            return user
+        existing = User.objects.filter(tenant=tenant, email__iexact=email).first() if email else None
+        if existing is not None:
+            if idp.linking != UpstreamIdP.Linking.LINK_VERIFIED_EMAIL:
+                raise FederationRefused(
+                    "An account with your email address already exists here, and this identity provider may not "
+                    "sign in to it. Ask your administrator.",
+                    "linking-refused",
+                )
+            if not email_verified or not _email_domain_verified(idp, email):
+                raise FederationRefused(
+                    "An account with your email address already exists here, but your identity provider did not "
+                    "confirm that the address is yours, so you cannot sign in to it this way. Ask your administrator.",
+                    "email-unverified",
+                )
+            if not existing.is_active:
+                raise FederationRefused("This account is disabled. Ask your administrator.", "inactive")
+            user, action = existing, "federation.link"
+        else:
+            if not idp.jit_enabled:
+                raise FederationRefused(
+                    "There is no account for you here yet, and this identity provider does not create them. "
+                    "Ask your administrator.",
+                    "no-account",
+                )
+            base = email if email and email_verified else f"{idp.slug}-{subject}"
+            user = user_create(
+                actor=SYSTEM,
+                tenant=tenant,
+                username=_unique_username(tenant, base),
+                email=email if email_verified else "",
+                password=None,
+                first_name=str(claims.get("given_name") or "")[:150],
+                last_name=str(claims.get("family_name") or "")[:150],
+            )
+            action = "federation.jit_create"
+        UpstreamIdentity.objects.create(
+            tenant=tenant,
+            idp=idp,
+            subject=subject,
+            user=user,
+            email=email if email_verified else "",
+            last_login_at=timezone.now(),
+        )
+        added = _add_memberships(idp, user, orgs)
+        audit_record(
+            actor=SYSTEM,
+            tenant=tenant,
+            action=action,
+            target=user,
+            data={"idp": idp.slug, "memberships_added": added},
+        )
+    return user

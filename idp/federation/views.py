@@ -1,0 +1,216 @@
+"""Upstream sign-in pages: start (to the partner) and callback (back from it)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from idp.federation import oidc_client, saml_sp
+from idp.federation.models import UpstreamDomain, UpstreamIdP
+from idp.federation.services import FederationRefused, upstream_sign_in_user
+from idp.flow.redirects import home_url, safe_next
+from idp.flow.selection import error_page
+from idp.flow.session import SESSION_AUTH, SESSION_LOGIN, sign_in
+from tenants.actors import SYSTEM
+from tenants.audit import audit_record
+from tenants.models import Tenant
+from tenants.selectors import tenant_get_by_slug
+
+log = logging.getLogger(__name__)
+AMR_FEDERATED = "fed"
+ACR_FEDERATED = "urn:canopy:acr:fed"
+MSG_UPSTREAM = (
+    "We could not confirm your sign-in with {name}. Nothing was changed. "
+    "Go back to the application and try again; if it keeps happening, tell your administrator."
+)
+MSG_GONE = "This sign-in took too long or was already finished. Go back to the application and sign in again."
+
+
+def _idp(tenant: Tenant, idp_slug: str) -> UpstreamIdP | None:
+    return UpstreamIdP.objects.filter(tenant=tenant, slug=idp_slug, enabled=True).first()
+
+
+def callback_url(tenant: Tenant, idp: UpstreamIdP) -> str:
+    """A distinct redirect URI per upstream IdP (mix-up defence), on the configured base URL."""
+    path = reverse("federation:callback", kwargs={"tenant_slug": tenant.slug, "idp_slug": idp.slug})
+    return f"{settings.CANOPY_BASE_URL}{path}"
+
+
+def start_url(tenant: Tenant, idp: UpstreamIdP, next_url: str, login_hint: str = "") -> str:
+    view = "federation:saml_start" if idp.kind == UpstreamIdP.Kind.SAML else "federation:start"
+    path = reverse(view, kwargs={"tenant_slug": tenant.slug, "idp_slug": idp.slug})
+    params = {k: v for k, v in (("next", next_url), ("login_hint", login_hint)) if v}
+    return f"{path}?{urlencode(params)}" if params else path
+
+
+@never_cache
+@require_GET
+def start_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
+    tenant = tenant_get_by_slug(tenant_slug)
+    idp = _idp(tenant, idp_slug)
+    if idp is None or idp.kind != UpstreamIdP.Kind.OIDC:
+        return error_page(
+            request,
+            tenant=tenant,
+            title="Sign-in unavailable",
+            message="This sign-in option is not available.",
+            status=404,
+        )
+    next_url = safe_next(tenant=tenant, candidate=request.GET.get("next")) or ""
+    login_hint = request.GET.get("login_hint", "")[:254]
+    if not login_hint:
+        state = request.session.get(SESSION_LOGIN)
+        if isinstance(state, dict) and state.get("tenant_id") == tenant.pk:
+            login_hint = str(state.get("identifier") or "")
+    try:
+        url = oidc_client.begin(
+            request, idp=idp, redirect_uri=callback_url(tenant, idp), next_url=next_url, login_hint=login_hint
+        )
+    except oidc_client.UpstreamError as exc:
+        log.warning("upstream %s unavailable: %s", idp.slug, exc.reason)
+        return error_page(
+            request,
+            tenant=tenant,
+            title="Sign-in unavailable",
+            message=f"{idp.name} cannot be reached right now. Try again in a few minutes.",
+            status=502,
+        )
+    return HttpResponseRedirect(url)
+
+
+def _sign_in_and_go(request: HttpRequest, tenant: Tenant, idp: UpstreamIdP, user: Any, next_url: str) -> HttpResponse:
+    user.backend = "tenants.backends.TenantModelBackend"  # as authenticate() sets it
+    sign_in(request, user=user, tenant=tenant, amr=[AMR_FEDERATED], acr=ACR_FEDERATED)
+    data = dict(request.session[SESSION_AUTH])
+    data["idp"] = idp.slug
+    request.session[SESSION_AUTH] = data
+    request.session.pop(SESSION_LOGIN, None)
+    return HttpResponseRedirect(safe_next(tenant=tenant, candidate=next_url) or home_url(tenant))
+
+
+def _refuse(request: HttpRequest, tenant: Tenant, idp: UpstreamIdP, reason: str, message: str) -> HttpResponse:
+    audit_record(actor=SYSTEM, tenant=tenant, action="federation.refused", target=idp, data={"reason": reason})
+    log.info("upstream sign-in via %s refused: %s", idp.slug, reason)
+    return error_page(request, tenant=tenant, title="Sign-in failed", message=message, status=403)
+
+
+@never_cache
+@require_GET
+def callback_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
+    tenant = tenant_get_by_slug(tenant_slug)
+    idp = _idp(tenant, idp_slug)
+    if idp is None:
+        return error_page(request, tenant=tenant, title="Sign in again", message=MSG_GONE)
+    tx = oidc_client.pop_transaction(request, state=request.GET.get("state", "")[:200], idp=idp)
+    if tx is None:
+        return error_page(request, tenant=tenant, title="Sign in again", message=MSG_GONE)
+    if request.GET.get("error"):
+        return _refuse(
+            request,
+            tenant,
+            idp,
+            "upstream-error",
+            f"{idp.name} did not sign you in. Go back to the application and try again.",
+        )
+    authorization_response = callback_url(tenant, idp) + "?" + request.META.get("QUERY_STRING", "")
+    try:
+        claims = oidc_client.finish(
+            idp=idp, tx=tx, authorization_response=authorization_response, iss=request.GET.get("iss")
+        )
+        user = upstream_sign_in_user(idp=idp, claims=claims)
+    except oidc_client.UpstreamError as exc:
+        return _refuse(request, tenant, idp, exc.reason, MSG_UPSTREAM.format(name=idp.name))
+    except FederationRefused as exc:
+        return _refuse(request, tenant, idp, exc.reason, exc.message)
+    return _sign_in_and_go(request, tenant, idp, user, str(tx.get("next") or ""))
+
+
+@never_cache
+@require_GET
+def saml_metadata_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
+    """Canopy's SP metadata for one upstream SAML IdP, at a stable URL (its entity id)."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    idp = _idp(tenant, idp_slug)
+    if idp is None or idp.kind != UpstreamIdP.Kind.SAML:
+        return HttpResponse("Not found.", status=404, content_type="text/plain")
+    return HttpResponse(saml_sp.metadata_xml(idp), content_type="application/samlmetadata+xml")
+
+
+@never_cache
+@require_GET
+def saml_start_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
+    tenant = tenant_get_by_slug(tenant_slug)
+    idp = _idp(tenant, idp_slug)
+    if idp is None or idp.kind != UpstreamIdP.Kind.SAML:
+        return error_page(
+            request,
+            tenant=tenant,
+            title="Sign-in unavailable",
+            message="This sign-in option is not available.",
+            status=404,
+        )
+    next_url = safe_next(tenant=tenant, candidate=request.GET.get("next")) or ""
+    try:
+        return HttpResponseRedirect(saml_sp.begin(request, idp=idp, next_url=next_url))
+    except Exception:  # noqa: BLE001 - bad partner metadata must not become a 500
+        log.warning("upstream SAML %s: cannot build the request", idp.slug)
+        return error_page(
+            request,
+            tenant=tenant,
+            title="Sign-in unavailable",
+            message=f"{idp.name} is not set up correctly. Tell your administrator.",
+            status=502,
+        )
+
+
+@csrf_exempt  # a cross-site POST from the partner by design; the RelayState transaction is the binding
+@never_cache
+@require_POST
+def saml_acs_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
+    tenant = tenant_get_by_slug(tenant_slug)
+    idp = _idp(tenant, idp_slug)
+    saml_response = request.POST.get("SAMLResponse", "")
+    if idp is None or idp.kind != UpstreamIdP.Kind.SAML or not saml_response or len(saml_response) > 2_000_000:
+        return error_page(request, tenant=tenant, title="Sign in again", message=MSG_GONE)
+    relay_state = request.POST.get("RelayState", "")[:200]
+    if request.POST.get("canopy_hop") != "1" and relay_state not in (request.session.get(saml_sp.SESSION_SAML) or {}):
+        # The partner's cross-site POST carries no SameSite=Lax session cookie: post once more from
+        # our own origin, which does. Nothing is parsed or trusted here.
+        return render(
+            request,
+            "federation/saml_hop.html",
+            {"action": request.path, "saml_response": saml_response, "relay_state": relay_state},
+        )
+    try:
+        claims = saml_sp.finish(request, idp=idp, saml_response=saml_response, relay_state=relay_state)
+        next_url = str(claims.pop("tx_next", ""))
+        user = upstream_sign_in_user(idp=idp, claims=claims)
+    except saml_sp.SamlError as exc:
+        if exc.reason == "no-transaction":
+            return error_page(request, tenant=tenant, title="Sign in again", message=MSG_GONE)
+        return _refuse(request, tenant, idp, exc.reason, MSG_UPSTREAM.format(name=idp.name))
+    except FederationRefused as exc:
+        return _refuse(request, tenant, idp, exc.reason, exc.message)
+    return _sign_in_and_go(request, tenant, idp, user, next_url)
+
+
+def domain_status(domain: UpstreamDomain) -> str:
+    if domain.verified:
+        return f"verified ({domain.verified_how})"
+    return domain.last_check or "not verified yet: publish the TXT record, then check"
+
+
+def login_options(*, request: HttpRequest, tenant: Tenant, next_url: str) -> list[tuple[str, str]]:
+    """'Sign in with …' buttons for the login page (registered with idp.flow.views)."""
+    from idp.federation.services import button_idps
+
+    return [(f"Sign in with {idp.name}", start_url(tenant, idp, next_url)) for idp in button_idps(tenant=tenant)]

@@ -1,0 +1,175 @@
+"""Invitations by email: signed, single-use, expiring links to join an organization.
+
+The link carries ``django.core.signing`` of (invitation id, a random nonce stored on the row)
+with a dedicated salt; it is checked for signature, age (``CANOPY_INVITATION_SECONDS``),
+tenant, nonce, expiry and prior use. Accepting needs a signed-in user of the tenant whose
+email is the invited one; the membership gets origin ``invited`` and the parent rule applies
+(an organization invites people of its immediate parent, or anyone for a top-level one).
+The email is sent by ``orgs.tasks.send_invitation_email`` on commit (at most once per row).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orgs import permissions
+from orgs.models import Invitation, Membership, Organization
+from orgs.services import membership_validate
+from tenants.actors import Actor, SystemActor
+from tenants.audit import audit_record
+from tenants.models import Tenant, User
+
+SALT = "canopy.orgs.invitation"
+log = logging.getLogger(__name__)
+
+
+def _lifetime() -> int:
+    return int(getattr(settings, "CANOPY_INVITATION_SECONDS", 7 * 24 * 3600))
+
+
+def invitation_create(
+    *, actor: Actor, organization: Organization, email: str, role: str = Membership.Role.MEMBER
+) -> Invitation:
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": [f"Unknown role '{role}'."]})
+    if not permissions.can_manage_members(actor, organization) or not permissions.can_grant_role(
+        actor, organization, role
+    ):
+        raise PermissionDenied(f"You may not invite people to '{organization.identifier}' as '{role}'.")
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": ["Enter a valid email address."]}) from exc
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError({"email": [f"{email} is already a member of '{organization.identifier}'."]})
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            tenant_id=organization.tenant_id,
+            organization=organization,
+            email=email,
+            role=role,
+            invited_by=None if isinstance(actor, SystemActor) else actor,
+            nonce=secrets.token_urlsafe(24),
+            expires_at=timezone.now() + timedelta(seconds=_lifetime()),
+        )
+        audit_record(
+            actor=actor,
+            tenant=organization.tenant,
+            action="invitation.create",
+            target=invitation,
+            data={"organization": str(organization.pk), "email": email, "role": role},
+        )
+        transaction.on_commit(lambda: _enqueue_email(invitation.pk))
+    return invitation
+
+
+def _enqueue_email(invitation_id: int) -> None:
+    from orgs.tasks import send_invitation_email
+
+    try:
+        send_invitation_email.delay(invitation_id)
+    except Exception:  # noqa: BLE001 - the invitation stands; sending can be retried (sent_at stays empty)
+        log.exception("could not send invitation %s", invitation_id)
+
+
+def invitation_token(invitation: Invitation) -> str:
+    return signing.dumps({"i": invitation.pk, "n": invitation.nonce}, salt=SALT, compress=False)
+
+
+def invitation_link(invitation: Invitation) -> str:
+    slug = invitation.organization.tenant.slug
+    return f"{settings.CANOPY_BASE_URL}/t/{slug}/invitations/accept/?token={invitation_token(invitation)}"
+
+
+def invitation_from_token(*, tenant: Tenant, token: str) -> Invitation:
+    """The pending invitation the token names, in this tenant; ValidationError otherwise."""
+    invalid = ValidationError({"token": ["This invitation link is invalid, expired or already used."]})
+    try:
+        data = signing.loads(token or "", salt=SALT, max_age=_lifetime())
+    except signing.BadSignature as exc:  # includes SignatureExpired
+        raise invalid from exc
+    if not isinstance(data, dict) or not isinstance(data.get("i"), int):
+        raise invalid
+    invitation = (
+        Invitation.objects.select_related("organization", "organization__tenant")
+        .filter(pk=data["i"], tenant=tenant)
+        .first()
+    )
+    if (
+        invitation is None
+        or not secrets.compare_digest(invitation.nonce, str(data.get("n", "")))
+        or invitation.accepted_at is not None
+        or invitation.expires_at <= timezone.now()
+    ):
+        raise invalid
+    return invitation
+
+
+def send_invitation(*, invitation_id: int) -> bool:
+    """Send the email once (the row records it). Returns whether a message went out."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update()
+            .select_related("organization", "organization__tenant")
+            .filter(pk=invitation_id, sent_at__isnull=True, accepted_at__isnull=True)
+            .first()
+        )
+        if invitation is None:
+            return False
+        org = invitation.organization
+        send_mail(
+            subject=f"You are invited to join {org.display_name}",
+            message=(
+                f"You have been invited to join {org.display_name} ({org.tenant.display_name}) "
+                f"as {invitation.role}.\n\n"
+                f"Accept the invitation: {invitation_link(invitation)}\n\n"
+                f"The link works once and expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC."
+            ),
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+        invitation.sent_at = timezone.now()
+        invitation.save(update_fields=["sent_at"])
+    return True
+
+
+def invitation_accept(*, actor: User, invitation: Invitation) -> Membership:
+    with transaction.atomic():
+        locked = Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
+        if locked.accepted_at is not None or locked.expires_at <= timezone.now():
+            raise ValidationError({"token": ["This invitation link is invalid, expired or already used."]})
+        if actor.tenant_id != locked.tenant_id or (actor.email or "").lower() != locked.email:
+            raise PermissionDenied("This invitation was sent to another email address.")
+        membership_validate(organization=locked.organization, user=actor, origin=Membership.Origin.INVITED)
+        try:
+            membership = Membership.objects.create(
+                tenant_id=locked.tenant_id,
+                user=actor,
+                organization=locked.organization,
+                role=locked.role,
+                origin=Membership.Origin.INVITED,
+            )
+        except IntegrityError as exc:
+            raise ValidationError({"user": ["You are already a member of this organization."]}) from exc
+        locked.accepted_at = timezone.now()
+        locked.accepted_by = actor
+        locked.save(update_fields=["accepted_at", "accepted_by"])
+        audit_record(
+            actor=actor,
+            tenant=locked.organization.tenant,
+            action="invitation.accept",
+            target=membership,
+            data={"invitation": locked.pk, "organization": str(locked.organization_id), "role": locked.role},
+        )
+    return membership

@@ -1,0 +1,178 @@
+"""A minimal, independent OpenID Provider for the federation tests (a partner company's IdP).
+
+Runs as its own process on 127.0.0.1; shares no code with Canopy. Authorization code flow with
+PKCE (S256), client_secret_basic, RS256 ID tokens signed with its own key, published at /jwks.
+``POST /control`` (JSON) sets the users and a *mode* that makes the next ID tokens wrong on
+purpose: bad-signature, wrong-aud, wrong-nonce, expired, wrong-iss.
+
+    python tests/partners/oidc_op.py PORT CLIENT_ID CLIENT_SECRET
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import secrets
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+PORT, CLIENT_ID, CLIENT_SECRET = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ISSUER = f"http://127.0.0.1:{PORT}"
+KEY = RSAKey.generate_key(2048, parameters={"kid": "partner-1", "use": "sig", "alg": "RS256"})
+ROGUE = RSAKey.generate_key(2048, parameters={"kid": "partner-1", "use": "sig", "alg": "RS256"})
+STATE: dict[str, Any] = {
+    "mode": "ok",
+    "users": {
+        "dana": {
+            "sub": "dana-0001",
+            "email": "dana@partner.example",
+            "email_verified": True,
+            "given_name": "Dana",
+            "family_name": "Partner",
+            "department": "labs",
+        }
+    },
+}
+CODES: dict[str, dict[str, Any]] = {}
+
+
+def id_token(user: dict[str, Any], nonce: str) -> str:
+    now = int(time.time())
+    mode = STATE["mode"]
+    claims = {
+        **user,
+        "iss": ISSUER if mode != "wrong-iss" else "http://127.0.0.1:1",
+        "aud": CLIENT_ID if mode != "wrong-aud" else "someone-else",
+        "iat": now - (7200 if mode == "expired" else 0),
+        "exp": now + 300 - (7200 if mode == "expired" else 0),
+        "nonce": nonce if mode != "wrong-nonce" else "not-your-nonce",
+        "auth_time": now,
+    }
+    key = ROGUE if mode == "bad-signature" else KEY
+    return jwt.encode({"alg": "RS256", "kid": "partner-1", "typ": "JWT"}, claims, key)
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        return
+
+    def _send(
+        self, status: int, body: str | bytes, ctype: str = "application/json", headers: dict | None = None
+    ) -> None:
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _form(self) -> dict[str, str]:
+        length = int(self.headers.get("Content-Length") or 0)
+        return {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/.well-known/openid-configuration":
+            self._send(
+                200,
+                json.dumps(
+                    {
+                        "issuer": ISSUER,
+                        "authorization_endpoint": f"{ISSUER}/authorize",
+                        "token_endpoint": f"{ISSUER}/token",
+                        "jwks_uri": f"{ISSUER}/jwks",
+                        "response_types_supported": ["code"],
+                        "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["RS256"],
+                        "code_challenge_methods_supported": ["S256"],
+                        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+                    }
+                ),
+            )
+        elif url.path == "/jwks":
+            self._send(200, json.dumps({"keys": [KEY.as_dict(private=False)]}))
+        elif url.path == "/authorize":
+            if query.get("client_id") != CLIENT_ID or query.get("response_type") != "code":
+                self._send(400, "unknown client", "text/plain")
+                return
+            hidden = "".join(
+                f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in query.items()
+            )
+            page = (
+                "<!doctype html><title>Partner sign-in</title><h1>Partner Inc. sign-in</h1>"
+                f'<form method="post" action="/authorize">{hidden}'
+                f'<label>Partner username <input name="username" id="partner-username" '
+                f'value="{html.escape(query.get("login_hint", "").split("@")[0])}"></label>'
+                '<button type="submit" id="partner-submit">Sign in at Partner</button></form>'
+            )
+            self._send(200, page, "text/html; charset=utf-8")
+        else:
+            self._send(404, "not found", "text/plain")
+
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        url = urlsplit(self.path)
+        if url.path == "/control":
+            length = int(self.headers.get("Content-Length") or 0)
+            STATE.update(json.loads(self.rfile.read(length) or b"{}"))
+            self._send(200, json.dumps({"mode": STATE["mode"]}))
+        elif url.path == "/authorize":
+            form = self._form()
+            user = STATE["users"].get(form.get("username", ""))
+            if user is None:
+                self._send(200, "<p id='partner-error'>Unknown user</p>", "text/html")
+                return
+            code = secrets.token_urlsafe(24)
+            CODES[code] = {
+                "user": user,
+                "nonce": form.get("nonce", ""),
+                "redirect_uri": form.get("redirect_uri", ""),
+                "challenge": form.get("code_challenge", ""),
+                "method": form.get("code_challenge_method", ""),
+            }
+            params = {"code": code, "iss": ISSUER}
+            if "state" in form:
+                params["state"] = form["state"]
+            self._send(302, "", "text/plain", {"Location": f"{form['redirect_uri']}?{urlencode(params)}"})
+        elif url.path == "/token":
+            auth = self.headers.get("Authorization", "")
+            expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+            form = self._form()
+            grant = CODES.pop(form.get("code", ""), None)
+            if auth != expected:
+                self._send(401, json.dumps({"error": "invalid_client"}))
+                return
+            if grant is None or form.get("redirect_uri") != grant["redirect_uri"]:
+                self._send(400, json.dumps({"error": "invalid_grant"}))
+                return
+            verifier = form.get("code_verifier", "")
+            digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            if grant["method"] != "S256" or digest != grant["challenge"]:
+                self._send(400, json.dumps({"error": "invalid_grant", "error_description": "PKCE"}))
+                return
+            body = {
+                "access_token": secrets.token_urlsafe(24),
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "id_token": id_token(grant["user"], grant["nonce"]),
+            }
+            self._send(200, json.dumps(body))
+        else:
+            self._send(404, "not found", "text/plain")
+
+
+if __name__ == "__main__":
+    server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+    print("ready", flush=True)
+    server.serve_forever()

@@ -1,0 +1,223 @@
+"""The federation journey in Chromium: an RP (Authlib) → Canopy → the partner's own OP → back → picker → RP.
+
+The partner OP is tests/partners/oidc_op.py, an independent process on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from django.core.management import call_command
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from idp.federation.models import UpstreamIdentity
+from idp.federation.services import domain_set_verified, upstream_idp_create
+from orgs.models import Membership
+from orgs.services import organization_create
+from tenants.actors import SYSTEM
+from tenants.models import Tenant, User
+from tests.partners.support import CLIENT_ID, CLIENT_SECRET, PartnerOP, start_partner_op
+
+pytestmark = pytest.mark.browser
+CHROMIUM = os.environ.get("CANOPY_CHROMIUM", "/usr/bin/chromium")
+REDIRECT_URI = "http://127.0.0.1:8765/callback"
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def partner() -> Iterator[PartnerOP]:
+    yield from start_partner_op()
+
+
+@pytest.fixture
+def canopy(live_server, settings, partner: PartnerOP) -> str:
+    """The demo tenant with Partner Inc. as an upstream IdP claiming partner.example (verified)."""
+    settings.CANOPY_BASE_URL = live_server.url
+    call_command("quickstart", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    tenant = Tenant.objects.get(slug="mightybank")
+    inc = organization_create(actor=SYSTEM, tenant=tenant, identifier="partner-inc", display_name="Partner Inc")
+    labs = organization_create(actor=SYSTEM, tenant=tenant, identifier="partner-labs", display_name="Partner Labs")
+    idp = upstream_idp_create(
+        actor=SYSTEM,
+        tenant=tenant,
+        slug="partner",
+        name="Partner Inc",
+        discovery_url=f"{partner.url}/.well-known/openid-configuration",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        jit_organizations=[inc],
+        jit_claim="department",
+        jit_claim_map={"labs": labs.identifier},
+        domains=["partner.example"],
+    )
+    domain_set_verified(actor=SYSTEM, domain=idp.domains.get(), verified=True)
+    return f"{live_server.url}/t/mightybank"
+
+
+def federated_sign_in(browser: Any, authorization_url: str, identifier: str, partner_user: str, pick: str) -> str:
+    context = browser.new_context()
+    page = context.new_page()
+    landed: list[str] = []
+
+    def catch_callback(route: Any) -> None:
+        landed.append(route.request.url)
+        route.fulfill(status=200, content_type="text/plain", body="signed in")
+
+    page.route("http://127.0.0.1:8765/**", catch_callback)
+    try:
+        page.goto(authorization_url)
+        page.fill("input[name=identifier]", identifier)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#partner-username")  # the partner's own login page
+        assert page.input_value("#partner-username") == partner_user  # login_hint came along
+        page.click("#partner-submit")
+        page.wait_for_selector("#org-list")
+        page.click(f"#org-list button:has-text('{pick}')")
+        page.wait_for_url("http://127.0.0.1:8765/**")
+    finally:
+        context.close()
+    assert landed, "the browser never came back to the relying party"
+    return landed[-1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dana_signs_in_at_her_partner_idp_and_picks_an_organization(canopy: str, browser: Any) -> None:
+    config = requests.get(f"{canopy}/.well-known/openid-configuration", timeout=10).json()
+    keys = KeySet.import_key_set(requests.get(config["jwks_uri"], timeout=10).json())
+    session = OAuth2Session(
+        "demo-web",
+        "demo-web-secret",
+        scope="openid profile email organization",
+        redirect_uri=REDIRECT_URI,
+        code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_basic",
+    )
+    verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
+    url, _ = session.create_authorization_url(config["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
+    callback = federated_sign_in(browser, url, "dana@partner.example", "dana", pick="Partner Labs")
+    token = session.fetch_token(config["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+    claims = jwt.decode(token["id_token"], keys).claims
+    assert claims["iss"] == canopy and claims["aud"] in ("demo-web", ["demo-web"]) and claims["nonce"] == nonce
+
+    tenant = Tenant.objects.get(slug="mightybank")
+    dana = User.objects.get(tenant=tenant, email="dana@partner.example")
+    inc = dana.memberships.get(organization__identifier="partner-inc")
+    labs = dana.memberships.get(organization__identifier="partner-labs")
+    assert {inc.origin, labs.origin} == {Membership.Origin.JIT}
+    assert UpstreamIdentity.objects.get(idp__tenant=tenant, subject="dana-0001").user == dana
+    assert claims["org_id"] == str(labs.organization_id)
+    assert set(claims["org_ids"]) == {str(inc.organization_id), str(labs.organization_id)}
+    assert claims["amr"] == ["fed"]
+    assert claims["email"] == "dana@partner.example"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saml_sp_gets_org_claims_after_dana_signs_in_at_her_partner_saml_idp(
+    live_server: Any, settings: Any, browser: Any, tmp_path: Any
+) -> None:
+    """An independent SAML SP → Canopy's SAML IdP → the partner's SAML IdP (pysaml2) → picker → the SP."""
+    import io
+    import re
+    import subprocess
+    import sys
+
+    from onelogin.saml2.auth import OneLogin_Saml2_Auth
+
+    from tests.partners.support import HERE, free_port
+    from tests.test_saml_interop import SpBrowser
+    from tests.test_saml_sp import ORG_ATTRIBUTES, acs_receive, sp_metadata, sp_request, sp_settings
+
+    settings.CANOPY_BASE_URL = live_server.url
+    call_command("quickstart", stdout=io.StringIO())
+    tenant = Tenant.objects.get(slug="mightybank")
+    sp = sp_settings(requests.get(f"{live_server.url}/t/mightybank/saml/metadata", timeout=10).text)
+    path = tmp_path / "sp.xml"
+    path.write_bytes(sp_metadata(sp))
+    call_command("add_saml_sp", "--tenant", "mightybank", "--metadata-file", str(path), stdout=io.StringIO())
+
+    base = f"{live_server.url}/t/mightybank/federation/partner-saml/saml"
+    port = free_port()
+    partner = subprocess.Popen(  # noqa: S603 - our own script
+        [sys.executable, str(HERE / "saml_idp.py"), str(port), f"{base}/metadata", f"{base}/acs"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert partner.stdout is not None and partner.stdout.readline().strip() == "ready"
+        inc = organization_create(actor=SYSTEM, tenant=tenant, identifier="partner-inc", display_name="Partner Inc")
+        labs = organization_create(actor=SYSTEM, tenant=tenant, identifier="partner-labs", display_name="Partner Labs")
+        idp = upstream_idp_create(
+            actor=SYSTEM,
+            tenant=tenant,
+            slug="partner-saml",
+            name="Partner SAML",
+            kind="saml",
+            saml_metadata=requests.get(f"http://127.0.0.1:{port}/metadata", timeout=10).text,
+            jit_organizations=[inc],
+            jit_claim="department",
+            jit_claim_map={"labs": labs.identifier},
+            domains=["partner.example"],
+        )
+        domain_set_verified(actor=SYSTEM, domain=idp.domains.get(), verified=True)
+
+        auth = OneLogin_Saml2_Auth(sp_request(path="/login"), sp)
+        url = auth.login(return_to="/after-login")
+        agent = SpBrowser(browser)
+        try:
+            page = agent.page
+            page.goto(url)
+            page.fill("input[name=identifier]", "dana@partner.example")
+            page.click("button[type=submit]")
+            page.wait_for_selector("#partner-username")  # the partner's pysaml2 login page
+            page.fill("#partner-username", "dana")
+            page.click("#partner-submit")
+            page.wait_for_selector("#org-list")
+            page.click("#org-list button:has-text('Partner Inc')")
+            page.wait_for_url("http://127.0.0.1:8766/**")
+            post = agent.posts[-1]
+        finally:
+            agent.close()
+    finally:
+        partner.terminate()
+        partner.wait(timeout=10)
+    result = acs_receive(sp, post, auth.get_last_request_id())
+    assert result.get_errors() == [], result.get_last_error_reason()
+    attrs = result.get_attributes()
+    assert set(ORG_ATTRIBUTES) <= set(attrs)
+    assert attrs["org_id"] == [str(inc.pk)] and attrs["org_name"] == ["partner-inc"]
+    assert set(attrs["org_ids"]) == {str(inc.pk), str(labs.pk)}
+    assert attrs["email"] == ["dana@partner.example"]
+    dana = User.objects.get(tenant=tenant, email="dana@partner.example")
+    assert UpstreamIdentity.objects.get(idp=idp).user == dana
+    assert re.fullmatch(r"dana-0001", UpstreamIdentity.objects.get(idp=idp).subject)

@@ -1,0 +1,135 @@
+"""Invitations by email: a real local SMTP server (aiosmtpd), signed single-use expiring links,
+acceptance in the login journey."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core import signing
+from django.test import Client
+from django.utils import timezone
+
+from orgs.invitations import invitation_create, invitation_token
+from orgs.models import Invitation, Membership
+from tenants.actors import SYSTEM
+from tenants.models import Tenant
+from tests.api_support import ApiClient, api_token
+from tests.conftest import org, user
+
+pytestmark = pytest.mark.django_db
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(settings) -> Iterator[Inbox]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.DEFAULT_FROM_EMAIL = "canopy@mightybank.example"
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def link_in(message: Message) -> str:
+    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    found = re.search(r"http://[^\s]+/t/mightybank/invitations/accept/\?token=[^\s]+", body)
+    assert found, body
+    return found.group(0).split("127.0.0.1:8000", 1)[-1]
+
+
+def signed_in_client(username: str) -> Client:
+    client = Client()
+    r = client.post("/t/mightybank/login/", {"identifier": username})
+    r = client.post("/t/mightybank/login/password/", {"password": f"{username}-demo-pass"})
+    assert r.status_code in (302, 303), r.content
+    return client
+
+
+def test_invite_email_accept_once(demo: Tenant, smtp: Inbox, django_capture_on_commit_callbacks) -> None:
+    barbara = ApiClient(api_token(tenant=demo, user=user(demo, "barbara")), demo.slug)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = barbara.post("organizations/mexbanco/invitations/", {"email": "Alice@Acme.example"})
+    assert response.status_code == 201, response.content
+    assert response.json()["sent_at"] is None  # sent after commit
+    assert len(smtp.messages) == 1
+    message = smtp.messages[0]
+    assert message["To"] == "alice@acme.example" and "MexBanco" in message["Subject"]
+    url = link_in(message)
+    assert Invitation.objects.get().sent_at is not None
+
+    # Not signed in: through the login journey and back.
+    anonymous = Client().get(url)
+    assert anonymous.status_code in (302, 303) and "/t/mightybank/login/" in anonymous["Location"]
+    alice = signed_in_client("alice")
+    page = alice.get(url)
+    assert page.status_code == 200 and b"Join MexBanco" in page.content
+    token = page.context["token"]
+    done = alice.post("/t/mightybank/invitations/accept/", {"token": token})
+    assert done.status_code == 200 and b"Welcome to MexBanco" in done.content
+    m = Membership.objects.get(user__username="alice", organization__identifier="mexbanco")
+    assert (m.role, m.origin) == ("member", "invited")
+    # Single use.
+    again = alice.post("/t/mightybank/invitations/accept/", {"token": token})
+    assert again.status_code == 400
+    assert alice.get(url).status_code == 400
+    # A redelivered send task sends nothing more.
+    from orgs.tasks import send_invitation_email
+
+    assert send_invitation_email(Invitation.objects.get().pk) is False
+    assert len(smtp.messages) == 1
+
+
+def test_links_are_bound_to_the_email_the_tenant_the_signature_and_the_clock(demo: Tenant, world_b) -> None:
+    invitation = invitation_create(actor=SYSTEM, organization=org(demo, "mexbanco"), email="alice@acme.example")
+    token = invitation_token(invitation)
+    url = f"/t/mightybank/invitations/accept/?token={token}"
+    bob = signed_in_client("bob")  # signed in, but not the invited address
+    assert bob.get(url).status_code == 200
+    refused = bob.post("/t/mightybank/invitations/accept/", {"token": token})
+    assert refused.status_code == 403
+    assert not Membership.objects.filter(user__username="bob", organization__identifier="acme-bank").exists()
+    # Tampered, foreign-tenant, wrong-nonce and expired links are all the same error.
+    assert Client().get(url[:-3] + "abc").status_code == 400
+    assert Client().get(f"/t/{world_b.tenant.slug}/invitations/accept/?token={token}").status_code == 400
+    forged = signing.dumps({"i": invitation.pk, "n": "guess"}, salt="canopy.orgs.invitation")
+    assert Client().get(f"/t/mightybank/invitations/accept/?token={forged}").status_code == 400
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert Client().get(url).status_code == 400
+
+
+def test_the_parent_rule_and_roles_apply(demo: Tenant) -> None:
+    # carol (contractor) invited to acme-bank: accepting fails, she is not in mightybank-americas.
+    invitation = invitation_create(actor=SYSTEM, organization=org(demo, "acme-bank"), email="carol@contractor.example")
+    carol = signed_in_client("carol")
+    response = carol.post("/t/mightybank/invitations/accept/", {"token": invitation_token(invitation)})
+    assert response.status_code == 400 and b"not a member of the parent" in response.content
+    barbara = ApiClient(api_token(tenant=demo, user=user(demo, "barbara")), demo.slug)
+    owner = barbara.post("organizations/mexbanco/invitations/", {"email": "x@acme.example", "role": "owner"})
+    assert owner.status_code == 403
+    bad = barbara.post("organizations/mexbanco/invitations/", {"email": "not-an-email"})
+    assert bad.status_code == 400 and "email" in bad.json()["errors"]
+    alice = ApiClient(api_token(tenant=demo, user=user(demo, "alice")), demo.slug)
+    assert alice.post("organizations/mexbanco/invitations/", {"email": "y@acme.example"}).status_code == 404
