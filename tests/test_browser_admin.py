@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,33 +13,7 @@ from tenants.models import AuditEvent as TenantAuditEvent
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("CANOPY_CHROMIUM", "/usr/bin/chromium")
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are ordinary sync code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.mark.django_db(transaction=True)

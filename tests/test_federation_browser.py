@@ -26,33 +26,7 @@ from tenants.models import Tenant, User
 from tests.partners.support import CLIENT_ID, CLIENT_SECRET, PartnerOP, start_partner_op
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("CANOPY_CHROMIUM", "/usr/bin/chromium")
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture(scope="module")

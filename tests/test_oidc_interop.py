@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,33 +18,7 @@ from django.core.management import call_command
 from orgs.models import Organization
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("CANOPY_CHROMIUM", "/usr/bin/chromium")
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
