@@ -292,3 +292,16 @@ SPECTACULAR_SETTINGS = {
 # empty = the system resolver) and its timeout in seconds.
 CANOPY_DNS_RESOLVER = os.environ.get("CANOPY_DNS_RESOLVER", "")
 CANOPY_DNS_TIMEOUT = float(os.environ.get("CANOPY_DNS_TIMEOUT", "5"))
+
+# Login journey (idp/flow): one-time codes are stored as HMAC-SHA-256 under CANOPY_OTP_KEY
+# (empty = SECRET_KEY); text messages go through CANOPY_SMS_GATEWAY ("console": one JSON line
+# per message to CANOPY_SMS_FILE or standard error, local use only; "webhook": a signed POST to
+# CANOPY_SMS_WEBHOOK_URL with CANOPY_SMS_WEBHOOK_SECRET, see idp/flow/sms.py).
+CANOPY_OTP_KEY = os.environ.get("CANOPY_OTP_KEY", "")
+CANOPY_SMS_GATEWAY = os.environ.get("CANOPY_SMS_GATEWAY", "console")
+CANOPY_SMS_FILE = os.environ.get("CANOPY_SMS_FILE", "")
+CANOPY_SMS_WEBHOOK_URL = os.environ.get("CANOPY_SMS_WEBHOOK_URL", "")
+CANOPY_SMS_WEBHOOK_SECRET = os.environ.get("CANOPY_SMS_WEBHOOK_SECRET", "")
+CANOPY_SMS_WEBHOOK_TIMEOUT = float(os.environ.get("CANOPY_SMS_WEBHOOK_TIMEOUT", "10"))
+# Password recovery links (idp/flow/recovery.py) expire after this many seconds.
+CANOPY_RECOVERY_SECONDS = int(os.environ.get("CANOPY_RECOVERY_SECONDS", "1800"))

@@ -389,3 +389,33 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} to {self.organization}"
+
+
+class OrganizationProfileValue(models.Model):
+    """An organization's own value of one profile attribute for a user (see orgs/profiles.py).
+
+    Read only where the tenant's ``user_attributes.shared_value_sources`` mode for the
+    attribute is ``from-shared-profile`` (this organization's row) or
+    ``first-found-in-hierarchy`` (the nearest row up the lineage).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="profile_values")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile_values")
+    attribute = models.CharField(max_length=32)
+    value = models.CharField(max_length=500)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization__path", "user__username", "attribute"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user", "attribute"],
+                name="org_profile_value_unique",
+                violation_error_message="This organization already has a value of this attribute for this user.",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "attribute"], name="org_profile_value_user")]
+
+    def __str__(self) -> str:
+        return f"{self.attribute} of {self.user} in {self.organization}"

@@ -148,6 +148,9 @@ def check_map(key_re: re.Pattern[str], item: Callable[[Any], Any], what: str = "
 
 
 NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.:-]{0,63}$")
+# Per profile attribute: where the value of a (shared) user comes from, for an organization.
+SHARED_VALUE_SOURCES = ("from-origin", "from-shared-profile", "first-found-in-hierarchy")
+SHARED_SOURCE_KEY_RE = re.compile(r"^(given_name|family_name|name|email)$")
 ATTRIBUTE_TYPES = ("string", "boolean", "integer", "date")
 
 
@@ -358,6 +361,19 @@ SECTIONS: dict[str, Section] = {
                     overridable=False,
                     reason="Only the tenant root creates custom attributes; organizations inherit them "
                     "(and adapt them per user store).",
+                ),
+                Field(
+                    "shared_value_sources",
+                    "Source of attribute values of shared users",
+                    check_map(
+                        SHARED_SOURCE_KEY_RE,
+                        check_choice(*SHARED_VALUE_SOURCES),
+                        "profile attribute (given_name, family_name, name, email)",
+                    ),
+                    {},
+                    overridable=False,
+                    reason="The tenant decides, per attribute, where the values of shared profiles come from "
+                    "(from-origin when unset).",
                 ),
             ),
         ),

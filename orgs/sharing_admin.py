@@ -8,7 +8,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from orgs.models import Invitation, SharingPolicy
+from orgs.models import Invitation, OrganizationProfileValue, SharingPolicy
+from orgs.profiles import profile_value_clear
 from orgs.sharing import sharing_policy_remove
 from tenants.admin_base import TenantScopedAdmin
 
@@ -50,3 +51,33 @@ class InvitationAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(OrganizationProfileValue)
+class OrganizationProfileValueAdmin(TenantScopedAdmin):
+    """Organizations' own profile values of their members (read-only; set through orgs.profiles)."""
+
+    list_display = ("user", "organization", "attribute", "value", "tenant", "updated_at")
+    list_filter = ("tenant", "attribute")
+    search_fields = ("user__username", "organization__identifier", "value")
+    list_select_related = ("user", "organization", "tenant")
+    fields = ("tenant", "organization", "user", "attribute", "value", "updated_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False  # values are set through orgs.profiles (modes, membership, permission, audit)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: OrganizationProfileValue) -> None:
+        profile_value_clear(
+            actor=request.user,  # type: ignore[arg-type]
+            organization=obj.organization,
+            user=obj.user,
+            attribute=obj.attribute,
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[OrganizationProfileValue]) -> None:
+        for obj in queryset.select_related("organization__tenant", "user"):
+            self.delete_model(request, obj)

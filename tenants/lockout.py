@@ -137,3 +137,11 @@ def lockout_clear(*, actor: Actor, tenant: Tenant, identifiers: Iterable[str], i
         data={"identifiers": names, "ip": bool(ip), "locked": cleared},
     )
     return cleared
+
+
+def rate_exceeded(*, scope: str, tenant: Tenant | None, key: str, limit: int, window_seconds: int) -> bool:
+    """Count one use of ``scope`` (e.g. "recover") for ``key`` (an identifier or an address, hashed
+    in the cache key) in a fixed window; True once more than ``limit`` uses were counted."""
+    tenant_part = str(tenant.pk) if tenant is not None else "-"
+    counter = f"{PREFIX}:rate:{scope}:{tenant_part}:{_digest(normalize_identifier(key))}"
+    return _increment(counter, window_seconds) > limit

@@ -72,6 +72,14 @@ class User(AbstractUser):
         help_text="May administer everything in this tenant (the Django admin and the API).",
     )
 
+    phone_number = models.CharField(
+        "mobile number",
+        max_length=32,
+        blank=True,
+        default="",
+        help_text="International format (+ and digits), for sign-in codes by text message.",
+    )
+
     objects: ClassVar[TenantUserManager] = TenantUserManager()  # type: ignore[assignment]
 
     class Meta:

@@ -27,3 +27,11 @@ class PickForm(forms.Form):
         max_length=64,
         error_messages={"required": "Choose an organization."},
     )
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        max_length=20,
+        strip=True,
+        error_messages={"required": "Enter the code we sent you.", "max_length": "That is too long."},
+    )

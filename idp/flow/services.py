@@ -21,12 +21,14 @@ class Outcome(enum.Enum):
     SIGNED_IN = "signed-in"
     INVALID = "invalid"  # wrong password, unknown identifier, inactive account: all the same
     LOCKED = "locked"  # too many failures for this identifier or from this address
+    SECOND_FACTOR = "second-factor"  # the password is right; a second factor comes next (not signed in)
 
 
 @dataclass(frozen=True)
 class PasswordAttempt:
     outcome: Outcome
     auth: AuthState | None = None
+    user: User | None = None
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -59,8 +61,13 @@ def tenant_lockout_policy(tenant: Tenant) -> LockoutPolicy:
     return policy
 
 
-def password_attempt(*, request: HttpRequest, tenant: Tenant, identifier: str, password: str) -> PasswordAttempt:
+def password_attempt(
+    *, request: HttpRequest, tenant: Tenant, identifier: str, password: str, second_factor: bool = False
+) -> PasswordAttempt:
     """Check the password for ``identifier`` in ``tenant`` and sign in on success.
+
+    With ``second_factor`` a right password does not sign in: the outcome is SECOND_FACTOR
+    with the user, and the caller runs the next step.
 
     Locked identifiers and addresses are refused before any password check, whether
     or not the account exists.
@@ -73,6 +80,8 @@ def password_attempt(*, request: HttpRequest, tenant: Tenant, identifier: str, p
         locked = failure_record(tenant=tenant, identifier=identifier, ip=ip, policy=tenant_lockout_policy(tenant))
         return PasswordAttempt(Outcome.LOCKED if locked else Outcome.INVALID)
     failures_reset(tenant=tenant, identifier=identifier)
+    if second_factor:
+        return PasswordAttempt(Outcome.SECOND_FACTOR, user=user)
     request.session.pop(SESSION_LOGIN, None)
     state = sign_in(request, user=user, tenant=tenant, amr=[AMR_PASSWORD], acr=ACR_PASSWORD)
     return PasswordAttempt(Outcome.SIGNED_IN, state)

@@ -25,6 +25,15 @@ SESSION_PREFIX = "canopy."
 
 AMR_PASSWORD = "pwd"  # noqa: S105 - a method name (RFC 8176), not a secret
 ACR_PASSWORD = "urn:canopy:acr:pwd"  # noqa: S105 - an assurance level, not a secret
+AMR_OTP = "otp"  # RFC 8176: a one-time code (email or SMS)
+ACR_MFA = "urn:canopy:acr:mfa"  # a password and another factor
+
+
+def acr_for(amr: list[str]) -> str:
+    """The assurance level of a set of methods: two distinct factors are MFA (OIDC and SAML use this)."""
+    return ACR_MFA if len(set(amr)) > 1 else ACR_PASSWORD
+
+
 PROMPT_LOGIN = "login"  # ?prompt=login on flow:login: ask for the password even with a session
 
 
@@ -59,9 +68,12 @@ def current_auth(request: HttpRequest, tenant: Tenant) -> AuthState | None:
         return None
 
 
-def sign_in(request: HttpRequest, *, user: User, tenant: Tenant, amr: list[str], acr: str) -> AuthState:
-    """Log ``user`` in (new session key) and record how. ``user`` came from ``authenticate``."""
-    auth.login(request, user)
+def sign_in(
+    request: HttpRequest, *, user: User, tenant: Tenant, amr: list[str], acr: str, backend: str | None = None
+) -> AuthState:
+    """Log ``user`` in (new session key) and record how. ``user`` came from ``authenticate``,
+    or ``backend`` names the backend that authenticated it (a later step of the journey)."""
+    auth.login(request, user, backend=backend or None)
     state = AuthState(user=user, tenant_id=tenant.pk, auth_time=int(time.time()), amr=list(amr), acr=acr)
     request.session[SESSION_AUTH] = {
         "tenant_id": state.tenant_id,

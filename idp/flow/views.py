@@ -13,19 +13,38 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from idp.flow import selection
-from idp.flow.forms import IdentifierForm, PasswordForm, PickForm
+from idp.flow import otp, selection
+from idp.flow.forms import CodeForm, IdentifierForm, PasswordForm, PickForm
 from idp.flow.redirects import HttpResponseSeeOther, home_url, safe_next
-from idp.flow.services import Outcome, password_attempt
-from idp.flow.session import PROMPT_LOGIN, SESSION_LOGIN, current_auth, login_url, logout
-from idp.flow.steps import PASSWORD, choose_step
+from idp.flow.services import Outcome, client_ip, password_attempt
+from idp.flow.session import (
+    AMR_PASSWORD,
+    PROMPT_LOGIN,
+    SESSION_LOGIN,
+    acr_for,
+    current_auth,
+    login_url,
+    logout,
+    sign_in,
+)
+from idp.flow.steps import PASSWORD, choose_step, step_url
 from orgs.settings_selectors import EffectiveSection, effective_section, organization_in_context
-from tenants.models import Tenant
+from tenants.models import Tenant, User
 from tenants.selectors import tenant_get_by_slug
 
 MSG_INVALID = "That username and password do not match. Check both and try again; passwords are case-sensitive."
 MSG_LOCKED = (
     "Too many unsuccessful attempts to sign in. Try again later, or ask an administrator to unlock your account."
+)
+MSG_CODE_WRONG = "That code is not right. Check the latest email we sent you and try again."
+MSG_CODE_EXPIRED = "That code has expired. Send a new code and try again."
+MSG_CODE_TOO_MANY = "Too many wrong codes. Sign in again to get a new code."
+MSG_CODE_GONE = "That code can no longer be used. Sign in again to get a new code."
+MSG_CODE_NO_EMAIL = (
+    "Your account has no email address to send a sign-in code to. Ask an administrator to add one, then sign in again."
+)
+MSG_CODE_NO_PHONE = (
+    "Your account has no mobile number to send a sign-in code to. Ask an administrator to add one, then sign in again."
 )
 MSG_PICK_GONE = "This sign-in took too long or was already finished. Go back to the application and sign in again."
 
@@ -137,7 +156,7 @@ def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
     tenant = tenant_get_by_slug(tenant_slug)
     next_url = _next(request, tenant)
     state = _login_state(request, tenant)
@@ -155,14 +174,191 @@ def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     form = PasswordForm(request.POST)
     if not form.is_valid():
         return _page(request, "password.html", tenant, error=form.errors["password"][0], **context)
+    organization = _organization_in_context(request, tenant)
+    factors = otp.required_factors(tenant=tenant, organization=organization)
     attempt = password_attempt(
-        request=request, tenant=tenant, identifier=identifier, password=form.cleaned_data["password"]
+        request=request,
+        tenant=tenant,
+        identifier=identifier,
+        password=form.cleaned_data["password"],
+        second_factor=bool(factors),
     )
+    if attempt.outcome is Outcome.SECOND_FACTOR and attempt.user is not None:
+        return _second_factor_begin(
+            request=request,
+            tenant=tenant,
+            state=state,
+            user=attempt.user,
+            organization=organization,
+            factors=factors,
+            next_url=next_url,
+        )
     if attempt.outcome is Outcome.SIGNED_IN:
         return HttpResponseSeeOther(next_url or home_url(tenant))
     if attempt.outcome is Outcome.LOCKED:
         return _page(request, "password.html", tenant, status=429, error=MSG_LOCKED, locked=True, **context)
     return _page(request, "password.html", tenant, error=MSG_INVALID, **context)
+
+
+OTP_PAGES = {otp.EMAIL_OTP: "flow:email_otp", otp.SMS_OTP: "flow:sms_otp"}
+MSG_NOT_SENT = "We could not send your code just now. Try again in a few minutes."
+
+
+def _otp_page_url(tenant: Tenant, factor: str, next_url: str) -> str:
+    return step_url(OTP_PAGES[factor], tenant=tenant, next_url=next_url)
+
+
+def _second_factor_begin(
+    *,
+    request: HttpRequest,
+    tenant: Tenant,
+    state: dict[str, Any],
+    user: User,
+    organization: uuid.UUID | None,
+    factors: list[str],
+    next_url: str,
+) -> HttpResponse:
+    """The password was right and the organization requires codes: send the first, go to its page."""
+    missing = [f for f in factors if not otp.destination(user, f)]
+    if missing:
+        request.session.pop(SESSION_LOGIN, None)
+        message = MSG_CODE_NO_EMAIL if missing[0] == otp.EMAIL_OTP else MSG_CODE_NO_PHONE
+        title = "No email address" if missing[0] == otp.EMAIL_OTP else "No mobile number"
+        return _page(request, "error.html", tenant, status=403, title=title, message=message)
+    state.update(
+        factors=list(factors),
+        user_id=user.pk,
+        backend=getattr(user, "backend", ""),
+        organization=organization.hex if organization else "",
+        amr=[AMR_PASSWORD],
+    )
+    return _factor_start(request=request, tenant=tenant, state=state, user=user, factor=factors[0], next_url=next_url)
+
+
+def _factor_start(
+    *, request: HttpRequest, tenant: Tenant, state: dict[str, Any], user: User, factor: str, next_url: str
+) -> HttpResponse:
+    state.update(step=factor, otp_sends=0)
+    state.pop("otp", None)
+    try:
+        otp.challenge_send(
+            state=state, tenant=tenant, organization=_state_organization(state), user=user, factor=factor
+        )
+    except otp.DeliveryError:
+        request.session.pop(SESSION_LOGIN, None)
+        return _page(request, "error.html", tenant, status=503, title="Code not sent", message=MSG_NOT_SENT)
+    request.session[SESSION_LOGIN] = state
+    return HttpResponseSeeOther(_otp_page_url(tenant, factor, next_url))
+
+
+def _state_organization(state: dict[str, Any]) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(hex=str(state.get("organization") or "")) if state.get("organization") else None
+    except ValueError:
+        return None
+
+
+def _otp_view(request: HttpRequest, tenant_slug: str, factor: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
+    """The code sent after the password; ``action=resend`` sends a new one after a cool-down."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    next_url = _next(request, tenant)
+    state = _login_state(request, tenant)
+    user = None
+    if state is not None and state.get("step") == factor and state.get("user_id"):
+        user = User.objects.filter(pk=state["user_id"], tenant=tenant, is_active=True).first()
+    if state is None or user is None:
+        back = login_url(tenant, next_url)
+        return HttpResponseSeeOther(back) if request.method == "POST" else HttpResponseRedirect(back)
+    organization = _state_organization(state)
+    context: dict[str, Any] = {
+        "next": next_url,
+        "identifier": str(state["identifier"]),
+        "by_sms": factor == otp.SMS_OTP,
+        "destination_hint": _mask(otp.destination(user, factor), factor),
+        "action_url": reverse(OTP_PAGES[factor], kwargs={"tenant_slug": tenant.slug}),
+        "restart_url": login_url(tenant, next_url, prompt_login=bool(state.get("prompt_login"))),
+        "length": otp.policy_for(tenant=tenant, organization=organization, factor=factor).length,
+    }
+    if request.method == "GET":
+        notice = "We sent a new code." if request.GET.get("sent") == "1" else ""
+        return _page(request, "otp.html", tenant, notice=notice, **context)
+    if request.POST.get("action") == "resend":
+        return _otp_resend(request, tenant=tenant, state=state, user=user, factor=factor, context=context)
+    form = CodeForm(request.POST)
+    if not form.is_valid():
+        return _page(request, "otp.html", tenant, error=form.errors["code"][0], **context)
+    result = otp.challenge_check(
+        state=state,
+        tenant=tenant,
+        organization=organization,
+        user=user,
+        code=form.cleaned_data["code"],
+        ip=client_ip(request),
+    )
+    if result is otp.Check.OK:
+        return _factor_done(request, tenant=tenant, state=state, user=user, factor=factor, next_url=next_url)
+    if result in (otp.Check.LOCKED, otp.Check.TOO_MANY):
+        request.session.pop(SESSION_LOGIN, None)
+        message = MSG_LOCKED if result is otp.Check.LOCKED else MSG_CODE_TOO_MANY
+        return _page(request, "otp.html", tenant, status=429, error=message, spent=True, **context)
+    request.session[SESSION_LOGIN] = state
+    message = {otp.Check.WRONG: MSG_CODE_WRONG, otp.Check.EXPIRED: MSG_CODE_EXPIRED}.get(result, MSG_CODE_GONE)
+    return _page(request, "otp.html", tenant, status=400, error=message, **context)
+
+
+def _otp_resend(
+    request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], user: User, factor: str, context: dict[str, Any]
+) -> HttpResponse:
+    try:
+        sent, wait = otp.challenge_send(
+            state=state, tenant=tenant, organization=_state_organization(state), user=user, factor=factor
+        )
+    except otp.DeliveryError:
+        return _page(request, "otp.html", tenant, status=503, error=MSG_NOT_SENT, **context)
+    request.session[SESSION_LOGIN] = state
+    if not sent:
+        message = (
+            f"Wait {wait} seconds before asking for another code."
+            if wait
+            else "No more codes can be sent for this sign-in. Sign in again."
+        )
+        return _page(request, "otp.html", tenant, status=429, error=message, **context)
+    here = _otp_page_url(tenant, factor, context["next"])
+    return HttpResponseSeeOther(here + ("&" if "?" in here else "?") + "sent=1")
+
+
+def _factor_done(
+    request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], user: User, factor: str, next_url: str
+) -> HttpResponse:
+    """One factor passed: the next one, or sign in with every method used."""
+    amr = [*[str(m) for m in state.get("amr", [AMR_PASSWORD])], otp.AMR[factor]]
+    state["amr"] = amr
+    factors = [str(f) for f in state.get("factors", [])]
+    later = factors[factors.index(factor) + 1 :] if factor in factors else []
+    if later:
+        return _factor_start(request=request, tenant=tenant, state=state, user=user, factor=later[0], next_url=next_url)
+    request.session.pop(SESSION_LOGIN, None)
+    sign_in(request, user=user, tenant=tenant, amr=amr, acr=acr_for(amr), backend=str(state.get("backend") or ""))
+    return HttpResponseSeeOther(next_url or home_url(tenant))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_otp_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    return _otp_view(request, tenant_slug, otp.EMAIL_OTP)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sms_otp_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    return _otp_view(request, tenant_slug, otp.SMS_OTP)
+
+
+def _mask(value: str, factor: str) -> str:
+    if factor == otp.SMS_OTP:
+        return f"the number ending in {value[-2:]}" if len(value) >= 4 else "your mobile number"
+    local, _, domain = value.partition("@")
+    return f"{local[:1]}…@{domain}" if domain else "your email address"
 
 
 @never_cache

@@ -48,20 +48,33 @@ def scope_claims(*, tenant_id: int) -> dict[str, list[str]]:
     return dict(effective_section(tenant=tenant_id, organization=None, section="oidc_scopes")["scopes"])
 
 
-def standard_claims(*, user: User, scopes: list[str] | set[str], requested: set[str] | None = None) -> dict[str, Any]:
-    """The person's claims released by the granted scopes (per the tenant's mapping) or requested one by one."""
+def standard_claims(
+    *,
+    user: User,
+    scopes: list[str] | set[str],
+    requested: set[str] | None = None,
+    organization: Organization | None = None,
+) -> dict[str, Any]:
+    """The person's claims released by the granted scopes (per the tenant's mapping) or requested one by one.
+
+    With an organization selected, profile values follow the tenant's source modes
+    (``orgs.profiles.resolved_profile``).
+    """
+    from orgs.profiles import resolved_profile
+
     requested = set(requested or ())
     mapping = scope_claims(tenant_id=user.tenant_id) if user.tenant_id else {}
     released = set(requested)
     for scope in scopes:
         released.update(mapping.get(scope, ()))
+    profile = resolved_profile(user=user, organization=organization)
     values: dict[str, Any] = {
-        "name": user.get_full_name() or user.username,
-        "given_name": user.first_name,
-        "family_name": user.last_name,
+        "name": profile["name"] or user.username,
+        "given_name": profile["given_name"],
+        "family_name": profile["family_name"],
         "preferred_username": user.username,
     }
-    if user.email:
-        values["email"] = user.email
+    if profile["email"]:
+        values["email"] = profile["email"]
         values["email_verified"] = False
     return {key: value for key, value in values.items() if key in released and value not in ("", None)}

@@ -104,7 +104,7 @@ def introspect(request: HttpRequest) -> JsonResponse:
     if token.user is not None:
         data["sub"] = str(token.user.pk)
         data["username"] = token.user.get_username()
-        data.update(standard_claims(user=token.user, scopes=scopes))
+        data.update(standard_claims(user=token.user, scopes=scopes, organization=token.organization))
         if wants_organization(scopes):
             data.update(
                 organization_claims(

@@ -22,6 +22,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
+from idp.flow.session import acr_for as flow_acr_for
 from idp.oidc import jws
 from idp.oidc.claims import (
     ORGANIZATION_SCOPE_PREFIX,
@@ -318,7 +319,15 @@ class CanopyValidator(OAuth2Validator):
             target = "id_token" if token_handler is not None else "userinfo"
             requested = set((claims_param.get(target) or {}).keys())
         out: dict[str, Any] = {"sub": str(request.user.pk)}
-        out.update(standard_claims(user=request.user, scopes=scopes, requested=requested))
+        access = getattr(request, "access_token", None)
+        selected = (
+            request.canopy_organization
+            if hasattr(request, "canopy_organization")
+            else access.organization
+            if isinstance(access, AccessToken)
+            else None
+        )
+        out.update(standard_claims(user=request.user, scopes=scopes, requested=requested, organization=selected))
         out.update(self._org_claims_for(request, scopes))
         return out
 
@@ -353,7 +362,8 @@ class CanopyValidator(OAuth2Validator):
 
 
 def acr_for(amr: list[str]) -> str:
-    return "urn:canopy:acr:mfa" if len(set(amr)) > 1 else "urn:canopy:acr:pwd"
+    """The same mapping the login journey records in the session (``idp.flow.session.acr_for``)."""
+    return flow_acr_for(amr)
 
 
 def access_token_lifetime() -> int:

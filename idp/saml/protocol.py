@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus
 from django.conf import settings
 from lxml import etree
 
+from idp.flow.session import ACR_MFA, acr_for
 from idp.saml import crypto
 from idp.saml.models import (
     BINDING_POST,
@@ -40,6 +41,14 @@ STATUS_UNSUPPORTED_BINDING = "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBind
 STATUS_NO_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
 STATUS_PARTIAL_LOGOUT = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout"
 AC_PASSWORD_PROTECTED = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"  # noqa: S105 - a URN
+AC_MFA = "https://refeds.org/profile/mfa"  # REFEDS MFA profile: a password and another factor
+
+
+def authn_context_for(amr: list[str]) -> str:
+    """The AuthnContextClassRef for how the user signed in; MFA exactly when OIDC's acr is MFA."""
+    return AC_MFA if acr_for(amr) == ACR_MFA else AC_PASSWORD_PROTECTED
+
+
 # What a Canopy sign-in (a password over TLS) satisfies; anything stronger is refused, never claimed.
 AC_SATISFIED = {
     AC_PASSWORD_PROTECTED,
@@ -330,6 +339,7 @@ def build_response(
     attributes: list[tuple[str, str, list[str]]],
     auth_instant: datetime.datetime,
     session_index: str,
+    authn_context: str = AC_PASSWORD_PROTECTED,
 ) -> tuple[etree._Element, etree._Element]:
     """An unsigned Response with one Assertion; returns (response, assertion)."""
     issued = now()
@@ -355,7 +365,7 @@ def build_response(
     )
     _sub(_sub(conditions, SAML + "AudienceRestriction"), SAML + "Audience", sp.entity_id)
     statement = _sub(assertion, SAML + "AuthnStatement", AuthnInstant=instant(auth_instant), SessionIndex=session_index)
-    _sub(_sub(statement, SAML + "AuthnContext"), SAML + "AuthnContextClassRef", AC_PASSWORD_PROTECTED)
+    _sub(_sub(statement, SAML + "AuthnContext"), SAML + "AuthnContextClassRef", authn_context)
     if attributes:
         attr_statement = _sub(assertion, SAML + "AttributeStatement")
         for name, friendly, values in attributes:

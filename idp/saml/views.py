@@ -36,6 +36,7 @@ from idp.saml.selectors import service_provider_by_pk, service_provider_get
 from idp.saml.xml import SAML, SAMLP, deflate, text, to_bytes
 from orgs.claims import ORG_CLAIM_KEYS, organization_facts
 from orgs.models import Organization
+from orgs.profiles import resolved_profile
 from orgs.selectors import EligibleOrganization, user_eligible_organizations
 from tenants.models import Tenant
 from tenants.selectors import tenant_get_by_slug
@@ -408,12 +409,13 @@ def _attributes(
     via: Organization | None,
     memberships: list[Organization] | None,
 ) -> list[tuple[str, str, list[str]]]:
+    profile = resolved_profile(user=user, organization=organization)  # the tenant's source modes
     values: dict[str, list[str]] = {
-        "email": [user.email] if user.email else [],
+        "email": [profile["email"]] if profile["email"] else [],
         "username": [user.username],
-        "given_name": [user.first_name] if user.first_name else [],
-        "family_name": [user.last_name] if user.last_name else [],
-        "name": [user.get_full_name() or user.username],
+        "given_name": [profile["given_name"]] if profile["given_name"] else [],
+        "family_name": [profile["family_name"]] if profile["family_name"] else [],
+        "name": [profile["name"] or user.username],
     }
     if sp.wants_organization:
         facts = organization_facts(
@@ -464,6 +466,7 @@ def _issue(
         ),
         auth_instant=protocol.datetime.datetime.fromtimestamp(auth.auth_time, tz=protocol.datetime.UTC),
         session_index=session_index,
+        authn_context=protocol.authn_context_for(auth.amr),
     )
     signer = crypto.backend()
     if sp.encrypt_assertion and sp.encryption_certificate:
