@@ -258,6 +258,10 @@ def _without_param(url: str, name: str) -> str:
     return urlunsplit(("", "", parts.path, urlencode(query), ""))
 
 
+# The back-channel endpoints below are called by clients, not browsers with a session:
+# they authenticate the client (secret, PKCE) or a bearer token, never a cookie, so CSRF
+# does not apply. tests/test_oidc_protocol.py and test_oidc_tokens.py check that each one
+# refuses a wrong or missing client credential or token.
 @method_decorator(csrf_exempt, name="dispatch")
 class TokenView(TenantScopedMixin, dot_views.TokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

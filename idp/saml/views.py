@@ -157,6 +157,9 @@ def sso_redirect_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     return _sso(request, tenant, incoming)
 
 
+# The HTTP-POST binding is a cross-site form post from the SP by design, so there is no
+# CSRF token; the AuthnRequest itself is checked instead (registered issuer and ACS,
+# signature when required, Destination, IssueInstant window, one use per request ID).
 @csrf_exempt
 @require_http_methods(["POST"])
 @never_cache
@@ -530,6 +533,8 @@ def slo_redirect_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     return _slo(request, tenant, incoming)
 
 
+# Same reason as sso_post_view: the SP posts cross-site; LogoutRequests must be signed
+# by the SP's key whenever it has one, and LogoutResponses must answer our own request.
 @csrf_exempt
 @require_http_methods(["POST"])
 @never_cache
