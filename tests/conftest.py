@@ -291,3 +291,28 @@ def browser() -> Iterator[Any]:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def smtp(settings: Any) -> Iterator[Any]:
+    """A real SMTP server on 127.0.0.1; Django sends to it; the test reads ``smtp.messages``."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from tests.mail_support import Inbox
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.DEFAULT_FROM_EMAIL = "canopy@mightybank.example"
+    try:
+        yield inbox
+    finally:
+        controller.stop()

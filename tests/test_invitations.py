@@ -4,14 +4,10 @@ acceptance in the login journey."""
 from __future__ import annotations
 
 import re
-import socket
-from collections.abc import Iterator
 from datetime import timedelta
-from email import message_from_bytes
 from email.message import Message
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core import signing
 from django.test import Client
 from django.utils import timezone
@@ -22,35 +18,9 @@ from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.api_support import ApiClient, api_token
 from tests.conftest import org, user
+from tests.mail_support import Inbox
 
 pytestmark = pytest.mark.django_db
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(settings) -> Iterator[Inbox]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.DEFAULT_FROM_EMAIL = "canopy@mightybank.example"
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 def link_in(message: Message) -> str:

@@ -4,15 +4,12 @@ authorize request's ``organization`` choosing the effective settings, tokens and
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
-from email import message_from_bytes
 from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.cache import cache
 from django.test import Client
 
@@ -24,37 +21,11 @@ from orgs.settings_services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import org
+from tests.mail_support import Inbox
 from tests.oidc_support import DEMO_WEB, authorize_url, basic, jwt_claims, pkce, query_of
 
 pytestmark = pytest.mark.django_db
 NEXT_HOME = "/t/mightybank/"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(settings) -> Iterator[Inbox]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.DEFAULT_FROM_EMAIL = "canopy@mightybank.example"
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from tenants.models import Tenant
-from tests.test_otp_email import Inbox, code_in, require_email_otp, smtp  # noqa: F401 - the SMTP fixture
+from tests.mail_support import Inbox
+from tests.test_otp_email import code_in, require_email_otp
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,8 +16,9 @@ from idp.flow.recovery import MSG_BAD_LINK, MSG_SENT
 from idp.oidc.models import AccessToken, RefreshToken
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import user
+from tests.mail_support import Inbox
 from tests.oidc_support import DEMO_WEB, authorize_url, basic, pkce, query_of
-from tests.test_otp_email import Inbox, password_step, smtp  # noqa: F401 - the SMTP fixture
+from tests.test_otp_email import password_step
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "a-brand-new-passphrase-42"  # noqa: S105 - a test value

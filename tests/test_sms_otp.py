@@ -25,7 +25,8 @@ from orgs.settings_services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org, user
-from tests.test_otp_email import Inbox, code_in, password_step, smtp  # noqa: F401 - the SMTP fixture
+from tests.mail_support import Inbox
+from tests.test_otp_email import code_in, password_step
 
 pytestmark = pytest.mark.django_db
 SECRET = "webhook-test-secret"  # noqa: S105 - a test value
