@@ -106,7 +106,11 @@ class Application(AbstractApplication):
         return tenant_jwk(tenant_id=self.tenant_id, algorithm=self.algorithm or "RS256")
 
 
-class Grant(AbstractGrant):
+class TenantOrganizationFields(models.Model):
+    """What the grant, the access token and the refresh token carry beyond DOT's fields:
+    the tenant, the organization chosen at sign-in and, for an acts-for choice, the member
+    organization it came through."""
+
     tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
         "tenants.Tenant", on_delete=models.CASCADE, related_name="+"
     )
@@ -116,42 +120,34 @@ class Grant(AbstractGrant):
     acting_via: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
         "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+
+    class Meta:
+        abstract = True
+
+
+class AuthenticationFields(models.Model):
+    """When and how the person signed in, kept so a refresh issues the same auth_time/amr."""
+
     auth_time: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(null=True, blank=True)
     amr: models.CharField[str, str] = models.CharField(max_length=100, blank=True, default="")
 
+    class Meta:
+        abstract = True
+
+
+class Grant(AbstractGrant, TenantOrganizationFields, AuthenticationFields):  # noqa: DJ008 - __str__ from DOT
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
 
 
-class AccessToken(AbstractAccessToken):
-    tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.CASCADE, related_name="+"
-    )
-    organization: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
-        "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    acting_via: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
-        "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+class AccessToken(AbstractAccessToken, TenantOrganizationFields):  # noqa: DJ008 - __str__ from DOT
     grant_code_hash: models.CharField[str, str] = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
 
 
-class RefreshToken(AbstractRefreshToken):
-    tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.CASCADE, related_name="+"
-    )
-    organization: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
-        "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    acting_via: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
-        "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    auth_time: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(null=True, blank=True)
-    amr: models.CharField[str, str] = models.CharField(max_length=100, blank=True, default="")
-
+class RefreshToken(AbstractRefreshToken, TenantOrganizationFields, AuthenticationFields):  # noqa: DJ008 - __str__ from DOT
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
 
