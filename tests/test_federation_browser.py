@@ -195,3 +195,65 @@ def test_saml_sp_gets_org_claims_after_dana_signs_in_at_her_partner_saml_idp(
     dana = User.objects.get(tenant=tenant, email="dana@partner.example")
     assert UpstreamIdentity.objects.get(idp=idp).user == dana
     assert re.fullmatch(r"dana-0001", UpstreamIdentity.objects.get(idp=idp).subject)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rp_logout_in_chromium_also_ends_the_partner_session(canopy: str, browser: Any, partner: PartnerOP) -> None:
+    partner.control(post_logout_redirect_uris=[f"{canopy}/federation/partner/logout/return"])
+    config = requests.get(f"{canopy}/.well-known/openid-configuration", timeout=10).json()
+    session = OAuth2Session(
+        "demo-web",
+        "demo-web-secret",
+        scope="openid organization",
+        redirect_uri=REDIRECT_URI,
+        code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_basic",
+    )
+    verifier = secrets.token_urlsafe(48)
+    url, _ = session.create_authorization_url(config["authorization_endpoint"], code_verifier=verifier, nonce="n-1")
+    context = browser.new_context()
+    page = context.new_page()
+    landed: list[str] = []
+
+    def catch_rp(route: Any) -> None:
+        landed.append(route.request.url)
+        route.fulfill(status=200, content_type="text/plain", body="at the RP")
+
+    page.route(lambda u: u.startswith("http://127.0.0.1:8765/"), catch_rp)  # any path and query
+    try:
+        page.goto(url)
+        page.fill("input[name=identifier]", "dana@partner.example")
+        page.click("button[type=submit]")
+        page.click("#partner-submit")
+        page.wait_for_selector("#org-list")
+        page.click("#org-list button:has-text('Partner Inc')")
+        page.wait_for_url("http://127.0.0.1:8765/**")
+        token = session.fetch_token(config["token_endpoint"], authorization_response=landed[-1], code_verifier=verifier)
+        assert (
+            jwt.decode(
+                token["id_token"], KeySet.import_key_set(requests.get(config["jwks_uri"], timeout=10).json())
+            ).claims["idp"]
+            == partner.url
+        )
+        logout_url = (
+            f"{config['end_session_endpoint']}?id_token_hint={token['id_token']}"
+            "&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2F&state=bye"
+        )
+        page.goto(f"{canopy}/")  # the RP's "Sign out" link, followed like a user would
+        page.evaluate(
+            "url => { const a = document.createElement('a'); a.id = 'rp-out'; a.href = url; "
+            "a.textContent = 'Sign out'; document.body.appendChild(a); }",
+            logout_url,
+        )
+        page.click("#rp-out")
+        page.wait_for_url(lambda u: u.startswith("http://127.0.0.1:8765/?"))
+        assert landed[-1] == "http://127.0.0.1:8765/?state=bye"
+        logouts = requests.get(f"{partner.url}/state", timeout=5).json()["logouts"]
+        assert logouts and logouts[-1]["sub"] == "dana-0001" and logouts[-1]["ended"] >= 1
+        # Signing in again asks at Canopy and at the partner.
+        page.goto(url)
+        page.fill("input[name=identifier]", "dana@partner.example")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#partner-username")
+    finally:
+        context.close()

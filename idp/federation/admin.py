@@ -12,16 +12,20 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.timezone import now
 
 from idp.federation.models import UpstreamDomain, UpstreamIdentity, UpstreamIdP
 from idp.federation.services import (
+    MetadataError,
     domain_challenge,
     domain_check_dns,
     domain_set_verified,
     encrypt_secret,
+    fetch_saml_metadata,
+    saml_metadata_refresh,
     upstream_idp_validate,
 )
-from idp.federation.views import domain_status
+from idp.federation.views import domain_status, saml_metadata_status
 from orgs.services import normalize_domain
 from tenants.admin_base import TenantScopedAdmin
 from tenants.audit import audit_record
@@ -50,7 +54,11 @@ class UpstreamIdPForm(forms.ModelForm):
             "client_id",
             "scopes",
             "use_pkce",
+            "end_session_endpoint",
+            "saml_metadata_url",
             "saml_metadata",
+            "saml_sign_requests",
+            "attribute_map",
             "jit_enabled",
             "jit_organizations",
             "jit_claim",
@@ -66,6 +74,13 @@ class UpstreamIdPForm(forms.ModelForm):
             return
         if self.cleaned_data.get("client_secret"):
             self.instance.client_secret_encrypted = encrypt_secret(self.cleaned_data["client_secret"])
+        idp = self.instance
+        if idp.kind == UpstreamIdP.Kind.SAML and idp.saml_metadata_url and not idp.saml_metadata:
+            try:
+                idp.saml_metadata, idp.saml_metadata_fetched_at = fetch_saml_metadata(idp.saml_metadata_url), now()
+            except MetadataError as exc:
+                self.add_error("saml_metadata_url", str(exc))
+                return
         try:
             upstream_idp_validate(self.instance, jit_organizations=self.cleaned_data.get("jit_organizations") or [])
         except ValidationError as exc:
@@ -75,8 +90,8 @@ class UpstreamIdPForm(forms.ModelForm):
 
 class UpstreamDomainInline(admin.TabularInline):
     model = UpstreamDomain
-    fields = ("domain", "verified", "status")
-    readonly_fields = ("verified", "status")
+    fields = ("domain", "verified", "status", "last_checked_at")
+    readonly_fields = ("verified", "status", "last_checked_at")
     extra = 0
 
     @admin.display(description="status")
@@ -91,6 +106,20 @@ class UpstreamIdPAdmin(TenantScopedAdmin):
     list_filter = ("tenant", "kind", "enabled")
     search_fields = ("name", "slug", "client_id")
     autocomplete_fields = ("organization", "jit_organizations")
+    readonly_fields = ("metadata_status",)
+    actions = ("refresh_metadata",)
+
+    @admin.display(description="SAML metadata status")
+    def metadata_status(self, obj: UpstreamIdP) -> str:
+        return saml_metadata_status(obj)
+
+    @admin.action(description="Fetch the SAML metadata from its URL now")
+    def refresh_metadata(self, request: HttpRequest, queryset: QuerySet[UpstreamIdP]) -> None:
+        for idp in queryset.exclude(saml_metadata_url=""):
+            ok = saml_metadata_refresh(actor=request.user, idp=idp)  # type: ignore[arg-type]
+            self.message_user(
+                request, f"{idp.name}: {saml_metadata_status(idp)}", messages.SUCCESS if ok else messages.ERROR
+            )
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -125,8 +154,18 @@ class UpstreamDomainAdmin(TenantScopedAdmin):
     list_display = ("domain", "idp", "tenant", "verified", "status", "challenge")
     list_filter = ("tenant", "verified")
     search_fields = ("domain",)
-    readonly_fields = ("verified", "verified_at", "verified_how", "last_check", "challenge")
-    fields = ("tenant", "idp", "domain", "verified", "verified_at", "verified_how", "last_check", "challenge")
+    readonly_fields = ("verified", "verified_at", "verified_how", "last_check", "last_checked_at", "challenge")
+    fields = (
+        "tenant",
+        "idp",
+        "domain",
+        "verified",
+        "verified_at",
+        "verified_how",
+        "last_check",
+        "last_checked_at",
+        "challenge",
+    )
     actions = ("check_dns", "mark_verified", "mark_unverified")
 
     @admin.display(description="status")

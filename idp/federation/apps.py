@@ -8,7 +8,7 @@ class FederationConfig(AppConfig):
     label = "federation"
 
     def ready(self) -> None:
-        from idp.federation import steps  # noqa: F401 - registers the upstream login step
+        from idp.federation import logout, steps  # noqa: F401 - register the upstream login step and logout
         from idp.federation.views import login_options
         from idp.flow.views import register_login_options
 

@@ -38,8 +38,26 @@ class UpstreamIdP(models.Model):
     client_secret_encrypted = models.TextField(blank=True, editable=False)
     scopes = models.CharField(max_length=500, default="openid email profile")
     use_pkce = models.BooleanField(default=True)
+    end_session_endpoint = models.URLField(
+        max_length=500, blank=True, help_text="Upstream logout; empty: the one its discovery document names, if any."
+    )
     # SAML
     saml_metadata = models.TextField(blank=True)
+    saml_metadata_url = models.URLField(
+        max_length=500, blank=True, help_text="Fetch the partner's metadata from here (and again periodically)."
+    )
+    saml_metadata_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    saml_metadata_error = models.CharField(max_length=300, blank=True, editable=False)  # the last failed fetch
+    saml_sign_requests = models.BooleanField(default=True, help_text="Sign AuthnRequests and LogoutRequests.")
+    # Canopy's SP key pair for this upstream: signs requests, decrypts encrypted assertions.
+    sp_key_encrypted = models.TextField(blank=True, editable=False)
+    sp_cert = models.TextField(blank=True, editable=False)
+    # Attribute mapping: user field or "profile:<custom attribute>" → upstream claim/attribute name.
+    attribute_map = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='e.g. {"first_name": "given_name", "phone": "mobile", "profile:cost_center": "costCenter"}.',
+    )
     # JIT provisioning
     jit_enabled = models.BooleanField(default=True)
     jit_organizations = models.ManyToManyField(Organization, blank=True, related_name="+")
@@ -68,6 +86,7 @@ class UpstreamDomain(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True, editable=False)
     verified_how = models.CharField(max_length=10, blank=True, editable=False)  # "dns" | "manual"
     last_check = models.CharField(max_length=300, blank=True, editable=False)  # why it is not verified
+    last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["domain"]

@@ -10,6 +10,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -42,6 +43,7 @@ class ProviderConfig:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
+    end_session_endpoint: str = ""
 
 
 def _get_json(url: str) -> dict[str, Any]:
@@ -55,7 +57,9 @@ def _get_json(url: str) -> dict[str, Any]:
 
 def provider_config(idp: UpstreamIdP) -> ProviderConfig:
     if not idp.discovery_url:
-        return ProviderConfig(idp.issuer, idp.authorization_endpoint, idp.token_endpoint, idp.jwks_uri)
+        return ProviderConfig(
+            idp.issuer, idp.authorization_endpoint, idp.token_endpoint, idp.jwks_uri, idp.end_session_endpoint
+        )
     key = f"canopy:federation:discovery:{idp.pk}:{idp.discovery_url}"
     data = cache.get(key)
     if data is None:
@@ -72,6 +76,7 @@ def provider_config(idp: UpstreamIdP) -> ProviderConfig:
         authorization_endpoint=idp.authorization_endpoint or str(data.get("authorization_endpoint", "")),
         token_endpoint=idp.token_endpoint or str(data.get("token_endpoint", "")),
         jwks_uri=idp.jwks_uri or str(data.get("jwks_uri", "")),
+        end_session_endpoint=idp.end_session_endpoint or str(data.get("end_session_endpoint", "") or ""),
     )
 
 
@@ -173,8 +178,11 @@ def validate_id_token(id_token: str, *, idp: UpstreamIdP, config: ProviderConfig
     return claims
 
 
-def finish(*, idp: UpstreamIdP, tx: dict[str, Any], authorization_response: str, iss: str | None) -> dict[str, Any]:
-    """Exchange the code (with the PKCE verifier) and return the validated ID token claims."""
+def finish(
+    *, idp: UpstreamIdP, tx: dict[str, Any], authorization_response: str, iss: str | None
+) -> tuple[dict[str, Any], str]:
+    """Exchange the code (with the PKCE verifier): the validated ID token claims, and the ID token itself
+    (kept server-side in the session as ``id_token_hint`` for the upstream logout)."""
     config = provider_config(idp)
     if config.issuer != tx["issuer"]:
         raise UpstreamError("issuer-changed")
@@ -193,4 +201,15 @@ def finish(*, idp: UpstreamIdP, tx: dict[str, Any], authorization_response: str,
     id_token = token.get("id_token")
     if not isinstance(id_token, str):
         raise UpstreamError("no-id-token")
-    return validate_id_token(id_token, idp=idp, config=config, nonce=tx["nonce"])
+    return validate_id_token(id_token, idp=idp, config=config, nonce=tx["nonce"]), id_token
+
+
+def logout_url(*, idp: UpstreamIdP, id_token: str, post_logout_redirect_uri: str, state: str) -> str | None:
+    """The upstream's RP-initiated logout URL (OpenID Connect RP-Initiated Logout 1.0), or None without one."""
+    endpoint = provider_config(idp).end_session_endpoint
+    if not endpoint.startswith(("https://", "http://")):
+        return None
+    params = {"post_logout_redirect_uri": post_logout_redirect_uri, "state": state, "client_id": idp.client_id}
+    if id_token:
+        params["id_token_hint"] = id_token
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"

@@ -8,18 +8,28 @@ audience and our ACS; assertion ids are remembered until they expire (replay).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import secrets
+import tempfile
 import time
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from idp.federation.models import UpstreamIdP
+from idp.federation.services import decrypt_secret, encrypt_secret
 
 SESSION_SAML = "canopy.federation.saml"
+SESSION_SAML_LOGOUT = "canopy.federation.saml-logout"
 TX_SECONDS = 600
+SIG_ALG = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+SP_CERT_DAYS = 3650  # self-signed: partners pin it from our metadata, so it need not expire soon
 
 
 class SamlError(Exception):
@@ -38,25 +48,97 @@ def acs_url(idp: UpstreamIdP) -> str:
     return f"{settings.CANOPY_BASE_URL}{path}"
 
 
+def sls_url(idp: UpstreamIdP) -> str:
+    path = reverse("federation:saml_sls", kwargs={"tenant_slug": idp.tenant.slug, "idp_slug": idp.slug})
+    return f"{settings.CANOPY_BASE_URL}{path}"
+
+
+def _generate_key_pair(idp: UpstreamIdP) -> tuple[str, str]:
+    """A fresh RSA key and a self-signed certificate naming our SP entity id (what SAML metadata carries)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Canopy SP {idp.tenant.slug}/{idp.slug}"[:64])])
+    now = timezone.now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=SP_CERT_DAYS))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def ensure_sp_keys(idp: UpstreamIdP) -> None:
+    """Give the upstream its own SP key pair once (the private key is encrypted at rest)."""
+    if idp.sp_cert and idp.sp_key_encrypted:
+        return
+    key_pem, cert_pem = _generate_key_pair(idp)
+    idp.sp_key_encrypted, idp.sp_cert = encrypt_secret(key_pem), cert_pem
+    if idp.pk is not None:
+        UpstreamIdP.objects.filter(pk=idp.pk, sp_cert="").update(
+            sp_key_encrypted=idp.sp_key_encrypted, sp_cert=idp.sp_cert
+        )
+        idp.refresh_from_db(fields=["sp_key_encrypted", "sp_cert"])  # a concurrent first use wins once
+
+
+def _key_files(idp: UpstreamIdP) -> tuple[str, str]:
+    """xmlsec1 reads keys from files: a private (0700) directory, one file pair per certificate."""
+    ensure_sp_keys(idp)
+    digest = hashlib.sha256(idp.sp_cert.encode()).hexdigest()[:24]
+    folder = Path(tempfile.gettempdir()) / f"canopy-sp-keys-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if folder.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise SamlError("sp-key-folder-unsafe")  # someone else made it: never put a private key there
+    key_file, cert_file = folder / f"{digest}.key", folder / f"{digest}.crt"
+    if not key_file.exists():
+        fd = os.open(str(key_file) + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(decrypt_secret(idp.sp_key_encrypted))
+        os.replace(str(key_file) + ".tmp", key_file)
+    if not cert_file.exists():
+        cert_file.write_text(idp.sp_cert)
+    return str(key_file), str(cert_file)
+
+
 def _client(idp: UpstreamIdP) -> Any:
-    from saml2 import BINDING_HTTP_POST
+    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
     from saml2.client import Saml2Client
     from saml2.config import SPConfig
 
+    key_file, cert_file = _key_files(idp)
     config = SPConfig().load(
         {
             "entityid": sp_entity_id(idp),
             "service": {
                 "sp": {
-                    "endpoints": {"assertion_consumer_service": [(acs_url(idp), BINDING_HTTP_POST)]},
+                    "endpoints": {
+                        "assertion_consumer_service": [(acs_url(idp), BINDING_HTTP_POST)],
+                        "single_logout_service": [(sls_url(idp), BINDING_HTTP_REDIRECT)],
+                    },
                     "want_assertions_signed": True,
                     "want_response_signed": False,
                     "want_assertions_or_response_signed": True,
-                    "authn_requests_signed": False,
+                    "authn_requests_signed": idp.saml_sign_requests,
+                    "logout_requests_signed": idp.saml_sign_requests,
                     "allow_unsolicited": False,
                     "only_use_keys_in_metadata": True,
                 }
             },
+            "key_file": key_file,
+            "cert_file": cert_file,
+            "encryption_keypairs": [{"key_file": key_file, "cert_file": cert_file}],
             "metadata": {"inline": [idp.saml_metadata]},
             "xmlsec_binary": "/usr/bin/xmlsec1",
             "allow_unknown_attributes": True,
@@ -85,7 +167,11 @@ def begin(request: Any, *, idp: UpstreamIdP, next_url: str) -> str:
     client = _client(idp)
     relay = secrets.token_urlsafe(24)
     request_id, info = client.prepare_for_authenticate(
-        entityid=_idp_entity_id(client), relay_state=relay, binding=BINDING_HTTP_REDIRECT
+        entityid=_idp_entity_id(client),
+        relay_state=relay,
+        binding=BINDING_HTTP_REDIRECT,
+        sign=idp.saml_sign_requests,
+        sigalg=SIG_ALG if idp.saml_sign_requests else None,
     )
     now = time.time()
     txs = {
@@ -116,8 +202,8 @@ def finish(request: Any, *, idp: UpstreamIdP, saml_response: str, relay_state: s
         raise SamlError(f"response-invalid:{type(exc).__name__}") from exc
     if response is None:
         raise SamlError("response-invalid")
-    assertions = list(getattr(response.response, "assertion", None) or [])
-    if len(assertions) != 1 or response.response.encrypted_assertion:
+    # Plain or encrypted (decrypted with our SP key by pysaml2): exactly one assertion either way.
+    if len(list(getattr(response, "assertions", None) or [])) != 1 or response.response.encrypted_assertion:
         raise SamlError("assertion-count")
     assertion = response.assertion
     if assertion is None or assertion.signature is None:
@@ -147,8 +233,88 @@ def finish(request: Any, *, idp: UpstreamIdP, saml_response: str, relay_state: s
         "given_name": first("givenName", "given_name"),
         "family_name": first("sn", "surname", "family_name"),
         "tx_next": tx["next"],
+        # For single logout later: who we asked, and the partner's session (kept server-side).
+        "tx_session": {
+            "issuer": _idp_entity_id(client),
+            "name_id": subject.strip(),
+            "name_id_format": str(getattr(name_id, "format", "") or ""),
+            "session_index": _session_index(assertion),
+        },
     }
     for name, values in ava.items():
         if name not in claims and values:
             claims[name] = [str(v) for v in values] if len(values) > 1 else str(values[0])
     return claims
+
+
+def _session_index(assertion: Any) -> str:
+    for statement in getattr(assertion, "authn_statement", None) or []:
+        if statement.session_index:
+            return str(statement.session_index)
+    return ""
+
+
+# --- single logout (SP-initiated, HTTP-Redirect both ways) ---------------------------
+
+
+def logout_url(request: Any, *, idp: UpstreamIdP, session: dict[str, Any], continue_url: str) -> str | None:
+    """A signed LogoutRequest to the partner's SLO endpoint, or None when its metadata has none.
+
+    The request id and where to go afterwards are parked in the (signed-out) session under the
+    RelayState; :func:`logout_finish` checks the LogoutResponse answers that request.
+    """
+    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2.saml import NameID
+
+    client = _client(idp)
+    entity_id = _idp_entity_id(client)
+    if session.get("issuer") != entity_id or not session.get("name_id"):
+        return None
+    services = client.metadata.single_logout_service(entity_id, BINDING_HTTP_REDIRECT, "idpsso") or []
+    if isinstance(services, dict):  # pysaml2 keys them by binding
+        services = services.get(BINDING_HTTP_REDIRECT) or []
+    locations = [str(s["location"]) for s in services if isinstance(s, dict) and s.get("location")]
+    if not locations:
+        return None
+    name_id = NameID(text=str(session["name_id"]), format=str(session.get("name_id_format") or "") or None)
+    request_id, logout_request = client.create_logout_request(
+        locations[0],
+        entity_id,
+        name_id=name_id,
+        session_indexes=[session["session_index"]] if session.get("session_index") else None,
+        sign=False,  # HTTP-Redirect: the signature goes in the query string (apply_binding below)
+    )
+    relay = secrets.token_urlsafe(24)
+    info = client.apply_binding(
+        BINDING_HTTP_REDIRECT,
+        str(logout_request),
+        locations[0],
+        relay,
+        sign=idp.saml_sign_requests,
+        sigalg=SIG_ALG if idp.saml_sign_requests else None,
+    )
+    pending = dict(request.session.get(SESSION_SAML_LOGOUT) or {})
+    pending[relay] = {"idp": idp.pk, "request_id": request_id, "continue": continue_url, "t": time.time()}
+    request.session[SESSION_SAML_LOGOUT] = dict(list(pending.items())[-5:])
+    return str(dict(info["headers"])["Location"])
+
+
+def logout_finish(request: Any, *, idp: UpstreamIdP, saml_response: str, relay_state: str) -> str:
+    """The ``continue_url`` of the logout this LogoutResponse answers; :class:`SamlError` otherwise."""
+    from saml2 import BINDING_HTTP_REDIRECT
+
+    pending = dict(request.session.get(SESSION_SAML_LOGOUT) or {})
+    tx = pending.pop(relay_state, None) if relay_state else None
+    request.session[SESSION_SAML_LOGOUT] = pending
+    if not isinstance(tx, dict) or tx.get("idp") != idp.pk or time.time() - tx.get("t", 0) >= TX_SECONDS:
+        raise SamlError("no-logout-transaction")
+    client = _client(idp)
+    try:
+        response = client.parse_logout_request_response(saml_response, BINDING_HTTP_REDIRECT)
+    except Exception as exc:  # noqa: BLE001 - pysaml2 raises many kinds for a bad response
+        raise SamlError(f"logout-response-invalid:{type(exc).__name__}") from exc
+    if response is None or response.in_response_to != tx["request_id"]:
+        raise SamlError("logout-response-mismatch")
+    if response.issuer() != _idp_entity_id(client):
+        raise SamlError("logout-response-issuer")
+    return str(tx["continue"])

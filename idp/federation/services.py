@@ -7,6 +7,7 @@ audit event. Client secrets are encrypted at rest and never logged or audited.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from collections.abc import Iterable
 from typing import Any
@@ -20,7 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from idp.federation.models import UpstreamDomain, UpstreamIdentity, UpstreamIdP
-from orgs.models import Membership, Organization
+from orgs.models import Membership, Organization, OrganizationProfileValue
+from orgs.profiles import PROFILE_ATTRIBUTES
 from orgs.services import membership_validate, normalize_domain
 from tenants.actors import SYSTEM, Actor, is_tenant_admin
 from tenants.audit import audit_record
@@ -28,6 +30,13 @@ from tenants.models import Tenant, User
 from tenants.services import user_create
 
 CHALLENGE_PREFIX = "_canopy-challenge."
+# Attribute mapping: user fields (with their lengths) an upstream claim may fill, and organization
+# profile attributes ("profile:<name>": a profile or custom attribute, stored per JIT organization).
+USER_FIELDS = {"first_name": 150, "last_name": 150, "email": 254, "phone_number": 32, "username": 150}
+DEFAULT_ATTRIBUTE_MAP = {"first_name": "given_name", "last_name": "family_name"}
+PROFILE_PREFIX = "profile:"
+MAX_PROFILE_ATTRIBUTE = 32
+PHONE_RE = re.compile(r"^\+[0-9]{6,20}$")
 
 
 class FederationRefused(Exception):
@@ -83,7 +92,7 @@ def upstream_idp_validate(idp: UpstreamIdP, *, jit_organizations: Iterable[Organ
         if "openid" not in idp.scopes.split():
             errors["scopes"] = ["The scopes must include 'openid'."]
     elif idp.kind == UpstreamIdP.Kind.SAML and not idp.saml_metadata:
-        errors["saml_metadata"] = ["The partner's SAML metadata is required."]
+        errors["saml_metadata"] = ["The partner's SAML metadata is required (or a metadata URL to fetch it from)."]
     if idp.jit_role not in Membership.Role.values:
         errors["jit_role"] = [f"Unknown role '{idp.jit_role}'. Use one of: {', '.join(Membership.Role.values)}."]
     for org in jit_organizations:
@@ -100,8 +109,42 @@ def upstream_idp_validate(idp: UpstreamIdP, *, jit_organizations: Iterable[Organ
         missing = sorted(v for v in idp.jit_claim_map.values() if v.lower() not in known)
         if missing:
             errors["jit_claim_map"] = [f"No organization of this tenant is called: {', '.join(missing)}."]
+    map_errors = _attribute_map_errors(idp)
+    if map_errors:
+        errors["attribute_map"] = map_errors
     if errors:
         raise ValidationError(errors)
+
+
+def _custom_attribute_names(tenant_id: int) -> set[str]:
+    from orgs.settings_selectors import effective_section
+
+    section = effective_section(tenant=tenant_id, organization=None, section="user_attributes").values
+    return {str(a.get("name")) for a in section.get("custom") or [] if isinstance(a, dict)}
+
+
+def _attribute_map_errors(idp: UpstreamIdP) -> list[str]:
+    """What is wrong with ``attribute_map`` (user field or ``profile:<attribute>`` → upstream claim)."""
+    mapping = idp.attribute_map
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        return [
+            'Give an object of field → upstream claim, e.g. {"first_name": "given_name", "phone_number": "mobile"}.'
+        ]
+    errors = []
+    known = None
+    for target, claim in mapping.items():
+        if not claim.strip():
+            errors.append(f"'{target}': name the upstream claim or attribute.")
+        if target.startswith(PROFILE_PREFIX):
+            name = target[len(PROFILE_PREFIX) :]
+            known = known if known is not None else _custom_attribute_names(idp.tenant_id) | set(PROFILE_ATTRIBUTES)
+            if name not in known or len(name) > MAX_PROFILE_ATTRIBUTE:
+                errors.append(f"'{name}' is not a profile or custom attribute of this tenant.")
+        elif target not in USER_FIELDS:
+            errors.append(
+                f"'{target}' is not a user field. Use one of: {', '.join(USER_FIELDS)}, or profile:<attribute>."
+            )
+    return errors
 
 
 def upstream_idp_create(
@@ -120,6 +163,11 @@ def upstream_idp_create(
     orgs = list(jit_organizations)
     idp = UpstreamIdP(tenant=tenant, slug=slug, name=name, kind=kind, **fields)
     idp.client_secret_encrypted = encrypt_secret(client_secret)
+    if kind == UpstreamIdP.Kind.SAML and idp.saml_metadata_url and not idp.saml_metadata:
+        try:
+            idp.saml_metadata, idp.saml_metadata_fetched_at = fetch_saml_metadata(idp.saml_metadata_url), timezone.now()
+        except MetadataError as exc:
+            raise ValidationError({"saml_metadata_url": [str(exc)]}) from exc
     upstream_idp_validate(idp, jit_organizations=orgs)
     with transaction.atomic():
         try:
@@ -145,6 +193,74 @@ def upstream_idp_set_secret(*, actor: Actor, idp: UpstreamIdP, client_secret: st
         idp.client_secret_encrypted = encrypt_secret(client_secret)
         idp.save(update_fields=["client_secret_encrypted"])
         audit_record(actor=actor, tenant=idp.tenant, action="federation.idp.secret", target=idp, data={})
+
+
+# --- SAML partner metadata by URL ----------------------------------------------------
+
+METADATA_MAX_BYTES = 2_000_000
+METADATA_TIMEOUT = (5, 10)  # connect, read (seconds)
+MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"
+
+
+class MetadataError(Exception):
+    """The partner's metadata could not be fetched or is not usable; the message is for the admin."""
+
+
+def fetch_saml_metadata(url: str) -> str:
+    """GET ``url`` with a bounded time and size; parse without DTDs or entities; one IdP entity in it."""
+    import requests
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
+    if not url.startswith(("https://", "http://")):
+        raise MetadataError("The metadata URL must start with https:// or http://.")
+    try:
+        with requests.get(url, timeout=METADATA_TIMEOUT, stream=True, allow_redirects=False) as response:
+            if response.status_code != 200:
+                raise MetadataError(f"The metadata URL answered HTTP {response.status_code}.")
+            body = b""
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > METADATA_MAX_BYTES:
+                    raise MetadataError(f"The metadata is larger than {METADATA_MAX_BYTES // 1_000_000} MB.")
+    except requests.RequestException as exc:
+        raise MetadataError(f"The metadata could not be fetched ({type(exc).__name__}).") from exc
+    try:
+        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DefusedXmlException, SyntaxError, ValueError) as exc:
+        raise MetadataError(f"The metadata is not acceptable XML ({type(exc).__name__}).") from exc
+    entities = [root] if root.tag == f"{{{MD_NS}}}EntityDescriptor" else root.findall(f"{{{MD_NS}}}EntityDescriptor")
+    idps = [e for e in entities if e.find(f"{{{MD_NS}}}IDPSSODescriptor") is not None]
+    if len(idps) != 1:
+        raise MetadataError(f"The metadata must describe exactly one identity provider; it describes {len(idps)}.")
+    return body.decode("utf-8")
+
+
+def saml_metadata_refresh(*, actor: Actor, idp: UpstreamIdP) -> bool:
+    """Fetch the partner's metadata again; on failure keep the last good one and record why."""
+    _require_admin(actor, idp.tenant)
+    try:
+        text = fetch_saml_metadata(idp.saml_metadata_url)
+        error = ""
+    except MetadataError as exc:
+        text, error = "", str(exc)
+    with transaction.atomic():
+        row = UpstreamIdP.objects.select_for_update().get(pk=idp.pk, tenant_id=idp.tenant_id)
+        changed = bool(text) and text != row.saml_metadata
+        if text:
+            row.saml_metadata, row.saml_metadata_fetched_at = text, timezone.now()
+        row.saml_metadata_error = error[:300]
+        row.save(update_fields=["saml_metadata", "saml_metadata_fetched_at", "saml_metadata_error"])
+        audit_record(
+            actor=actor,
+            tenant=row.tenant,
+            action="federation.idp.metadata",
+            target=row,
+            data={"ok": not error, "changed": changed, "error": error[:300]},
+        )
+    idp.saml_metadata, idp.saml_metadata_fetched_at = row.saml_metadata, row.saml_metadata_fetched_at
+    idp.saml_metadata_error = row.saml_metadata_error
+    return not error
 
 
 # --- domains -----------------------------------------------------------------------
@@ -225,6 +341,43 @@ def domain_check_dns(*, actor: Actor, domain: UpstreamDomain) -> bool:
             data={"domain": domain.domain, "verified": domain.verified},
         )
     return ok
+
+
+def domain_recheck(*, domain: UpstreamDomain) -> bool:
+    """The periodic re-check of a DNS-verified domain: a record that disappeared ends the verification.
+
+    A lookup that fails (timeout, server error) changes nothing but the note: a DNS outage must not
+    stop partners signing in. Manually verified domains have no record to look for.
+    """
+    if not domain.verified or domain.verified_how != "dns":
+        return domain.verified
+    name, token = domain_challenge(domain)
+    now = timezone.now()
+    try:
+        still = any(secrets.compare_digest(v.strip(), token) for v in _txt_values(name))
+    except LookupError as exc:
+        UpstreamDomain.objects.filter(pk=domain.pk).update(last_checked_at=now, last_check=f"Re-check: {exc}"[:300])
+        return True
+    with transaction.atomic():
+        domain.last_checked_at = now
+        if still:
+            domain.last_check = ""
+            domain.save(update_fields=["last_checked_at", "last_check"])
+            return True
+        domain.verified, domain.verified_at, domain.verified_how = False, None, ""
+        domain.last_check = (
+            f"Unverified by the re-check on {now:%Y-%m-%d %H:%M} UTC: no TXT record {name} with the expected value. "
+            "Publish it again, then check."
+        )[:300]
+        domain.save(update_fields=["verified", "verified_at", "verified_how", "last_check", "last_checked_at"])
+        audit_record(
+            actor=SYSTEM,
+            tenant=domain.idp.tenant,
+            action="federation.domain.unverified",
+            target=domain,
+            data={"domain": domain.domain, "reason": "txt-record-gone"},
+        )
+    return False
 
 
 def domain_set_verified(*, actor: Actor, domain: UpstreamDomain, verified: bool) -> UpstreamDomain:
@@ -347,6 +500,65 @@ def _unique_username(tenant: Tenant, base: str) -> str:
     return candidate
 
 
+def mapped_attributes(idp: UpstreamIdP, claims: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """(user field → value, profile attribute → value) from the claims, per the IdP's mapping.
+
+    A multi-valued attribute gives its first value; empty or malformed values are left out, so a
+    claim the upstream stopped sending never blanks a field.
+    """
+    mapping = {**DEFAULT_ATTRIBUTE_MAP, **(idp.attribute_map if isinstance(idp.attribute_map, dict) else {})}
+    fields: dict[str, str] = {}
+    profile: dict[str, str] = {}
+    for target, claim in mapping.items():
+        raw = claims.get(str(claim))
+        raw = raw[0] if isinstance(raw, list) and raw else raw
+        if not isinstance(raw, str | int) or isinstance(raw, bool) or not str(raw).strip():
+            continue
+        value = str(raw).strip()
+        if target.startswith(PROFILE_PREFIX):
+            profile[target[len(PROFILE_PREFIX) :][:MAX_PROFILE_ATTRIBUTE]] = value[:500]
+        elif target in USER_FIELDS:
+            if target == "phone_number" and not PHONE_RE.match(value):
+                continue
+            fields[target] = value[: USER_FIELDS[target]]
+    return fields, profile
+
+
+def _apply_user_fields(user: User, fields: dict[str, str], *, email_verified: bool) -> list[str]:
+    """Set the mapped fields that changed; email only when the upstream verified it, username only if free."""
+    changed = []
+    others = User.objects.filter(tenant=user.tenant).exclude(pk=user.pk)
+    for field, raw in fields.items():
+        value = raw.lower() if field == "email" else raw
+        if field == "email" and (not email_verified or others.filter(email__iexact=value).exists()):
+            continue
+        if field == "username" and others.filter(username__iexact=value).exists():
+            continue
+        if getattr(user, field) != value:
+            setattr(user, field, value)
+            changed.append(field)
+    if changed:
+        user.save(update_fields=changed)
+    return changed
+
+
+def _apply_profile_values(idp: UpstreamIdP, user: User, orgs: list[Organization], values: dict[str, str]) -> list[str]:
+    """The organization's own values of mapped profile/custom attributes, in each JIT organization."""
+    changed = []
+    for org in orgs:
+        for attribute, value in values.items():
+            row, created = OrganizationProfileValue.objects.get_or_create(
+                organization=org, user=user, attribute=attribute, defaults={"tenant_id": idp.tenant_id, "value": value}
+            )
+            if not created and row.value != value:
+                row.value = value
+                row.save(update_fields=["value", "updated_at"])
+            elif not created:
+                continue
+            changed.append(f"{org.identifier}:{attribute}")
+    return changed
+
+
 def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
     """The local user for validated upstream claims: linked, linked now, or provisioned.
 
@@ -368,12 +580,12 @@ def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
             if not user.is_active or user.tenant_id != tenant.pk:
                 raise FederationRefused("This account is disabled. Ask your administrator.", "inactive")
             added: list[str] = []
-            if idp.sync_on_login:
-                for attr, claim in (("first_name", "given_name"), ("last_name", "family_name")):
-                    if isinstance(claims.get(claim), str):
-                        setattr(user, attr, claims[claim][:150])
-                user.save(update_fields=["first_name", "last_name"])
+            updated: list[str] = []
+            if idp.sync_on_login:  # only then may the upstream change what is stored here
+                fields, profile = mapped_attributes(idp, claims)
+                updated = _apply_user_fields(user, fields, email_verified=email_verified)
                 added = _add_memberships(idp, user, orgs)
+                updated += _apply_profile_values(idp, user, orgs, profile)
             link.last_login_at = timezone.now()
             link.save(update_fields=["last_login_at"])
             audit_record(
@@ -381,7 +593,7 @@ def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
                 tenant=tenant,
                 action="federation.login",
                 target=user,
-                data={"idp": idp.slug, "memberships_added": added},
+                data={"idp": idp.slug, "memberships_added": added, "attributes_updated": updated},
             )
             return user
         existing = User.objects.filter(tenant=tenant, email__iexact=email).first() if email else None
@@ -408,15 +620,19 @@ def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
                     "Ask your administrator.",
                     "no-account",
                 )
-            base = email if email and email_verified else f"{idp.slug}-{subject}"
+            fields, _ = mapped_attributes(idp, claims)
+            base = fields.get("username") or (email if email and email_verified else f"{idp.slug}-{subject}")
             user = user_create(
                 actor=SYSTEM,
                 tenant=tenant,
                 username=_unique_username(tenant, base),
                 email=email if email_verified else "",
                 password=None,
-                first_name=str(claims.get("given_name") or "")[:150],
-                last_name=str(claims.get("family_name") or "")[:150],
+                first_name=fields.get("first_name", ""),
+                last_name=fields.get("last_name", ""),
+            )
+            _apply_user_fields(
+                user, {k: v for k, v in fields.items() if k == "phone_number"}, email_verified=email_verified
             )
             action = "federation.jit_create"
         UpstreamIdentity.objects.create(
@@ -428,6 +644,8 @@ def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
             last_login_at=timezone.now(),
         )
         added = _add_memberships(idp, user, orgs)
+        if action == "federation.jit_create":
+            _apply_profile_values(idp, user, orgs, mapped_attributes(idp, claims)[1])
         audit_record(
             actor=SYSTEM,
             tenant=tenant,
@@ -436,3 +654,83 @@ def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
             data={"idp": idp.slug, "memberships_added": added},
         )
     return user
+
+
+# --- updates and removals (management API) ----------------------------------------------
+
+IDP_UPDATABLE = (
+    "name",
+    "enabled",
+    "show_button",
+    "issuer",
+    "discovery_url",
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "client_id",
+    "scopes",
+    "use_pkce",
+    "saml_metadata",
+    "jit_enabled",
+    "jit_claim",
+    "jit_claim_map",
+    "jit_role",
+    "sync_on_login",
+    "linking",
+    "organization",
+)
+
+
+def upstream_idp_update(
+    *,
+    actor: Actor,
+    idp: UpstreamIdP,
+    client_secret: str | None = None,
+    jit_organizations: Iterable[Organization] | None = None,
+    **fields: Any,
+) -> UpstreamIdP:
+    """Change an IdP's settings; a given ``client_secret`` replaces the stored one (never returned)."""
+    _require_admin(actor, idp.tenant)
+    unknown = set(fields) - set(IDP_UPDATABLE)
+    if unknown:
+        raise TypeError(f"unknown fields {sorted(unknown)}")
+    for name, value in fields.items():
+        setattr(idp, name, value)
+    orgs = list(jit_organizations) if jit_organizations is not None else None
+    upstream_idp_validate(idp, jit_organizations=orgs or ())
+    with transaction.atomic():
+        if client_secret is not None:
+            idp.client_secret_encrypted = encrypt_secret(client_secret)
+        idp.save()
+        if orgs is not None:
+            idp.jit_organizations.set(orgs)
+        changed = sorted([*fields, *(["client_secret"] if client_secret is not None else [])])
+        changed += ["jit_organizations"] if orgs is not None else []
+        audit_record(
+            actor=actor, tenant=idp.tenant, action="federation.idp.update", target=idp, data={"fields": changed}
+        )
+    return idp
+
+
+def upstream_idp_delete(*, actor: Actor, idp: UpstreamIdP) -> None:
+    """Remove an IdP with its domains and linked identities (the users stay)."""
+    _require_admin(actor, idp.tenant)
+    with transaction.atomic():
+        audit_record(
+            actor=actor, tenant=idp.tenant, action="federation.idp.delete", target=idp, data={"slug": idp.slug}
+        )
+        idp.delete()
+
+
+def domain_release(*, actor: Actor, domain: UpstreamDomain) -> None:
+    """Stop claiming a domain for an IdP."""
+    _require_admin(actor, domain.idp.tenant)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            tenant=domain.idp.tenant,
+            action="federation.domain.release",
+            target=domain,
+            data={"domain": domain.domain},
+        )
+        domain.delete()

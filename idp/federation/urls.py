@@ -9,4 +9,6 @@ urlpatterns = [
     path("<slug:idp_slug>/saml/metadata", views.saml_metadata_view, name="saml_metadata"),
     path("<slug:idp_slug>/saml/start", views.saml_start_view, name="saml_start"),
     path("<slug:idp_slug>/saml/acs", views.saml_acs_view, name="saml_acs"),
+    path("<slug:idp_slug>/saml/sls", views.saml_sls_view, name="saml_sls"),
+    path("<slug:idp_slug>/logout/return", views.logout_return_view, name="logout_return"),
 ]

@@ -15,11 +15,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from idp.federation import oidc_client, saml_sp
+from idp.federation.logout import pop_oidc_logout, remember_upstream_session
 from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.federation.services import FederationRefused, upstream_sign_in_user
 from idp.flow.redirects import home_url, safe_next
 from idp.flow.selection import error_page
-from idp.flow.session import SESSION_AUTH, SESSION_LOGIN, sign_in
+from idp.flow.session import SESSION_LOGIN, sign_in
 from tenants.actors import SYSTEM
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -32,6 +33,7 @@ MSG_UPSTREAM = (
     "We could not confirm your sign-in with {name}. Nothing was changed. "
     "Go back to the application and try again; if it keeps happening, tell your administrator."
 )
+MSG_LOGOUT_GONE = "You are signed out here. Close your browser to be sure you are signed out everywhere."
 MSG_GONE = "This sign-in took too long or was already finished. Go back to the application and sign in again."
 
 
@@ -87,12 +89,31 @@ def start_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpRes
     return HttpResponseRedirect(url)
 
 
-def _sign_in_and_go(request: HttpRequest, tenant: Tenant, idp: UpstreamIdP, user: Any, next_url: str) -> HttpResponse:
+def _sign_in_and_go(
+    request: HttpRequest,
+    tenant: Tenant,
+    idp: UpstreamIdP,
+    user: Any,
+    next_url: str,
+    *,
+    upstream: str,
+    id_token: str = "",
+    saml: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """Sign in, recording the upstream (tokens name it) and what its logout needs (server-side)."""
     user.backend = "tenants.backends.TenantModelBackend"  # as authenticate() sets it
-    sign_in(request, user=user, tenant=tenant, amr=[AMR_FEDERATED], acr=ACR_FEDERATED)
-    data = dict(request.session[SESSION_AUTH])
-    data["idp"] = idp.slug
-    request.session[SESSION_AUTH] = data
+    if upstream and not idp.issuer:  # SAML entity id, or the OIDC issuer from discovery: tokens name it
+        UpstreamIdP.objects.filter(pk=idp.pk, issuer="").update(issuer=upstream[:500])
+    sign_in(
+        request,
+        user=user,
+        tenant=tenant,
+        amr=[AMR_FEDERATED],
+        acr=ACR_FEDERATED,
+        upstream=upstream or idp.slug,
+        upstream_slug=idp.slug,
+    )
+    remember_upstream_session(request, tenant=tenant, idp=idp, id_token=id_token, saml=saml)
     request.session.pop(SESSION_LOGIN, None)
     return HttpResponseRedirect(safe_next(tenant=tenant, candidate=next_url) or home_url(tenant))
 
@@ -123,7 +144,7 @@ def callback_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> Http
         )
     authorization_response = callback_url(tenant, idp) + "?" + request.META.get("QUERY_STRING", "")
     try:
-        claims = oidc_client.finish(
+        claims, id_token = oidc_client.finish(
             idp=idp, tx=tx, authorization_response=authorization_response, iss=request.GET.get("iss")
         )
         user = upstream_sign_in_user(idp=idp, claims=claims)
@@ -131,7 +152,9 @@ def callback_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> Http
         return _refuse(request, tenant, idp, exc.reason, MSG_UPSTREAM.format(name=idp.name))
     except FederationRefused as exc:
         return _refuse(request, tenant, idp, exc.reason, exc.message)
-    return _sign_in_and_go(request, tenant, idp, user, str(tx.get("next") or ""))
+    return _sign_in_and_go(
+        request, tenant, idp, user, str(tx.get("next") or ""), upstream=str(claims["iss"]), id_token=id_token
+    )
 
 
 @never_cache
@@ -193,6 +216,7 @@ def saml_acs_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> Http
     try:
         claims = saml_sp.finish(request, idp=idp, saml_response=saml_response, relay_state=relay_state)
         next_url = str(claims.pop("tx_next", ""))
+        saml_session = dict(claims.pop("tx_session", {}))
         user = upstream_sign_in_user(idp=idp, claims=claims)
     except saml_sp.SamlError as exc:
         if exc.reason == "no-transaction":
@@ -200,13 +224,71 @@ def saml_acs_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> Http
         return _refuse(request, tenant, idp, exc.reason, MSG_UPSTREAM.format(name=idp.name))
     except FederationRefused as exc:
         return _refuse(request, tenant, idp, exc.reason, exc.message)
-    return _sign_in_and_go(request, tenant, idp, user, next_url)
+    return _sign_in_and_go(
+        request, tenant, idp, user, next_url, upstream=str(saml_session.get("issuer", "")), saml=saml_session
+    )
+
+
+def _continue_logout(request: HttpRequest, tenant: Tenant, continue_url: str | None) -> HttpResponse:
+    """Back along the logout chain (a path inside this tenant), or to the signed-out page."""
+    done = reverse("flow:logout", kwargs={"tenant_slug": tenant.slug}) + "?done=1"
+    return HttpResponseRedirect(safe_next(tenant=tenant, candidate=continue_url) or done)
+
+
+@never_cache
+@require_GET
+def logout_return_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
+    """The upstream OP's ``post_logout_redirect_uri``: its session is over; the chain goes on."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    idp = _idp(tenant, idp_slug)
+    if idp is None or idp.kind != UpstreamIdP.Kind.OIDC:
+        return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=404)
+    continue_url = pop_oidc_logout(request, idp=idp, state=request.GET.get("state", "")[:200])
+    return _continue_logout(request, tenant, continue_url)
+
+
+@never_cache
+@require_GET
+def saml_sls_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
+    """The partner's LogoutResponse (HTTP-Redirect) to our signed LogoutRequest."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    idp = _idp(tenant, idp_slug)
+    saml_response = request.GET.get("SAMLResponse", "")
+    if idp is None or idp.kind != UpstreamIdP.Kind.SAML:
+        return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=404)
+    if not saml_response or len(saml_response) > 200_000:
+        return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=400)
+    try:
+        continue_url = saml_sp.logout_finish(
+            request, idp=idp, saml_response=saml_response, relay_state=request.GET.get("RelayState", "")[:200]
+        )
+    except saml_sp.SamlError as exc:
+        log.info("upstream SAML logout via %s not confirmed: %s", idp.slug, exc.reason)
+        return error_page(
+            request,
+            tenant=tenant,
+            title="Signed out here",
+            message=f"You are signed out here, but {idp.name} did not confirm that you are signed out there. "
+            "Close your browser to be sure.",
+            status=400,
+        )
+    return _continue_logout(request, tenant, continue_url)
 
 
 def domain_status(domain: UpstreamDomain) -> str:
     if domain.verified:
         return f"verified ({domain.verified_how})"
     return domain.last_check or "not verified yet: publish the TXT record, then check"
+
+
+def saml_metadata_status(idp: UpstreamIdP) -> str:
+    """For the admin: when the metadata was last fetched, and why the last fetch failed."""
+    if not idp.saml_metadata_url:
+        return "entered by hand" if idp.saml_metadata else ""
+    fetched = f"{idp.saml_metadata_fetched_at:%Y-%m-%d %H:%M} UTC" if idp.saml_metadata_fetched_at else "never"
+    if idp.saml_metadata_error:
+        return f"Last fetch failed: {idp.saml_metadata_error} Still using the metadata fetched {fetched}."
+    return f"Fetched {fetched}."
 
 
 def login_options(*, request: HttpRequest, tenant: Tenant, next_url: str) -> list[tuple[str, str]]:

@@ -44,6 +44,9 @@ class AuthState:
     auth_time: int  # epoch seconds
     amr: list[str] = field(default_factory=list)
     acr: str = ""
+    # Federated sign-in: the upstream IdP that vouched (its issuer / entity id), and its slug here.
+    upstream: str = ""
+    upstream_slug: str = ""
 
 
 def current_auth(request: HttpRequest, tenant: Tenant) -> AuthState | None:
@@ -63,25 +66,47 @@ def current_auth(request: HttpRequest, tenant: Tenant) -> AuthState | None:
             auth_time=int(data["auth_time"]),
             amr=[str(m) for m in data.get("amr", [])],
             acr=str(data.get("acr", "")),
+            upstream=str(data.get("upstream", "")),
+            upstream_slug=str(data.get("idp", "")),
         )
     except (KeyError, TypeError, ValueError):
         return None
 
 
 def sign_in(
-    request: HttpRequest, *, user: User, tenant: Tenant, amr: list[str], acr: str, backend: str | None = None
+    request: HttpRequest,
+    *,
+    user: User,
+    tenant: Tenant,
+    amr: list[str],
+    acr: str,
+    backend: str | None = None,
+    upstream: str = "",
+    upstream_slug: str = "",
 ) -> AuthState:
     """Log ``user`` in (new session key) and record how. ``user`` came from ``authenticate``,
-    or ``backend`` names the backend that authenticated it (a later step of the journey)."""
+    or ``backend`` names the backend that authenticated it (a later step of the journey).
+    ``upstream`` names the upstream IdP of a federated sign-in (tokens and assertions say so)."""
     auth.login(request, user, backend=backend or None)
-    state = AuthState(user=user, tenant_id=tenant.pk, auth_time=int(time.time()), amr=list(amr), acr=acr)
-    request.session[SESSION_AUTH] = {
+    state = AuthState(
+        user=user,
+        tenant_id=tenant.pk,
+        auth_time=int(time.time()),
+        amr=list(amr),
+        acr=acr,
+        upstream=upstream,
+        upstream_slug=upstream_slug,
+    )
+    data: dict[str, Any] = {
         "tenant_id": state.tenant_id,
         "user_id": user.pk,
         "auth_time": state.auth_time,
         "amr": state.amr,
         "acr": state.acr,
     }
+    if upstream:
+        data.update(upstream=upstream, idp=upstream_slug)
+    request.session[SESSION_AUTH] = data
     return state
 
 

@@ -26,8 +26,11 @@ from idp.flow.session import acr_for as flow_acr_for
 from idp.oidc import jws
 from idp.oidc.claims import (
     ORGANIZATION_SCOPE_PREFIX,
+    amr_record,
     organization_claims,
+    split_amr,
     standard_claims,
+    upstream_claims,
     wants_organization,
 )
 from idp.oidc.context import current_auth, current_tenant, issuer_for
@@ -132,7 +135,7 @@ class CanopyValidator(OAuth2Validator):
             organization=getattr(request, "canopy_organization", None),
             acting_via=getattr(request, "canopy_via", None),
             auth_time=datetime.fromtimestamp(auth.auth_time, tz=UTC) if auth is not None else None,
-            amr=AMR_SEPARATOR.join(auth.amr) if auth is not None else "",
+            amr=AMR_SEPARATOR.join(amr_record(auth.amr, auth.upstream_slug)) if auth is not None else "",
         )
 
     def _grant(self, code: str, client: Any, request: Any) -> Grant | None:
@@ -335,7 +338,8 @@ class CanopyValidator(OAuth2Validator):
         claims = self.get_oidc_claims(token, token_handler, request)
         expiration = timezone.now() + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
         auth_time = getattr(request, "canopy_auth_time", None) or timezone.now()
-        amr = getattr(request, "canopy_amr", None) or ["pwd"]
+        amr, upstream = split_amr(getattr(request, "canopy_amr", None) or ["pwd"])
+        claims.update(upstream_claims(tenant_id=current_tenant().pk, upstream_slug=upstream))
         claims.update(
             iss=issuer_for(current_tenant()),
             exp=int(expiration.timestamp()),

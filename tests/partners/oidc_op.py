@@ -5,6 +5,11 @@ PKCE (S256), client_secret_basic, RS256 ID tokens signed with its own key, publi
 ``POST /control`` (JSON) sets the users and a *mode* that makes the next ID tokens wrong on
 purpose: bad-signature, wrong-aud, wrong-nonce, expired, wrong-iss.
 
+It keeps a session (cookie ``partner_sid``): a second authorization in the same browser signs in
+without the form. ``GET /logout`` is its RP-initiated logout (end_session_endpoint): it checks the
+``id_token_hint`` it issued, ends that session and returns to a registered
+``post_logout_redirect_uri`` with ``state``. ``GET /state`` lists the logouts it performed.
+
     python tests/partners/oidc_op.py PORT CLIENT_ID CLIENT_SECRET
 """
 
@@ -42,9 +47,11 @@ STATE: dict[str, Any] = {
     },
 }
 CODES: dict[str, dict[str, Any]] = {}
+SESSIONS: dict[str, str] = {}  # partner_sid cookie → username
+LOGOUTS: list[dict[str, Any]] = []
 
 
-def id_token(user: dict[str, Any], nonce: str) -> str:
+def id_token(user: dict[str, Any], nonce: str, sid: str = "") -> str:
     now = int(time.time())
     mode = STATE["mode"]
     claims = {
@@ -55,6 +62,7 @@ def id_token(user: dict[str, Any], nonce: str) -> str:
         "exp": now + 300 - (7200 if mode == "expired" else 0),
         "nonce": nonce if mode != "wrong-nonce" else "not-your-nonce",
         "auth_time": now,
+        **({"sid": sid} if sid else {}),
     }
     key = ROGUE if mode == "bad-signature" else KEY
     return jwt.encode({"alg": "RS256", "kid": "partner-1", "typ": "JWT"}, claims, key)
@@ -93,6 +101,7 @@ class Handler(BaseHTTPRequestHandler):
                         "authorization_endpoint": f"{ISSUER}/authorize",
                         "token_endpoint": f"{ISSUER}/token",
                         "jwks_uri": f"{ISSUER}/jwks",
+                        "end_session_endpoint": f"{ISSUER}/logout",
                         "response_types_supported": ["code"],
                         "subject_types_supported": ["public"],
                         "id_token_signing_alg_values_supported": ["RS256"],
@@ -103,9 +112,17 @@ class Handler(BaseHTTPRequestHandler):
             )
         elif url.path == "/jwks":
             self._send(200, json.dumps({"keys": [KEY.as_dict(private=False)]}))
+        elif url.path == "/state":
+            self._send(200, json.dumps({"logouts": LOGOUTS, "sessions": len(SESSIONS)}))
+        elif url.path == "/logout":
+            self._logout(query)
         elif url.path == "/authorize":
             if query.get("client_id") != CLIENT_ID or query.get("response_type") != "code":
                 self._send(400, "unknown client", "text/plain")
+                return
+            sid = self._sid()
+            if sid in SESSIONS and query.get("prompt") != "login":
+                self._issue_code({**query, "username": SESSIONS[sid]}, sid)
                 return
             hidden = "".join(
                 f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in query.items()
@@ -121,6 +138,45 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "not found", "text/plain")
 
+    def _sid(self) -> str:
+        for part in (self.headers.get("Cookie") or "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == "partner_sid":
+                return value
+        return ""
+
+    def _issue_code(self, form: dict[str, str], sid: str, headers: dict | None = None) -> None:
+        code = secrets.token_urlsafe(24)
+        CODES[code] = {
+            "user": STATE["users"][form["username"]],
+            "nonce": form.get("nonce", ""),
+            "redirect_uri": form.get("redirect_uri", ""),
+            "challenge": form.get("code_challenge", ""),
+            "method": form.get("code_challenge_method", ""),
+            "sid": sid,
+        }
+        params = {"code": code, "iss": ISSUER}
+        if "state" in form:
+            params["state"] = form["state"]
+        location = {"Location": f"{form['redirect_uri']}?{urlencode(params)}"}
+        self._send(302, "", "text/plain", {**(headers or {}), **location})
+
+    def _logout(self, query: dict[str, str]) -> None:
+        """RP-initiated logout: only with an ID token we issued to this client, to a registered URI."""
+        try:
+            claims = jwt.decode(query.get("id_token_hint", ""), KEY).claims
+        except Exception:  # noqa: BLE001 - any bad hint is refused the same way
+            self._send(400, "<p id='partner-error'>Bad id_token_hint</p>", "text/html")
+            return
+        target = query.get("post_logout_redirect_uri", "")
+        if claims.get("aud") != CLIENT_ID or target not in STATE.get("post_logout_redirect_uris", []):
+            self._send(400, "<p id='partner-error'>Unknown client or redirect</p>", "text/html")
+            return
+        ended = [sid for sid in (claims.get("sid"), self._sid()) if sid and SESSIONS.pop(sid, None)]
+        LOGOUTS.append({"sub": claims.get("sub"), "sid": claims.get("sid"), "ended": len(ended)})
+        location = f"{target}?{urlencode({'state': query['state']})}" if query.get("state") else target
+        self._send(302, "", "text/plain", {"Location": location, "Set-Cookie": "partner_sid=; Path=/; Max-Age=0"})
+
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
         url = urlsplit(self.path)
         if url.path == "/control":
@@ -129,22 +185,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps({"mode": STATE["mode"]}))
         elif url.path == "/authorize":
             form = self._form()
-            user = STATE["users"].get(form.get("username", ""))
-            if user is None:
+            if form.get("username", "") not in STATE["users"]:
                 self._send(200, "<p id='partner-error'>Unknown user</p>", "text/html")
                 return
-            code = secrets.token_urlsafe(24)
-            CODES[code] = {
-                "user": user,
-                "nonce": form.get("nonce", ""),
-                "redirect_uri": form.get("redirect_uri", ""),
-                "challenge": form.get("code_challenge", ""),
-                "method": form.get("code_challenge_method", ""),
-            }
-            params = {"code": code, "iss": ISSUER}
-            if "state" in form:
-                params["state"] = form["state"]
-            self._send(302, "", "text/plain", {"Location": f"{form['redirect_uri']}?{urlencode(params)}"})
+            sid = secrets.token_urlsafe(16)
+            SESSIONS[sid] = form["username"]
+            self._issue_code(form, sid, {"Set-Cookie": f"partner_sid={sid}; Path=/; HttpOnly; SameSite=Lax"})
         elif url.path == "/token":
             auth = self.headers.get("Authorization", "")
             expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
@@ -165,7 +211,7 @@ class Handler(BaseHTTPRequestHandler):
                 "access_token": secrets.token_urlsafe(24),
                 "token_type": "Bearer",
                 "expires_in": 300,
-                "id_token": id_token(grant["user"], grant["nonce"]),
+                "id_token": id_token(grant["user"], grant["nonce"], grant["sid"]),
             }
             self._send(200, json.dumps(body))
         else:

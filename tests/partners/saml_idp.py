@@ -4,7 +4,14 @@
 
 GET /metadata (its IdP metadata), GET /sso/redirect (AuthnRequest) → a login form, POST /sso/login
 → an HTML form that posts the SAMLResponse to the ACS (its fields are easy to read in tests).
-``POST /control`` (JSON) sets ``mode``: ok, unsigned, wrong-audience, xsw.
+``POST /control`` (JSON) sets ``mode``: ok, unsigned, wrong-audience, xsw; ``sp_metadata`` (Canopy's
+real SP metadata instead of the built-in ACS-only one), ``want_authn_requests_signed`` and
+``encrypt`` (encrypt assertions to the SP's encryption certificate).
+
+It keeps a session (cookie ``partner_saml_sid``): a second AuthnRequest from the same browser is
+answered without the form. ``GET /slo/redirect`` is its single logout (HTTP-Redirect): it checks the
+LogoutRequest (signed, when requests must be), ends the session and redirects a LogoutResponse to
+the SP's SingleLogoutService. ``GET /state`` lists the logouts it performed.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import base64
 import datetime
 import html
 import json
+import os
 import sys
 import tempfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,7 +43,9 @@ PORT, SP_ENTITY_ID, SP_ACS = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 BASE = f"http://127.0.0.1:{PORT}"
 OTHER_SP = "https://other-sp.example/metadata"
 WORK = Path(tempfile.mkdtemp(prefix="partner-saml-"))
-STATE: dict[str, Any] = {"mode": "ok"}
+STATE: dict[str, Any] = {"mode": "ok", "encrypt": False, "want_authn_requests_signed": False}
+SESSIONS: dict[str, dict[str, str]] = {}  # cookie → username, name id, session index
+LOGOUTS: list[dict[str, Any]] = []
 USERS = {
     "dana": {
         "email": ["dana@partner.example"],
@@ -79,22 +89,32 @@ def _sp_metadata(entity_id: str, acs: str) -> str:
 
 
 KEY_FILE, CERT_FILE = _key_and_cert()
-CONFIG = IdPConfig().load(
-    {
-        "entityid": f"{BASE}/metadata",
-        "service": {
-            "idp": {
-                "endpoints": {"single_sign_on_service": [(f"{BASE}/sso/redirect", BINDING_HTTP_REDIRECT)]},
-                "name_id_format": [NAMEID_FORMAT_PERSISTENT],
-                "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None}},
-            }
-        },
-        "key_file": str(KEY_FILE),
-        "cert_file": str(CERT_FILE),
-        "metadata": {"inline": [_sp_metadata(SP_ENTITY_ID, SP_ACS), _sp_metadata(OTHER_SP, SP_ACS)]},
-        "xmlsec_binary": "/usr/bin/xmlsec1",
-    }
-)
+
+
+def _config(sp_metadata: str = "") -> Any:
+    return IdPConfig().load(
+        {
+            "entityid": f"{BASE}/metadata",
+            "service": {
+                "idp": {
+                    "endpoints": {
+                        "single_sign_on_service": [(f"{BASE}/sso/redirect", BINDING_HTTP_REDIRECT)],
+                        "single_logout_service": [(f"{BASE}/slo/redirect", BINDING_HTTP_REDIRECT)],
+                    },
+                    "name_id_format": [NAMEID_FORMAT_PERSISTENT],
+                    "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None}},
+                    "want_authn_requests_signed": bool(STATE["want_authn_requests_signed"]),
+                }
+            },
+            "key_file": str(KEY_FILE),
+            "cert_file": str(CERT_FILE),
+            "metadata": {"inline": [sp_metadata or _sp_metadata(SP_ENTITY_ID, SP_ACS), _sp_metadata(OTHER_SP, SP_ACS)]},
+            "xmlsec_binary": "/usr/bin/xmlsec1",
+        }
+    )
+
+
+CONFIG = _config()
 SERVER = Server(config=CONFIG)
 PENDING: dict[str, dict[str, str]] = {}
 
@@ -121,21 +141,86 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         return
 
-    def _send(self, status: int, body: str, ctype: str = "text/html; charset=utf-8") -> None:
+    def _send(self, status: int, body: str, ctype: str = "text/html; charset=utf-8", cookie: str = "") -> None:
         data = body.encode()
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        if cookie:
+            self.send_header("Set-Cookie", cookie)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _sid(self) -> str:
+        for part in (self.headers.get("Cookie") or "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == "partner_saml_sid":
+                return value
+        return ""
+
+    def _redirect(self, location: str, cookie: str = "") -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        if cookie:
+            self.send_header("Set-Cookie", cookie)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _slo(self, query: dict[str, str]) -> None:
+        try:
+            req = SERVER.parse_logout_request(
+                query["SAMLRequest"],
+                BINDING_HTTP_REDIRECT,
+                relay_state=query.get("RelayState"),
+                sigalg=query.get("SigAlg"),
+                signature=query.get("Signature"),
+            )
+        except Exception as exc:  # noqa: BLE001 - any bad request is refused the same way
+            self._send(400, f"<p id='partner-error'>Bad LogoutRequest: {html.escape(type(exc).__name__)}</p>")
+            return
+        message = req.message
+        name_id = message.name_id.text if message.name_id is not None else ""
+        ended = [k for k, v in SESSIONS.items() if v["name_id"] == name_id]
+        for k in ended:
+            del SESSIONS[k]
+        LOGOUTS.append(
+            {
+                "name_id": name_id,
+                "ended": len(ended),
+                "signed": bool(query.get("Signature")),
+                "session_index": bool(message.session_index),
+            }
+        )
+        response = SERVER.create_logout_response(message, [BINDING_HTTP_REDIRECT])
+        destination = SERVER.metadata.single_logout_service(message.issuer.text, BINDING_HTTP_REDIRECT, "spsso")
+        if isinstance(destination, dict):
+            destination = destination.get(BINDING_HTTP_REDIRECT) or []
+        info = SERVER.apply_binding(
+            BINDING_HTTP_REDIRECT, str(response), destination[0]["location"], query.get("RelayState", ""), response=True
+        )
+        self._redirect(dict(info["headers"])["Location"], "partner_saml_sid=; Path=/; Max-Age=0")
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         if url.path == "/metadata":
             self._send(200, create_metadata_string(None, config=CONFIG).decode(), "application/samlmetadata+xml")
+        elif url.path == "/state":
+            self._send(200, json.dumps({"logouts": LOGOUTS, "sessions": len(SESSIONS)}), "application/json")
+        elif url.path == "/slo/redirect":
+            self._slo(query)
         elif url.path == "/sso/redirect":
-            req = SERVER.parse_authn_request(query["SAMLRequest"], BINDING_HTTP_REDIRECT)
+            try:
+                req = SERVER.parse_authn_request(
+                    query["SAMLRequest"],
+                    BINDING_HTTP_REDIRECT,
+                    relay_state=query.get("RelayState"),
+                    sigalg=query.get("SigAlg"),
+                    signature=query.get("Signature"),
+                )
+            except Exception as exc:  # noqa: BLE001 - e.g. an unsigned request when signed ones are wanted
+                self._send(400, f"<p id='partner-error'>Bad AuthnRequest: {html.escape(type(exc).__name__)}</p>")
+                return
             message = req.message
             key = message.id
             PENDING[key] = {
@@ -143,7 +228,12 @@ class Handler(BaseHTTPRequestHandler):
                 "issuer": message.issuer.text,
                 "acs": message.assertion_consumer_service_url or SP_ACS,
                 "relay": query.get("RelayState", ""),
+                "signed": "1" if query.get("Signature") else "",
             }
+            session = SESSIONS.get(self._sid())
+            if session is not None:
+                self._answer(PENDING[key], session["username"])
+                return
             self._send(
                 200,
                 "<!doctype html><title>Partner SAML sign-in</title><h1>Partner SAML sign-in</h1>"
@@ -159,19 +249,27 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         url = urlsplit(self.path)
         if url.path == "/control":
+            global CONFIG, SERVER  # noqa: PLW0603 - the partner's one configuration, replaced on request
             STATE.update(json.loads(body or b"{}"))
-            self._send(200, json.dumps(STATE), "application/json")
+            CONFIG = _config(STATE.get("sp_metadata", ""))
+            SERVER = Server(config=CONFIG)
+            self._send(200, json.dumps({k: v for k, v in STATE.items() if k != "sp_metadata"}), "application/json")
             return
         if url.path != "/sso/login":
             self._send(404, "not found", "text/plain")
             return
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         pending = PENDING.get(form.get("key", ""))
-        identity = USERS.get(form.get("username", ""))
-        if pending is None or identity is None:
+        if pending is None or form.get("username", "") not in USERS:
             self._send(400, "<p id='partner-error'>Unknown request or user</p>")
             return
+        self._answer(pending, form["username"], new_session=True)
+
+    def _answer(self, pending: dict[str, str], username: str, *, new_session: bool = False) -> None:
+        """The auto-posting form with a SAMLResponse for ``username`` (and a session, on a fresh login)."""
+        identity = USERS[username]
         mode = STATE["mode"]
+        form = {"username": username}
         from saml2.saml import NameID
 
         response = SERVER.create_authn_response(
@@ -184,7 +282,14 @@ class Handler(BaseHTTPRequestHandler):
             authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
             sign_assertion=mode != "unsigned",
             sign_response=False,
+            encrypt_assertion=bool(STATE["encrypt"]),
+            encrypt_assertion_self_contained=True,
         )
+        cookie = ""
+        if new_session or self._sid() not in SESSIONS:
+            sid = base64.urlsafe_b64encode(os.urandom(12)).decode()
+            SESSIONS[sid] = {"username": username, "name_id": f"{username}-0001"}
+            cookie = f"partner_saml_sid={sid}; Path=/; HttpOnly; SameSite=Lax"
         encoded = base64.b64encode(str(response).encode()).decode()
         if mode == "xsw":
             encoded = _xsw(encoded)
@@ -196,6 +301,7 @@ class Handler(BaseHTTPRequestHandler):
             f'<input type="hidden" name="RelayState" value="{html.escape(pending["relay"])}">'
             '<button type="submit" id="continue">Continue</button></form>'
             "<script>document.getElementById('saml-post').submit()</script>",
+            cookie=cookie,
         )
 
 

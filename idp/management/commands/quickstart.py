@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from idp.federation.quickstart import demo_partner_idp, partner_report
 from idp.oidc.models import Application
 from idp.oidc.services import application_create
 from orgs.models import ActsForLink, Membership, Organization, OrganizationDomain
@@ -79,6 +81,18 @@ class Command(BaseCommand):
             "--password",
             help="One password for every new demo user (default: '<username>-demo-pass', e.g. alice-demo-pass).",
         )
+        parser.add_argument(
+            "--partner-oidc-discovery-url",
+            default=os.environ.get("CANOPY_PARTNER_OIDC_DISCOVERY_URL", ""),
+            help="A partner OpenID Provider's discovery URL: contractor.example users then sign in there "
+            "(default: $CANOPY_PARTNER_OIDC_DISCOVERY_URL; none: no partner IdP).",
+        )
+        parser.add_argument("--partner-client-id", default="canopy", help="Canopy's client id at the partner.")
+        parser.add_argument(
+            "--partner-client-secret-env",
+            default="CANOPY_PARTNER_CLIENT_SECRET",
+            help="The environment variable holding Canopy's client secret at the partner.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         created: list[str] = []
@@ -135,6 +149,14 @@ class Command(BaseCommand):
                     )
                     created.append(f"OIDC client {client_id}")
             self._saml_sp(tenant, created)
+            if options["partner_oidc_discovery_url"]:
+                created += demo_partner_idp(
+                    tenant=tenant,
+                    organization=orgs["contractor"],
+                    discovery_url=options["partner_oidc_discovery_url"],
+                    client_id=options["partner_client_id"],
+                    client_secret=os.environ.get(options["partner_client_secret_env"], ""),
+                )
         self._report(tenant, created, passwords)
 
     def _saml_sp(self, tenant: Tenant, created: list[str]) -> None:
@@ -184,13 +206,7 @@ class Command(BaseCommand):
         )
         out.write(f"SAML IdP metadata: {base}/t/{tenant.slug}/saml/metadata")
         out.write(f"SAML SP: {SAML_SP[0]} (ACS {SAML_SP[2]})")
-        out.write(
-            "Partner IdP: none configured. To add one (contractor.example users then sign in there):\n"
-            f"  PARTNER_SECRET=... manage.py add_upstream_idp --tenant {tenant.slug} --slug contractor "
-            "--name Contractor --discovery-url https://idp.contractor.example/.well-known/openid-configuration "
-            "--client-id canopy --client-secret-env PARTNER_SECRET --domain contractor.example "
-            "--jit-organization <organization identifier>"
-        )
+        out.write(partner_report(tenant, base))
         out.write("Demo users (passwords apply to users created by this run or an earlier one with the same option):")
         for spec in USERS:
             role = "tenant admin" if spec.tenant_admin else f"{spec.home_role} of {spec.home}" if spec.home else ""
