@@ -16,7 +16,16 @@ What it measures (bounded: each backend stops at ``--seconds`` or at its request
     (200, a SAMLResponse with two signatures);
  4. the same for the signing step alone (one prepared Response, both signatures) per backend.
 
-No server process is started; it uses one core. Run with ``DEBUG`` unset (query logging off).
+ 5. over HTTP, as a deployment serves it: gunicorn (``idp.wsgi``, DEBUG off) with each
+    ``--server`` configuration (default: 2 sync workers, and the Dockerfile's 2 workers x 4
+    threads), loaded by ``wrk`` on 127.0.0.1 (bench/lua/saml_sso.lua) with bob's session cookie and
+    pre-built single-use AuthnRequests; every answer is checked (200 + the SAMLResponse form, and
+    one answer decoded: a Response and an Assertion, both signed). CPU per response is counted
+    from /proc for gunicorn and the PostgreSQL backends of the bench database (bench/run.py's
+    accounting); wrk, PostgreSQL and Redis share the machine's cores with the server.
+
+Steps 3-4 use one core in this process; step 5 starts gunicorn (stopped at the end, even on
+failure). Run with ``DEBUG`` unset (query logging off). ``--no-http`` skips step 5.
 """
 
 from __future__ import annotations
@@ -29,8 +38,10 @@ import re
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
@@ -39,6 +50,9 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/canopy_samlbench"
 SP_ENTITY = "https://bench-sp.example/metadata"
 SP_ACS = "https://bench-sp.example/acs"
+HOST = "127.0.0.1"
+HTTP_PORT = int(os.environ.get("SAML_BENCH_PORT", "18780"))
+LUA_SSO = ROOT / "bench" / "lua" / "saml_sso.lua"
 
 
 def reset_database(url: str) -> None:
@@ -59,6 +73,7 @@ def setup_django() -> None:
     os.environ.setdefault("SECRET_KEY", "saml-bench-" + secrets.token_hex(24))
     os.environ.setdefault("CANOPY_CACHE_URL", "redis://127.0.0.1:6379/5")
     os.environ.setdefault("CANOPY_CACHE_PREFIX", "canopy-samlbench")
+    os.environ.setdefault("CANOPY_BASE_URL", f"http://{HOST}:{HTTP_PORT}")  # Destination = the server under test
     os.environ["CANOPY_CELERY_EAGER"] = "1"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "idp.settings")
     reset_database(os.environ["DATABASE_URL"])
@@ -238,6 +253,115 @@ def run_parallel(path: str, destination: str, *, procs: int, limit: int, seconds
     return total, max(t for _, t in outcomes)
 
 
+@dataclass
+class HttpResult:
+    server: str
+    conns: int
+    ok: int = 0
+    seconds: float = 0.0
+    cpu_s: float = 0.0
+    db_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
+    other_cores: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    error: str = ""
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+
+def gunicorn_argv(spec: str) -> tuple[list[str], str]:
+    """``sync:2`` (2 sync workers) or ``gthread:2x4`` (2 workers, 4 threads each): argv and a label."""
+    kind, _, size = spec.partition(":")
+    workers, _, threads = size.partition("x")
+    argv = ["--workers", str(int(workers or 2))]
+    if kind == "gthread":
+        argv += ["--threads", str(int(threads or 4))]
+        return argv, f"gunicorn {int(workers or 2)} workers x {int(threads or 4)} threads (gthread, the Dockerfile's)"
+    return argv, f"gunicorn {int(workers or 2)} sync workers"
+
+
+def write_paths(prefix: Path, threads: int, per_thread: int, path: str, destination: str) -> None:
+    for tid in range(threads):
+        lines = [redirect_url(path, destination) for _ in range(per_thread)]
+        (prefix.parent / f"{prefix.name}.{tid}").write_text("\n".join(lines) + "\n")
+
+
+def check_one_http(path: str, destination: str, cookie: str) -> None:
+    """One answer over HTTP, decoded: a Response with a signed Assertion, itself signed."""
+    import http.client
+
+    conn = http.client.HTTPConnection(HOST, HTTP_PORT, timeout=10)
+    try:
+        conn.request("GET", redirect_url(path, destination), headers={"Cookie": cookie})
+        answer = conn.getresponse()
+        body = answer.read()
+    finally:
+        conn.close()
+    found = re.search(rb'name="SAMLResponse" value="([^"]+)"', body)
+    if answer.status != 200 or found is None:
+        raise RuntimeError(f"unexpected answer {answer.status}: {body[:300]!r}")
+    if len(SIGNATURE.findall(base64.b64decode(found.group(1)))) != 2:
+        raise RuntimeError("expected a signed response with a signed assertion")
+
+
+def run_http(spec: str, path: str, destination: str, *, conns: int, seconds: float, workdir: Path) -> HttpResult:
+    """Start gunicorn with ``spec``, load it with wrk for ``seconds``, stop it."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import run as harness  # bench/run.py: process control and /proc CPU accounting
+
+    argv, label = gunicorn_argv(spec)
+    result = HttpResult(server=label, conns=conns)
+    env = dict(os.environ)
+    env.update(DEBUG="0", ALLOWED_HOSTS=HOST, CANOPY_CELERY_EAGER="1", PYTHONUNBUFFERED="1")
+    env.pop("CANOPY_SAML_SIGNING_BACKEND", None)  # auto: the in-process backend
+    server = harness.Server("canopy", label, HTTP_PORT, "", "")
+    server.log_path = workdir / f"gunicorn-{spec.replace(':', '-')}.log"
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    dbname = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
+    try:
+        harness.ensure_port_free(HTTP_PORT)
+        server.proc = harness.start(
+            [gunicorn, "idp.wsgi:application", "-b", f"{HOST}:{HTTP_PORT}", *argv, "--graceful-timeout", "5"],
+            env,
+            ROOT,
+            server.log_path,
+        )
+        harness.wait_ready(server, "/healthz")
+        client = make_client()[0]
+        cookie = f"sessionid={client.cookies['sessionid'].value}"  # type: ignore[attr-defined]
+        check_one_http(path, destination, cookie)
+        wrk = harness.ensure_wrk()
+        threads = min(2, conns)
+        warm = workdir / "warm"
+        write_paths(warm, threads, 100, path, destination)  # every worker loads its caches
+        subprocess.run(  # noqa: S603 - fixed argv
+            [wrk, f"-t{threads}", f"-c{conns}", "-d2s", "-s", str(LUA_SSO), server.base, "--", cookie, str(warm)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        prefix = workdir / "paths"
+        write_paths(prefix, threads, int(seconds * 1500 / threads) + 100, path, destination)
+        data = harness.run_wrk(wrk, server, LUA_SSO, threads, conns, int(seconds), [cookie, str(prefix)], dbname=dbname)
+        if data["bad"] or data["socket_errors"] or data["timeouts"]:
+            result.error = f"{data['bad']} bad answers, {data['socket_errors']} socket errors: {data['first_bad']}"
+        if data["threads_out_of_paths"]:
+            result.error = "wrk ran out of pre-built requests (raise the cap)"
+        result.ok = data["ok"]
+        result.seconds = data["duration_us"] / 1e6
+        result.cpu_s, result.db_cpu_s = data["cpu_s"], data["db_cpu_s"]
+        result.client_cpu_s, result.other_cores = data["client_cpu_s"], data["other_cores"]
+        result.p50_ms, result.p99_ms = data["lat_p50_us"] / 1000, data["lat_p99_us"] / 1000
+    except Exception as exc:  # noqa: BLE001 - reported in the table, never a made-up figure
+        result.error = str(exc)[:300]
+    finally:
+        harness.stop(server)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="time bound per measurement (1-120)")
@@ -246,6 +370,14 @@ def main() -> None:
     parser.add_argument(
         "--procs", type=int, default=os.cpu_count() or 1, help="processes for the all-cores row (in-process backend)"
     )
+    parser.add_argument(
+        "--server",
+        action="append",
+        help="gunicorn configuration for the HTTP rows, repeatable: sync:<workers> or gthread:<workers>x<threads> "
+        "(default: sync:2 and gthread:2x4)",
+    )
+    parser.add_argument("--conns", type=int, default=4, help="wrk connections for the HTTP rows")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP rows (no server started)")
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 120.0)
     setup_django()
@@ -258,6 +390,13 @@ def main() -> None:
         rows.append((name, n, elapsed, cpu, s_n, s_elapsed))
     parallel = run_parallel(path, destination, procs=max(1, args.procs), limit=args.max_xmlsec, seconds=seconds)
     os.environ.pop("CANOPY_SAML_SIGNING_BACKEND", None)
+    http_rows: list[HttpResult] = []
+    if not args.no_http:
+        with tempfile.TemporaryDirectory(prefix="saml-bench-") as workdir:
+            for spec in args.server or ["sync:2", "gthread:2x4"]:
+                http_rows.append(
+                    run_http(spec, path, destination, conns=args.conns, seconds=seconds, workdir=Path(workdir))
+                )
 
     def xmlsec1_version() -> str:
         try:
@@ -299,6 +438,30 @@ def main() -> None:
         f"| in-process python-xmlsec, {args.procs} processes (all cores) | {n_all} | {elapsed_all:.2f} "
         f"| **{n_all / elapsed_all:.0f}** | {1000 * elapsed_all / n_all:.2f} (wall, aggregate) | | | |"
     )
+    if http_rows:
+        print()
+        print(
+            f"Over HTTP, as deployed: gunicorn serving `idp.wsgi` (DEBUG off), loaded by `wrk` with {args.conns} "
+            f"connections on 127.0.0.1 for {seconds:g} s, each request a fresh AuthnRequest with bob's session "
+            "cookie. wrk, gunicorn, PostgreSQL and Redis share the machine's cores; CPU per response is the "
+            "server's own (gunicorn master + workers) and its PostgreSQL backends'."
+        )
+        print()
+        print(
+            "| server | SSO responses | s | **SSO responses/s** | p50 ms | p99 ms | server CPU ms / response "
+            "| DB CPU ms / response | wrk CPU ms / response | other load (cores) | goal ≥ 300/s |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in http_rows:
+            if r.error or not r.ok:
+                print(f"| {r.server} | failed: {r.error or 'no responses'} | | | | | | | | | |")
+                continue
+            goal = "met" if r.rps >= 300 else "**not met**"
+            print(
+                f"| {r.server} | {r.ok} | {r.seconds:.2f} | **{r.rps:.0f}** | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
+                f"| {1000 * r.cpu_s / r.ok:.2f} | {1000 * r.db_cpu_s / r.ok:.2f} | {1000 * r.client_cpu_s / r.ok:.2f} "
+                f"| {r.other_cores:.2f} | {goal} |"
+            )
     ratio = (rows[1][1] / rows[1][2]) / (rows[0][1] / rows[0][2])
     load = os.getloadavg()
     print()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orgs.models import Organization
-from orgs.selectors import user_organizations
+from orgs.selectors import user_eligible_organizations
 from tenants.models import User
 
 ORG_CLAIM_KEYS = ("org_ids", "org_names", "org_id", "org_name", "org_acting_for")
@@ -30,13 +30,16 @@ def organization_facts(
     """The facts keyed by ``name(key)`` (``key`` in :data:`ORG_CLAIM_KEYS`); lists for the multi-valued ones.
 
     ``memberships``: the user's organizations if the caller has them already (as
-    ``user_organizations`` returns them), to spare a query.
+    ``user_organizations`` returns them); otherwise they come from the cached eligible
+    organizations (no query when warm).
     """
 
     def label(org: Organization) -> str:
         return org.identifier if by_identifier else org.display_name
 
-    orgs = memberships if memberships is not None else user_organizations(user=user)
+    if memberships is None:  # the same organizations, in the same order, from the per-process cache
+        memberships = [e.organization for e in user_eligible_organizations(user=user) if e.via is None]
+    orgs = memberships
     facts: dict[str, Any] = {
         name("org_ids"): [str(o.pk) for o in orgs],
         name("org_names"): [label(o) for o in orgs],

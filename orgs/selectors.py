@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import QuerySet
+from django.db.models.signals import post_delete, post_save
 
 from orgs.models import ROLE_RANK, ActsForLink, Membership, Organization
-from tenants.models import Tenant, User
+from tenants.models import AuditEvent, Tenant, User
 
 
 def organization_descendants(*, organization: Organization, include_self: bool = False) -> QuerySet[Organization]:
@@ -97,7 +103,72 @@ def user_organizations(*, user: User) -> list[Organization]:
     return [m.organization for m in user_memberships(user=user).order_by("organization__path")]
 
 
-def user_eligible_organizations(*, user: User) -> list[EligibleOrganization]:
+# --- eligible organizations, cached per process ------------------------------------------------
+# Every sign-in (OIDC authorize and token, SAML SSO) reads the user's eligible organizations:
+# two queries and a few model instances. Each process keeps the answer per user, tagged with
+# the tenant's *organization version*, a random token in the shared cache that every write
+# which can change an answer replaces (signals below). A read costs one cache GET, so a change
+# is seen by every process on its next request; ELIGIBLE_CACHE_SECONDS bounds what no signal
+# reports (raw SQL, a cache flush racing a write).
+ELIGIBLE_CACHE_SECONDS = 60
+ELIGIBLE_CACHE_SIZE = 4096
+_eligible: dict[int, tuple[str, float, list[EligibleOrganization]]] = {}
+
+
+def organizations_version_key(tenant_id: int) -> str:
+    """The shared-cache key of the tenant's organization version (for callers batching cache reads)."""
+    return f"orgs:eligible-version:{tenant_id}"
+
+
+_version_key = organizations_version_key
+
+
+def organizations_version(*, tenant_id: int) -> str:
+    """The tenant's current organization version (created on first use)."""
+    key = _version_key(tenant_id)
+    found = cache.get(key)
+    if found is None:
+        cache.add(key, secrets.token_hex(8), timeout=None)
+        found = cache.get(key)
+    return str(found)
+
+
+def organizations_changed(*, tenant_id: int) -> None:
+    """Invalidate every process's cached eligible organizations of this tenant.
+
+    Now (so the writer's own next read is fresh, tests included) and again once the
+    transaction commits (so no reader caches the pre-commit rows under the new version).
+    """
+    key = _version_key(tenant_id)
+    cache.set(key, secrets.token_hex(8), timeout=None)
+    transaction.on_commit(lambda: cache.set(key, secrets.token_hex(8), timeout=None))
+
+
+def user_eligible_organizations(*, user: User, version: str | None = None) -> list[EligibleOrganization]:
+    """Memberships plus organizations reachable through acts-for links (cached; see above).
+
+    ``version``: the tenant's organization version if the caller read it already this request.
+    The list is the caller's; the organizations in it are shared and must not be changed.
+    """
+    if user.tenant_id is None:  # platform staff belong to no tenant, so to no organization
+        return []
+    version = version or organizations_version(tenant_id=user.tenant_id)
+    now = time.monotonic()
+    hit = _eligible.get(user.pk)
+    if hit is not None and hit[0] == version and hit[1] > now:
+        return list(hit[2])
+    result = user_eligible_organizations_uncached(user=user)
+    if len(_eligible) >= ELIGIBLE_CACHE_SIZE:
+        _eligible.clear()
+    _eligible[user.pk] = (version, now + ELIGIBLE_CACHE_SECONDS, result)
+    return list(result)
+
+
+def eligible_cache_clear() -> None:
+    _eligible.clear()
+
+
+def user_eligible_organizations_uncached(*, user: User) -> list[EligibleOrganization]:
     """Memberships plus organizations reachable through acts-for links (two queries)."""
     if user.tenant_id is None:  # platform staff belong to no tenant, so to no organization
         return []
@@ -120,3 +191,31 @@ def user_eligible_organizations(*, user: User) -> list[EligibleOrganization]:
 
 def organizations_by_ids(*, tenant: Tenant, ids: Iterable[uuid.UUID]) -> list[Organization]:
     return list(Organization.objects.filter(tenant=tenant, pk__in=list(ids)))
+
+
+# --- what invalidates the cache ----------------------------------------------------------------
+# Connected when this module is imported, which every process does at start-up (the URL tree,
+# the admin and orgs.services import it).
+_ORG_FIELDS = {"identifier", "display_name", "path", "parent", "depth", "tenant"}
+_AUDITED_PREFIXES = ("organization.", "membership.", "acts_for.", "sharing.", "invitation.")
+
+
+def _on_row_change(sender: Any, instance: Any, **kwargs: Any) -> None:
+    fields = kwargs.get("update_fields")
+    if sender is Organization and fields is not None and not _ORG_FIELDS & set(fields):
+        return
+    if instance.tenant_id is not None:
+        organizations_changed(tenant_id=instance.tenant_id)
+
+
+def _on_audit(sender: Any, instance: AuditEvent, created: bool = False, **kwargs: Any) -> None:
+    """Bulk writes (shared memberships, subtree moves) send no row signals; their audit event does."""
+    if created and instance.tenant_id is not None and instance.action.startswith(_AUDITED_PREFIXES):
+        organizations_changed(tenant_id=instance.tenant_id)
+
+
+for _model in (Membership, ActsForLink, Organization):
+    post_save.connect(_on_row_change, sender=_model, dispatch_uid=f"orgs-eligible-{_model.__name__}-save")
+    post_delete.connect(_on_row_change, sender=_model, dispatch_uid=f"orgs-eligible-{_model.__name__}-delete")
+post_save.connect(_on_row_change, sender="orgs.SharingJob", dispatch_uid="orgs-eligible-SharingJob-save")  # job batches
+post_save.connect(_on_audit, sender=AuditEvent, dispatch_uid="orgs-eligible-audit")

@@ -5,15 +5,24 @@ encryption keys come from ``CANOPY_KEY_ENCRYPTION_KEYS`` (the first encrypts,
 all decrypt, so they can be rotated) or are derived from ``SECRET_KEY``.
 Loading a PEM costs tens of milliseconds, so decrypted keys are cached per
 process by key id.
+
+**Rotation overlap** (:func:`overlap_keys`). Verifiers that fetch keys on demand (OIDC's
+JWKS) follow a rotation at once. Verifiers that read keys from configuration refreshed now
+and then (SAML SPs and their metadata) need the new key published *before* it signs and the
+old one kept *after*: for those, the new active key is only "next" during a publication
+period, while the previous key (retired, still within retention) keeps signing.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import functools
 import hashlib
 import json
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from cryptography.fernet import Fernet, MultiFernet
 from cryptography.hazmat.primitives import hashes, serialization
@@ -81,3 +90,39 @@ def _load(kid: str, token: str) -> PrivateKey:
 def load_private_key(kid: str, encrypted: str) -> PrivateKey:
     """Decrypt and parse once per process; later calls hit the cache."""
     return _load(kid, encrypted)
+
+
+class KeyRow(Protocol):
+    """What :func:`overlap_keys` reads of a ``tenants.models.SigningKey``."""
+
+    kid: str
+    status: str
+    created_at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class OverlapKeys:
+    """Which key signs now, and which keys to publish (signing one first)."""
+
+    signing: Any
+    published: list[Any]
+    next_key: Any | None  # the active key while still in its publication period
+    previous: list[Any]  # retired keys still published
+
+
+def overlap_keys(rows: Sequence[KeyRow], *, now: datetime.datetime, publish_for: datetime.timedelta) -> OverlapKeys:
+    """Split one algorithm's unpruned keys into the signing key, the next key and the previous ones.
+
+    ``rows``: the active key and the retired keys still within retention. While the active
+    key is younger than ``publish_for`` and a retired key exists, the newest retired key
+    signs and the active key is published as the next one; afterwards the active key signs
+    and the retired ones stay published until pruning removes them.
+    """
+    active = next((r for r in rows if r.status == "active"), None)
+    if active is None:
+        raise ValueError("no active key")
+    retired = sorted((r for r in rows if r.status != "active"), key=lambda r: r.created_at, reverse=True)
+    if retired and now - active.created_at < publish_for:
+        signing, previous = retired[0], retired[1:]
+        return OverlapKeys(signing=signing, published=[signing, active, *previous], next_key=active, previous=previous)
+    return OverlapKeys(signing=active, published=[active, *retired], next_key=None, previous=retired)

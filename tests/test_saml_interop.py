@@ -107,7 +107,10 @@ def test_alice_picks_acme_bank_sp_initiated(canopy: dict, browser: Any) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_idp_initiated_when_enabled(canopy: dict, browser: Any) -> None:
-    ServiceProvider.objects.filter(entity_id=SP_ENTITY).update(idp_initiated=True)
+    from idp.saml.services import service_provider_update
+    from tenants.actors import SYSTEM
+
+    service_provider_update(actor=SYSTEM, sp=ServiceProvider.objects.get(entity_id=SP_ENTITY), idp_initiated=True)
     url = f"{canopy['base']}/t/mightybank/saml/sso/init?sp={quote_plus(SP_ENTITY)}&organization=mexbanco"
     agent = SpBrowser(browser)
     try:

@@ -55,6 +55,10 @@ SSO_POST = "/t/mightybank/saml/sso/post"
 @pytest.fixture
 def idp(demo: Tenant, settings: Any, tmp_path: Path) -> dict[str, Any]:
     """The demo tenant with the independent SP registered from its own metadata (signing key included)."""
+    return register_independent_sp(demo, settings, tmp_path)
+
+
+def register_independent_sp(demo: Tenant, settings: Any, tmp_path: Path) -> dict[str, Any]:
     settings.CANOPY_BASE_URL = BASE
     metadata = Client().get("/t/mightybank/saml/metadata").content.decode()
     sp = sp_settings(metadata)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from idp.saml.models import ServiceProvider
-from idp.saml.services import service_provider_validate
+from idp.saml.services import service_provider_refresh_metadata, service_provider_validate
 from tenants.admin_base import TenantScopedAdmin
 from tenants.audit import audit_record
 
@@ -58,8 +59,10 @@ class ServiceProviderAdmin(TenantScopedAdmin):
     list_filter = ("tenant", "nameid_format", "idp_initiated")
     search_fields = ("entity_id", "name")
     autocomplete_fields = ("default_organization",)
+    readonly_fields = ("metadata_fetched_at", "metadata_error")
+    actions = ("refresh_metadata",)
     fieldsets = (
-        (None, {"fields": ("tenant", "entity_id", "name", "metadata_source")}),
+        (None, {"fields": ("tenant", "entity_id", "name", "metadata_source", "metadata_fetched_at", "metadata_error")}),
         ("Endpoints and keys", {"fields": ("acs", "slo", "signing_certificates", "encryption_certificate")}),
         (
             "Behaviour",
@@ -87,6 +90,20 @@ class ServiceProviderAdmin(TenantScopedAdmin):
             },
         ),
     )
+
+    @admin.action(description="Refresh metadata now (from its URL)", permissions=["change"])
+    def refresh_metadata(self, request: HttpRequest, queryset: QuerySet[ServiceProvider]) -> None:
+        """The selection is already this admin's (scoped queryset); SPs without a URL are skipped with a word."""
+        for sp in queryset.select_related("tenant"):
+            if not sp.metadata_source.startswith(("https://", "http://")):
+                self.message_user(
+                    request, f"{sp}: not registered from a metadata URL; nothing to refresh.", messages.WARNING
+                )
+                continue
+            if service_provider_refresh_metadata(actor=request.user, sp=sp):  # type: ignore[arg-type]
+                self.message_user(request, f"{sp}: metadata refreshed.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{sp}: metadata not refreshed: {sp.metadata_error}", messages.ERROR)
 
     def save_model(self, request: HttpRequest, obj: ServiceProvider, form: Any, change: bool) -> None:
         if not change and obj.tenant_id is None:

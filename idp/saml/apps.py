@@ -5,3 +5,9 @@ class SamlConfig(AppConfig):
     name = "idp.saml"
     label = "saml"
     verbose_name = "SAML"
+
+    def ready(self) -> None:
+        # Connects the signals that invalidate the per-process SP cache and the eligible-organizations
+        # cache, in every process (web, Celery, commands), whoever writes.
+        from idp.saml import logout, selectors  # noqa: F401 - also: SPs take part in Canopy's own sign-out
+        from orgs import selectors as org_selectors  # noqa: F401

@@ -5,7 +5,10 @@ bare RS256 keys. The certificate is derived *deterministically* from the active 
 self-signed, subject/issuer ``CN=<tenant slug> SAML IdP``, serial from the SHA-256 of the kid,
 valid from the key's creation (seconds) for ten years, signed with RSA PKCS#1 v1.5/SHA-256
 (deterministic). Every process derives byte-identical PEM, so nothing is stored; a key
-rotation yields a new certificate (publish the new metadata to SPs, as with any rollover).
+rotation yields a new certificate. Rollover (``idp_keys``): after a rotation the new key is
+published in the metadata for ``CANOPY_SAML_NEXT_KEY_HOURS`` (default half the retention)
+while the previous one still signs; then the new key signs and the previous certificate stays
+published until the retired key is pruned. SPs that refresh metadata keep validating.
 
 **Signing backends.** ``xmlsec`` (python-xmlsec, in-process) when importable, else the
 ``xmlsec1`` subprocess through pysaml2's ``CryptoBackendXmlSec1``. ``CANOPY_SAML_SIGNING_BACKEND``
@@ -37,10 +40,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
+from django.utils import timezone
 from lxml import etree
 
 from idp.saml.xml import DS, NS, SAML
-from tenants.keys import load_private_key
+from tenants.keys import load_private_key, overlap_keys
 from tenants.models import SigningKey, Tenant
 
 C14N_EXC = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -96,22 +100,67 @@ def _derive(kid: str, encrypted: str, created: int, slug: str) -> IdpKey:
 
 
 KEY_CACHE_SECONDS = 30  # as for OIDC tokens: a rotation reaches every process within this
-_active: dict[tuple[int, Any], tuple[float, IdpKey]] = {}
 
 
-def idp_key(tenant: Tenant) -> IdpKey:
-    """The tenant's active RS256 key and its derived certificate (looked up at most every 30 s per process)."""
+@dataclass(frozen=True)
+class IdpKeys:
+    """The key that signs now and every certificate the metadata publishes (signing one first)."""
+
+    signing: IdpKey
+    published: list[IdpKey]
+
+
+_active: dict[tuple[int, Any], tuple[float, IdpKeys]] = {}
+
+
+def next_key_publication() -> datetime.timedelta:
+    """How long a new key is published before SAML signs with it (and the old one kept after).
+
+    ``CANOPY_SAML_NEXT_KEY_HOURS`` (setting or environment); by default half the retention of
+    retired keys, so the previous certificate stays published as long after the switch.
+    """
+    hours = getattr(settings, "CANOPY_SAML_NEXT_KEY_HOURS", None)
+    if hours is None:
+        hours = os.environ.get("CANOPY_SAML_NEXT_KEY_HOURS") or None
+    if hours is None:  # 0 is allowed: the new key signs at once
+        return datetime.timedelta(hours=settings.CANOPY_SIGNING_KEY_RETENTION_HOURS / 2)
+    return datetime.timedelta(hours=float(hours))
+
+
+def idp_keys(tenant: Tenant) -> IdpKeys:
+    """The tenant's RS256 keys as SAML uses them, with rotation overlap (tenants.keys.overlap_keys).
+
+    Looked up at most every 30 s per process (sooner when the next key is about to sign).
+    """
     now = time.monotonic()
     slot = (tenant.pk, tenant.created_at)  # a re-created tenant never reuses a cached key
     cached = _active.get(slot)
     if cached is not None and cached[0] > now:
         return cached[1]
-    row = SigningKey.objects.only("kid", "private_key_encrypted", "created_at").get(
-        tenant=tenant, algorithm=SigningKey.Algorithm.RS256, status=SigningKey.Status.ACTIVE
+    wall = timezone.now()
+    cutoff = wall - datetime.timedelta(hours=settings.CANOPY_SIGNING_KEY_RETENTION_HOURS)
+    rows = list(
+        SigningKey.objects.filter(tenant=tenant, algorithm=SigningKey.Algorithm.RS256)
+        .exclude(status=SigningKey.Status.RETIRED, retired_at__lt=cutoff)
+        .only("kid", "status", "private_key_encrypted", "created_at")
     )
-    key = _derive(row.kid, row.private_key_encrypted, int(row.created_at.timestamp()), tenant.slug)
-    _active[slot] = (now + KEY_CACHE_SECONDS, key)
-    return key
+    publish_for = next_key_publication()
+    overlap = overlap_keys(rows, now=wall, publish_for=publish_for)
+
+    def derived(row: SigningKey) -> IdpKey:
+        return _derive(row.kid, row.private_key_encrypted, int(row.created_at.timestamp()), tenant.slug)
+
+    keys = IdpKeys(signing=derived(overlap.signing), published=[derived(r) for r in overlap.published])
+    ttl = float(KEY_CACHE_SECONDS)
+    if overlap.next_key is not None:  # re-read when the next key starts signing
+        ttl = max(0.0, min(ttl, (overlap.next_key.created_at + publish_for - wall).total_seconds()))
+    _active[slot] = (now + ttl, keys)
+    return keys
+
+
+def idp_key(tenant: Tenant) -> IdpKey:
+    """The key SAML signs with now, and its derived certificate."""
+    return idp_keys(tenant).signing
 
 
 def forget_cached_keys() -> None:

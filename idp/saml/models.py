@@ -19,6 +19,8 @@ BINDING_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 # Attributes an SP may receive: key -> default (Name, FriendlyName). Names are configurable per SP.
 PROFILE_ATTRIBUTES = ("email", "username", "given_name", "family_name", "name")
 RELEASABLE_ATTRIBUTES = PROFILE_ATTRIBUTES + ORG_CLAIM_KEYS
+# Opt-in only (not in the default release): ``idp``, the upstream IdP of a federated sign-in.
+OPT_IN_ATTRIBUTES = ("idp",)
 
 
 def default_release() -> list[str]:
@@ -75,7 +77,17 @@ class ServiceProvider(models.Model):
     default_organization = models.ForeignKey(
         "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    metadata_source = models.CharField(max_length=1024, blank=True, help_text="URL or file it was imported from.")
+    metadata_source = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="URL or file it was imported from. An http(s) URL is fetched again periodically.",
+    )
+    metadata_fetched_at = models.DateTimeField(
+        "metadata last refreshed", null=True, blank=True, editable=False, help_text="Last successful fetch."
+    )
+    metadata_error = models.CharField(
+        "metadata refresh error", max_length=300, blank=True, editable=False, help_text="Why the last fetch failed."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -224,6 +224,7 @@ class AuthnRequest:
     is_passive: bool
     nameid_format: str
     relay_state: str
+    require_mfa: bool = False  # RequestedAuthnContext asked for REFEDS MFA
 
 
 def read_authn_request(incoming: Incoming, sp: ServiceProvider, *, request_id: str) -> AuthnRequest:
@@ -244,10 +245,16 @@ def read_authn_request(incoming: Incoming, sp: ServiceProvider, *, request_id: s
             STATUS_REQUESTER, "NameID format not offered to this service provider", STATUS_INVALID_NAMEID_POLICY
         )
     requested = root.find(SAMLP + "RequestedAuthnContext")
+    require_mfa = False
     if requested is not None:
         refs = {text(el) for el in requested.findall(SAML + "AuthnContextClassRef")}
         comparison = requested.get("Comparison") or "exact"
-        if comparison == "better" or (comparison in ("exact", "minimum") and refs and not refs & AC_SATISFIED):
+        # REFEDS MFA asked for (exactly, or as the minimum) and no password context accepted:
+        # the login journey steps up (idp.flow.stepup) and the answer must then be MFA.
+        require_mfa = comparison in ("exact", "minimum") and AC_MFA in refs and not refs & AC_SATISFIED
+        if not require_mfa and (
+            comparison == "better" or (comparison in ("exact", "minimum") and refs and not refs & AC_SATISFIED)
+        ):
             raise RequestFailed(
                 STATUS_RESPONDER, "the requested authentication context is not available", STATUS_NO_AUTHN_CONTEXT
             )
@@ -258,6 +265,7 @@ def read_authn_request(incoming: Incoming, sp: ServiceProvider, *, request_id: s
         is_passive=root.get("IsPassive") in ("true", "1"),
         nameid_format=sp.nameid_format,
         relay_state=incoming.relay_state,
+        require_mfa=require_mfa,
     )
 
 
@@ -340,6 +348,7 @@ def build_response(
     auth_instant: datetime.datetime,
     session_index: str,
     authn_context: str = AC_PASSWORD_PROTECTED,
+    authenticating_authority: str = "",
 ) -> tuple[etree._Element, etree._Element]:
     """An unsigned Response with one Assertion; returns (response, assertion)."""
     issued = now()
@@ -365,7 +374,10 @@ def build_response(
     )
     _sub(_sub(conditions, SAML + "AudienceRestriction"), SAML + "Audience", sp.entity_id)
     statement = _sub(assertion, SAML + "AuthnStatement", AuthnInstant=instant(auth_instant), SessionIndex=session_index)
-    _sub(_sub(statement, SAML + "AuthnContext"), SAML + "AuthnContextClassRef", authn_context)
+    context = _sub(statement, SAML + "AuthnContext")
+    _sub(context, SAML + "AuthnContextClassRef", authn_context)
+    if authenticating_authority:  # a federated sign-in: the upstream IdP that authenticated the user
+        _sub(context, SAML + "AuthenticatingAuthority", authenticating_authority)
     if attributes:
         attr_statement = _sub(assertion, SAML + "AttributeStatement")
         for name, friendly, values in attributes:
@@ -414,8 +426,16 @@ def status_code(root: etree._Element) -> str:
 
 
 def build_metadata(
-    *, entity_id: str, certificate_b64: str, sso_redirect: str, sso_post: str, slo_redirect: str, slo_post: str
+    *,
+    entity_id: str,
+    certificate_b64: str,
+    sso_redirect: str,
+    sso_post: str,
+    slo_redirect: str,
+    slo_post: str,
+    other_certificates: list[str] | None = None,
 ) -> etree._Element:
+    """The IdP's EntityDescriptor; ``other_certificates``: the next and previous signing certificates."""
     root = etree.Element(
         MD + "EntityDescriptor",
         {"entityID": entity_id, "ID": new_id()},
@@ -427,9 +447,10 @@ def build_metadata(
         WantAuthnRequestsSigned="false",
         protocolSupportEnumeration=NS["samlp"],
     )
-    key = _sub(idp, MD + "KeyDescriptor", use="signing")
-    info = _sub(key, "{{{}}}KeyInfo".format(NS["ds"]))
-    _sub(_sub(info, "{{{}}}X509Data".format(NS["ds"])), "{{{}}}X509Certificate".format(NS["ds"]), certificate_b64)
+    for cert in [certificate_b64, *(other_certificates or [])]:
+        key = _sub(idp, MD + "KeyDescriptor", use="signing")
+        info = _sub(key, "{{{}}}KeyInfo".format(NS["ds"]))
+        _sub(_sub(info, "{{{}}}X509Data".format(NS["ds"])), "{{{}}}X509Certificate".format(NS["ds"]), cert)
     for binding, location in ((BINDING_REDIRECT, slo_redirect), (BINDING_POST, slo_post)):
         _sub(idp, MD + "SingleLogoutService", Binding=binding, Location=location)
     for fmt in (NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_TRANSIENT, NAMEID_UNSPECIFIED):

@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.utils import timezone
 
 from idp.saml import crypto
-from idp.saml.models import BINDING_POST, BINDING_REDIRECT, RELEASABLE_ATTRIBUTES, ServiceProvider
+from idp.saml.models import BINDING_POST, BINDING_REDIRECT, OPT_IN_ATTRIBUTES, RELEASABLE_ATTRIBUTES, ServiceProvider
 from idp.saml.protocol import SpMetadata, read_sp_metadata
 from idp.saml.xml import MAX_METADATA_BYTES, XMLRejected
 from orgs.models import Organization
@@ -86,11 +87,12 @@ def service_provider_validate(sp: ServiceProvider) -> None:
         errors["encrypt_assertion"] = ["Encrypting assertions needs the SP's encryption certificate."]
     if sp.want_authn_requests_signed and not sp.signing_certificates:
         errors["want_authn_requests_signed"] = ["Requiring signed requests needs the SP's signing certificate."]
-    unknown = [a for a in (sp.attribute_release or []) if a not in RELEASABLE_ATTRIBUTES]
+    unknown = [a for a in (sp.attribute_release or []) if a not in (*RELEASABLE_ATTRIBUTES, *OPT_IN_ATTRIBUTES)]
     if unknown:
         errors["attribute_release"] = [f"Unknown attributes: {', '.join(map(str, unknown))}."]
     if not isinstance(sp.attribute_names, dict) or any(
-        k not in RELEASABLE_ATTRIBUTES or not isinstance(v, dict | str) for k, v in (sp.attribute_names or {}).items()
+        k not in (*RELEASABLE_ATTRIBUTES, *OPT_IN_ATTRIBUTES) or not isinstance(v, dict | str)
+        for k, v in (sp.attribute_names or {}).items()
     ):
         errors["attribute_names"] = ['Use {"<attribute>": {"name": "...", "friendly_name": "..."}}.']
     if sp.nameid_format not in ServiceProvider.NameIDFormat.values:
@@ -191,10 +193,101 @@ def fetch_metadata(url: str, *, timeout: float = METADATA_TIMEOUT_SECONDS, limit
     return b"".join(chunks)
 
 
+def _metadata_values(sp: ServiceProvider) -> dict[str, Any]:
+    """Fetch and read the SP's metadata URL; the fields it sets. Raises ValidationError in plain words."""
+    url = sp.metadata_source.strip()
+    if not url.startswith(("https://", "http://")):
+        raise ValidationError({"metadata_source": ["Only service providers registered from an http(s) URL refresh."]})
+    data = fetch_metadata(url, timeout=METADATA_TIMEOUT_SECONDS)
+    try:
+        meta = read_sp_metadata(data)
+    except (XMLRejected, ValueError) as exc:
+        raise ValidationError({"metadata": [f"Unusable SP metadata: {exc}"]}) from exc
+    if meta.entity_id != sp.entity_id:
+        raise ValidationError({"metadata": [f"The metadata describes '{meta.entity_id[:200]}', not this application."]})
+    values = fields_from_metadata(meta)
+    # A refresh never relaxes what an administrator required.
+    values["want_authn_requests_signed"] = sp.want_authn_requests_signed or values["want_authn_requests_signed"]
+    return values
+
+
+def _plain(exc: ValidationError) -> str:
+    return " ".join(exc.messages)[:300]
+
+
+def service_provider_refresh_metadata(*, actor: Actor, sp: ServiceProvider) -> bool:
+    """Fetch the SP's metadata URL again and apply its endpoints and keys.
+
+    On any failure (network, HTTP status, size, XML, another entity, validation) the
+    registration keeps its data and ``metadata_error`` says why, for the admin. Audited
+    either way. Returns True when the metadata was applied.
+    """
+    if not is_tenant_admin(actor, sp.tenant):
+        raise PermissionDenied("Only a tenant administrator can refresh service providers.")
+    error = ""
+    try:
+        values = _metadata_values(sp)
+    except ValidationError as exc:
+        values, error = {}, _plain(exc)
+    changed: list[str] = []
+    with transaction.atomic():
+        row = ServiceProvider.objects.select_for_update().get(pk=sp.pk, tenant_id=sp.tenant_id)
+        before = {name: getattr(row, name) for name in values}
+        if values:
+            for name, value in values.items():
+                setattr(row, name, value)
+            try:
+                service_provider_validate(row)
+            except ValidationError as exc:
+                error = _plain(exc)
+                row = ServiceProvider.objects.get(pk=sp.pk)  # the unchanged registration
+        if error:
+            row.metadata_error = error
+            row.save(update_fields=["metadata_error"])
+        else:
+            changed = sorted(name for name in values if before[name] != getattr(row, name))
+            row.metadata_fetched_at, row.metadata_error = timezone.now(), ""
+            row.save(update_fields=[*values, "metadata_fetched_at", "metadata_error"])
+        audit_record(
+            actor=actor,
+            tenant=row.tenant,
+            action="saml.sp.metadata",
+            target=row,
+            data={"ok": not error, "changed": changed, "error": error},
+        )
+    for name in (*values, "metadata_fetched_at", "metadata_error"):
+        setattr(sp, name, getattr(row, name))
+    return not error
+
+
+def service_providers_refresh_metadata(*, actor: Actor, tenant: Tenant | None = None) -> dict[str, int]:
+    """Refresh every SP registered from a metadata URL (one tenant, or all); one failure stops nothing."""
+    from idp.saml.selectors import service_providers_with_metadata_url
+
+    counts = {"ok": 0, "failed": 0}
+    for sp in service_providers_with_metadata_url(tenant=tenant).select_related("tenant"):
+        counts["ok" if service_provider_refresh_metadata(actor=actor, sp=sp) else "failed"] += 1
+    return counts
+
+
 __all__: Sequence[str] = (
     "fetch_metadata",
     "service_provider_create",
+    "service_provider_delete",
     "service_provider_from_metadata",
+    "service_provider_refresh_metadata",
+    "service_providers_refresh_metadata",
     "service_provider_update",
     "service_provider_validate",
 )
+
+
+def service_provider_delete(*, actor: Actor, sp: ServiceProvider) -> None:
+    """Remove a service provider registration (its sessions end at their next request)."""
+    if not is_tenant_admin(actor, sp.tenant):
+        raise PermissionDenied("Only a tenant administrator can remove service providers.")
+    with transaction.atomic():
+        audit_record(
+            actor=actor, tenant=sp.tenant, action="saml.sp.delete", target=sp, data={"entity_id": sp.entity_id}
+        )
+        sp.delete()

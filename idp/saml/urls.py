@@ -11,4 +11,5 @@ urlpatterns = [
     path("sso/init", views.idp_initiated_view, name="sso_init"),
     path("slo/redirect", views.slo_redirect_view, name="slo_redirect"),
     path("slo/post", views.slo_post_view, name="slo_post"),
+    path("slo/continue", views.slo_continue_view, name="slo_continue"),
 ]

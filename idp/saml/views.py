@@ -20,7 +20,7 @@ from urllib.parse import quote_plus, urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import escape
 from django.views.decorators.cache import never_cache
@@ -28,9 +28,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from lxml import etree
 
-from idp.flow import selection
+from idp.flow import selection, stepup
 from idp.flow import session as flow_session
 from idp.saml import crypto, protocol
+from idp.saml import selectors as saml_selectors
 from idp.saml.models import BINDING_POST, BINDING_REDIRECT, PROFILE_ATTRIBUTES, ServiceProvider
 from idp.saml.selectors import service_provider_by_pk, service_provider_get
 from idp.saml.xml import SAML, SAMLP, deflate, text, to_bytes
@@ -113,10 +114,12 @@ def signed(tenant: Tenant, root: etree._Element) -> bytes:
 @require_GET
 def metadata_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     tenant = tenant_get_by_slug(tenant_slug)
-    key = crypto.idp_key(tenant)
+    keys = crypto.idp_keys(tenant)
+    key = keys.signing
     root = protocol.build_metadata(
         entity_id=entity_id(tenant),
         certificate_b64=key.certificate_b64,
+        other_certificates=[k.certificate_b64 for k in keys.published if k.kid != key.kid],
         sso_redirect=absolute(tenant, "sso_redirect"),
         sso_post=absolute(tenant, "sso_post"),
         slo_redirect=absolute(tenant, "slo_redirect"),
@@ -144,6 +147,8 @@ class Pending:
     organization: str
     received: int
     session_key: str | None
+    require_mfa: bool = False  # RequestedAuthnContext: REFEDS MFA (idp.flow.stepup)
+    stepped_up: bool = False  # the journey already ran once for it
 
 
 @require_GET
@@ -173,7 +178,8 @@ def sso_post_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 
 
 def _sso(request: HttpRequest, tenant: Tenant, incoming: protocol.Incoming) -> HttpResponse:
-    sp = service_provider_get(tenant=tenant, entity_id=incoming.issuer)
+    cached = saml_selectors.versions(tenant=tenant)  # one cache round trip for both per-process caches
+    sp = service_provider_get(tenant=tenant, entity_id=incoming.issuer, version=cached.service_providers)
     if sp is None:
         return error_page(
             request, tenant, "The application that sent you here is not registered with this sign-in service."
@@ -219,8 +225,9 @@ def _sso(request: HttpRequest, tenant: Tenant, incoming: protocol.Incoming) -> H
         organization=(request.GET.get("organization") or "").strip(),
         received=int(time.time()),
         session_key=request.session.session_key,
+        require_mfa=authn.require_mfa,
     )
-    return _proceed(request, tenant, sp, pending, key=None)
+    return _proceed(request, tenant, sp, pending, key=None, org_version=cached.organizations)
 
 
 @require_GET
@@ -297,8 +304,14 @@ def _continue_url(tenant: Tenant, key: str) -> str:
     return reverse("saml:sso_continue", kwargs={"tenant_slug": tenant.slug}) + "?" + urlencode({"k": key})
 
 
-def _proceed(
-    request: HttpRequest, tenant: Tenant, sp: ServiceProvider, pending: Pending, key: str | None
+def _proceed(  # noqa: PLR0911 - one return per outcome (step-up added one)
+    request: HttpRequest,
+    tenant: Tenant,
+    sp: ServiceProvider,
+    pending: Pending,
+    key: str | None,
+    *,
+    org_version: str | None = None,  # the tenant's organization version, when already read
 ) -> HttpResponse:
     auth = flow_session.current_auth(request, tenant)
     if auth is None or (
@@ -319,13 +332,24 @@ def _proceed(
                 relay_state=pending.relay_state,
                 failure=failure,
             )
+        if pending.require_mfa and not pending.stepped_up:
+            return _step_up(request, tenant, sp, pending, key)  # the journey asks for a factor at once
         key = key or _park(request, tenant, pending)
         return HttpResponseRedirect(
             flow_session.login_url(tenant, _continue_url(tenant, key), prompt_login=pending.force_authn)
         )
+    if pending.require_mfa and auth.acr != flow_session.ACR_MFA:
+        return _step_up(request, tenant, sp, pending, key)
     eligible: list[EligibleOrganization] = []
     outcome = _select_organization(
-        request, tenant=tenant, sp=sp, pending=pending, user=auth.user, key=key, eligible_out=eligible
+        request,
+        tenant=tenant,
+        sp=sp,
+        pending=pending,
+        user=auth.user,
+        key=key,
+        eligible_out=eligible,
+        org_version=org_version,
     )
     if isinstance(outcome, HttpResponse):
         return outcome
@@ -342,6 +366,31 @@ def _proceed(
         )
     memberships = [e.organization for e in eligible if e.via is None] if eligible else None
     return _issue(request, tenant=tenant, sp=sp, pending=pending, auth=auth, chosen=outcome, memberships=memberships)
+
+
+def _step_up(
+    request: HttpRequest, tenant: Tenant, sp: ServiceProvider, pending: Pending, key: str | None
+) -> HttpResponse:
+    """REFEDS MFA was requested and this sign-in is below it: through the journey once, then NoAuthnContext."""
+    if pending.stepped_up or pending.is_passive:
+        _drop(request, key)
+        failure = protocol.RequestFailed(
+            protocol.STATUS_RESPONDER, "A second factor could not be used.", protocol.STATUS_NO_AUTHN_CONTEXT
+        )
+        return _failure(
+            request,
+            tenant=tenant,
+            sp=sp,
+            acs_url=pending.acs_url,
+            in_response_to=pending.request_id,
+            relay_state=pending.relay_state,
+            failure=failure,
+        )
+    _drop(request, key)
+    pending.stepped_up = True
+    key = _park(request, tenant, pending)
+    next_url = f"{_continue_url(tenant, key)}&{urlencode({stepup.ACR_VALUES: flow_session.ACR_MFA})}"
+    return HttpResponseRedirect(flow_session.login_url(tenant, next_url, prompt_login=True))
 
 
 def _find(eligible: list[EligibleOrganization], key: str) -> EligibleOrganization | None:
@@ -361,6 +410,7 @@ def _select_organization(  # noqa: PLR0911 - one return per outcome, as in the O
     user: Any,
     key: str | None,
     eligible_out: list[EligibleOrganization],
+    org_version: str | None = None,
 ) -> EligibleOrganization | protocol.RequestFailed | HttpResponse | None:
     """The organization the response is for (None: no organization), a refusal, or a page (picker, error).
 
@@ -369,7 +419,7 @@ def _select_organization(  # noqa: PLR0911 - one return per outcome, as in the O
     requested = pending.organization or (str(sp.default_organization_id) if sp.default_organization_id else "")
     if not (sp.wants_organization or requested or sp.organization_required):
         return None
-    eligible = user_eligible_organizations(user=user)
+    eligible = user_eligible_organizations(user=user, version=org_version)
     eligible_out.extend(eligible)
     if requested:
         match = _find(eligible, requested)
@@ -442,6 +492,14 @@ def _attributes(
     return out
 
 
+def _upstream_attribute(sp: ServiceProvider, auth: flow_session.AuthState) -> list[tuple[str, str, list[str]]]:
+    """``idp`` (opt-in): the upstream IdP that vouched for a federated sign-in."""
+    if not auth.upstream or not sp.releases("idp"):
+        return []
+    name, friendly = sp.attribute_name("idp")
+    return [(name, friendly, [auth.upstream])]
+
+
 def _issue(
     request: HttpRequest,
     *,
@@ -466,11 +524,14 @@ def _issue(
         subject=subject,
         attributes=_attributes(
             sp, user, chosen.organization if chosen else None, chosen.via if chosen else None, memberships
-        ),
+        )
+        + _upstream_attribute(sp, auth),
         auth_instant=protocol.datetime.datetime.fromtimestamp(auth.auth_time, tz=protocol.datetime.UTC),
         session_index=session_index,
         authn_context=protocol.authn_context_for(auth.amr),
+        authenticating_authority=auth.upstream,
     )
+
     signer = crypto.backend()
     if sp.encrypt_assertion and sp.encryption_certificate:
         root = signer.sign(response, [assertion] if sp.sign_assertion else [], key)
@@ -629,6 +690,8 @@ def _slo_next(request: HttpRequest, tenant: Tenant, chain: dict[str, Any], token
         return _send(request, tenant, endpoint=endpoint, field="SAMLRequest", root=root, relay_state=token)
     if token:
         cache.delete(SLO_CHAIN_PREFIX + token)
+    if chain.get("return_to"):  # started by Canopy's own sign-out (idp.saml.logout): back to that chain
+        return HttpResponseRedirect(str(chain["return_to"]))
     origin = service_provider_by_pk(tenant=tenant, pk=chain["origin_sp"])
     endpoint = _slo_endpoint(origin, chain["binding"]) if origin is not None else None
     if endpoint is None:
@@ -643,6 +706,21 @@ def _slo_next(request: HttpRequest, tenant: Tenant, chain: dict[str, Any], token
         else "",
     )
     return _send(request, tenant, endpoint=endpoint, field="SAMLResponse", root=root, relay_state=chain["relay_state"])
+
+
+@require_GET
+@never_cache
+def slo_continue_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """``slo/continue?t=``: the SAML part of a sign-out started at Canopy (``idp.saml.logout``), once."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    token = request.GET.get("t", "")[:64]
+    chain = cache.get(SLO_CHAIN_PREFIX + token) if token else None
+    if isinstance(chain, dict) and chain.get("tenant_id") != tenant.pk:
+        raise Http404("No such sign-out.")  # another tenant's chain does not exist here
+    if not isinstance(chain, dict) or not chain.get("return_to") or chain.get("started"):
+        return error_page(request, tenant, "This sign-out has expired. You are signed out here.")
+    chain["started"] = True
+    return _slo_next(request, tenant, chain, token=token)
 
 
 def _slo_response(
