@@ -233,15 +233,49 @@ class EffectiveSettings(models.Model):
         return f"{self.section} for {self.organization_id} (v{self.version})"
 
 
-class PropagationJob(models.Model):
-    """Recomputing one section for an organization's subtree (or the whole tenant) after a change."""
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    SUPERSEDED = "superseded", "Superseded by a newer change"
+    FAILED = "failed", "Failed"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        SUPERSEDED = "superseded", "Superseded by a newer change"
-        FAILED = "failed", "Failed"
+
+class LeasedJob(models.Model):
+    """A resumable background job: path-ordered cursor, counts, a lease, bounded error list.
+
+    A run takes the lease (``orgs.jobs.job_claim``), commits its progress with each batch and
+    may be resumed after a crash once the lease has expired; see ``orgs.propagation``.
+    """
+
+    Status = JobStatus
+
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.PENDING)
+    cursor = models.CharField(max_length=PATH_SEGMENT_LENGTH * MAX_DEPTH, blank=True, help_text="Last path done.")
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def progress(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.processed / self.total))
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (JobStatus.PENDING, JobStatus.RUNNING)
+
+
+class PropagationJob(LeasedJob):
+    """Recomputing one section for an organization's subtree (or the whole tenant) after a change."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     organization = models.ForeignKey(
@@ -255,19 +289,8 @@ class PropagationJob(models.Model):
     section = models.CharField(max_length=40)
     version = models.BigIntegerField()
     reason = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
-    cursor = models.CharField(max_length=PATH_SEGMENT_LENGTH * MAX_DEPTH, blank=True, help_text="Last path done.")
-    total = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
     written = models.PositiveIntegerField(default=0, help_text="Rows changed (older-version rows only).")
     batches = models.PositiveIntegerField(default=0)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    lease_owner = models.CharField(max_length=64, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    errors = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -275,10 +298,6 @@ class PropagationJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.section} v{self.version} ({self.status})"
-
-    @property
-    def progress(self) -> int:
-        return 100 if not self.total else min(100, round(100 * self.processed / self.total))
 
 
 class UserStore(models.Model):
@@ -363,6 +382,51 @@ class SharingPolicy(models.Model):
     def __str__(self) -> str:
         where = self.organization.identifier if self.organization else "all organizations"
         return f"{self.user} shared with {where} ({self.get_mode_display()})"
+
+
+class SharingJob(LeasedJob):
+    """Sharing (or unsharing) one policy over a large set of organizations, tracked and resumable.
+
+    ``sharing_policy_set`` / ``sharing_policy_unshare`` create one when the targets exceed
+    ``CANOPY_SHARING_INLINE_LIMIT``; ``orgs.sharing.sharing_job_run`` works through the targets in
+    path order from ``cursor``. The policy's user, organization, mode and role are copied here:
+    an unshare job outlives its (deleted) policy.
+    """
+
+    class Kind(models.TextChoices):
+        SHARE = "share", "Share"
+        UNSHARE = "unshare", "Unshare"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    policy = models.ForeignKey(
+        SharingPolicy,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="jobs",
+        help_text="Empty once removed.",
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The organization shared with; empty = all organizations.",
+    )
+    mode = models.CharField(max_length=16, choices=SharingPolicy.Mode.choices)
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    changed = models.PositiveIntegerField(default=0, help_text="Memberships added (share) or removed (unshare).")
+    requested_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "status"], name="sharingjob_active")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.user_id} ({self.status})"
 
 
 class Invitation(models.Model):

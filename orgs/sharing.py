@@ -11,26 +11,42 @@ A policy is *selected* (one organization), *with-children* (an organization and 
 existing and future descendants) or *all* (every organization of the tenant, existing
 and future; only for tenant-level users). Expansion creates missing memberships with
 origin ``shared`` and the policy's role, never touching memberships that exist for
-another reason. Up to ``INLINE_LIMIT`` organizations are expanded in the write's
-transaction; more are expanded by the Celery task ``orgs.tasks.expand_sharing_policy``
-(enqueued on commit, idempotent: it only inserts what is missing).
+another reason. Up to ``inline_limit()`` organizations (``CANOPY_SHARING_INLINE_LIMIT``,
+default ``INLINE_LIMIT``) are shared or unshared in the write's transaction; more get a
+``SharingJob`` (kind share/unshare, progress counts, errors) run by the Celery task
+``orgs.tasks.run_sharing_job``, enqueued on commit. The job works in path order from its
+cursor, one transaction per batch with its lease (``orgs.jobs``), so it is idempotent and
+resumable; a newer job for the same user and organization supersedes an active older one.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from orgs import permissions
-from orgs.models import Membership, Organization, SharingPolicy
+from orgs.jobs import job_claim, job_finish, job_locked_if_owned, job_renew
+from orgs.models import JobStatus, Membership, Organization, SharingJob, SharingPolicy
 from orgs.selectors import organization_descendants
-from tenants.actors import Actor, is_tenant_admin
+from tenants.actors import Actor, actor_label, is_tenant_admin
 from tenants.audit import audit_record
 from tenants.models import Tenant, User
 
 INLINE_LIMIT = 500
 BATCH = 1000
+LEASE_SECONDS = 60
+
+
+def inline_limit() -> int:
+    """How many target organizations are (un)shared inline; beyond, a tracked job does it."""
+    configured = getattr(settings, "CANOPY_SHARING_INLINE_LIMIT", None)
+    return INLINE_LIMIT if configured is None else int(configured)
 
 
 def _own_memberships(user: User) -> QuerySet[Membership]:
@@ -42,13 +58,18 @@ def is_tenant_level(user: User) -> bool:
     return not _own_memberships(user).exists()
 
 
+def targets_of(*, tenant_id: int, organization: Organization | None, mode: str) -> QuerySet[Organization]:
+    """The organizations a policy (or a job copied from one) covers."""
+    if mode == SharingPolicy.Mode.ALL:
+        return Organization.objects.filter(tenant_id=tenant_id)
+    assert organization is not None
+    if mode == SharingPolicy.Mode.WITH_CHILDREN:
+        return organization_descendants(organization=organization, include_self=True)
+    return Organization.objects.filter(pk=organization.pk)
+
+
 def policy_targets(policy: SharingPolicy) -> QuerySet[Organization]:
-    if policy.mode == SharingPolicy.Mode.ALL:
-        return Organization.objects.filter(tenant_id=policy.tenant_id)
-    assert policy.organization is not None
-    if policy.mode == SharingPolicy.Mode.WITH_CHILDREN:
-        return organization_descendants(organization=policy.organization, include_self=True)
-    return Organization.objects.filter(pk=policy.organization.pk)
+    return targets_of(tenant_id=policy.tenant_id, organization=policy.organization, mode=policy.mode)
 
 
 def sharing_validate(*, user: User, organization: Organization | None, mode: str, tenant: Tenant) -> None:
@@ -84,6 +105,22 @@ def sharing_policy_set(
     role: str = Membership.Role.MEMBER,
 ) -> SharingPolicy:
     """Create or replace the user's policy for this organization (or for "all"), then expand it."""
+    policy, _job = sharing_policy_share(
+        actor=actor, tenant=tenant, user=user, organization=organization, mode=mode, role=role
+    )
+    return policy
+
+
+def sharing_policy_share(
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    user: User,
+    organization: Organization | None,
+    mode: str = SharingPolicy.Mode.SELECTED,
+    role: str = Membership.Role.MEMBER,
+) -> tuple[SharingPolicy, SharingJob | None]:
+    """Like ``sharing_policy_set``; also returns the job when the set is too large to expand inline."""
     if role not in Membership.Role.values:
         raise ValidationError({"role": [f"Unknown role '{role}'."]})
     if organization is None:
@@ -94,24 +131,47 @@ def sharing_policy_set(
     ):
         raise PermissionDenied(f"You may not share users into '{organization.identifier}' with the role '{role}'.")
     sharing_validate(user=user, organization=organization, mode=mode, tenant=tenant)
+    job = None
     with transaction.atomic():
         policy, created = SharingPolicy.objects.update_or_create(
             tenant=tenant, user=user, organization=organization, defaults={"mode": mode, "role": role}
         )
+        total = policy_targets(policy).count()
+        if total > inline_limit():
+            job = _job_create(actor=actor, kind=SharingJob.Kind.SHARE, policy=policy, total=total)
         audit_record(
             actor=actor,
             tenant=tenant,
             action="sharing.set",
             target=policy,
-            data={"user": user.pk, "organization": str(organization.pk) if organization else None, "mode": mode},
+            data={
+                "user": user.pk,
+                "organization": str(organization.pk) if organization else None,
+                "mode": mode,
+                "job": job.pk if job else None,
+            },
         )
-        if policy_targets(policy).count() <= INLINE_LIMIT:
+        if job is None:
             sharing_expand(policy_id=policy.pk)
-        else:
-            from orgs.tasks import expand_sharing_policy
+    return policy, job
 
-            transaction.on_commit(lambda: expand_sharing_policy.delay(policy.pk))
-    return policy
+
+def _insert_shared(*, tenant_id: int, user_id: int, role: str, organization_ids: list[uuid.UUID]) -> int:
+    """Create the missing shared memberships in these organizations; returns how many."""
+    have = set(
+        Membership.objects.filter(user_id=user_id, organization_id__in=organization_ids).values_list(
+            "organization_id", flat=True
+        )
+    )
+    rows = [
+        Membership(
+            tenant_id=tenant_id, user_id=user_id, organization_id=org_id, role=role, origin=Membership.Origin.SHARED
+        )
+        for org_id in organization_ids
+        if org_id not in have
+    ]
+    Membership.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 def sharing_expand(*, policy_id: int) -> int:
@@ -122,54 +182,151 @@ def sharing_expand(*, policy_id: int) -> int:
     added = 0
     ids = list(policy_targets(policy).order_by("path").values_list("pk", flat=True))
     for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
         with transaction.atomic():
-            have = set(
-                Membership.objects.filter(user_id=policy.user_id, organization_id__in=chunk).values_list(
-                    "organization_id", flat=True
-                )
+            added += _insert_shared(
+                tenant_id=policy.tenant_id,
+                user_id=policy.user_id,
+                role=policy.role,
+                organization_ids=ids[start : start + BATCH],
             )
-            rows = [
-                Membership(
-                    tenant_id=policy.tenant_id,
-                    user_id=policy.user_id,
-                    organization_id=org_id,
-                    role=policy.role,
-                    origin=Membership.Origin.SHARED,
-                )
-                for org_id in chunk
-                if org_id not in have
-            ]
-            Membership.objects.bulk_create(rows, ignore_conflicts=True)
-            added += len(rows)
     return added
+
+
+def _still_covered(
+    *, user_id: int, organization_ids: Iterable[uuid.UUID], exclude_policy: int | None
+) -> set[uuid.UUID]:
+    """Which of these organizations another policy of the user still shares it with."""
+    ids = list(organization_ids)
+    others = SharingPolicy.objects.filter(user_id=user_id).select_related("organization")
+    if exclude_policy is not None:
+        others = others.exclude(pk=exclude_policy)
+    still: set[uuid.UUID] = set()
+    for other in others:
+        still |= set(policy_targets(other).filter(pk__in=ids).values_list("pk", flat=True))
+    return still
+
+
+def _remove_shared(*, user_id: int, organization_ids: list[uuid.UUID], exclude_policy: int | None) -> int:
+    keep = _still_covered(user_id=user_id, organization_ids=organization_ids, exclude_policy=exclude_policy)
+    gone, _ = Membership.objects.filter(
+        user_id=user_id, origin=Membership.Origin.SHARED, organization_id__in=set(organization_ids) - keep
+    ).delete()
+    return gone
 
 
 def sharing_policy_remove(*, actor: Actor, policy: SharingPolicy) -> int:
     """Delete the policy and the shared memberships only it accounted for. Returns how many went."""
+    gone, _job = sharing_policy_unshare(actor=actor, policy=policy)
+    return gone
+
+
+def sharing_policy_unshare(*, actor: Actor, policy: SharingPolicy) -> tuple[int, SharingJob | None]:
+    """Like ``sharing_policy_remove``; a large set is unshared by a job (then 0 are gone yet)."""
     if policy.organization is None:
         if not is_tenant_admin(actor, policy.tenant):
             raise PermissionDenied("Only tenant administrators manage sharing with all organizations.")
     elif not permissions.can_manage_members(actor, policy.organization):
         raise PermissionDenied(f"You may not manage sharing in '{policy.organization.identifier}'.")
+    job = None
+    gone = 0
     with transaction.atomic():
-        targets = set(policy_targets(policy).values_list("pk", flat=True))
-        others = SharingPolicy.objects.filter(user_id=policy.user_id).exclude(pk=policy.pk)
-        still = set()
-        for other in others.select_related("organization"):
-            still |= set(policy_targets(other).values_list("pk", flat=True))
-        gone, _ = Membership.objects.filter(
-            user_id=policy.user_id, origin=Membership.Origin.SHARED, organization_id__in=targets - still
-        ).delete()
+        targets = policy_targets(policy)
+        total = targets.count()
+        if total > inline_limit():
+            job = _job_create(actor=actor, kind=SharingJob.Kind.UNSHARE, policy=policy, total=total)
+        else:
+            gone = _remove_shared(
+                user_id=policy.user_id,
+                organization_ids=list(targets.values_list("pk", flat=True)),
+                exclude_policy=policy.pk,
+            )
         audit_record(
             actor=actor,
             tenant=policy.tenant,
             action="sharing.remove",
             target=policy.organization,
-            data={"user": policy.user_id, "mode": policy.mode, "memberships_removed": gone},
+            data={
+                "user": policy.user_id,
+                "mode": policy.mode,
+                "memberships_removed": gone,
+                "job": job.pk if job else None,
+            },
         )
         policy.delete()
-    return gone
+    return gone, job
+
+
+# --- Sharing jobs -------------------------------------------------------------------
+
+
+def _job_create(*, actor: Actor, kind: str, policy: SharingPolicy, total: int) -> SharingJob:
+    """Record a job (inside the caller's transaction), supersede older active ones, enqueue on commit."""
+    active = SharingJob.objects.filter(
+        tenant_id=policy.tenant_id,
+        user_id=policy.user_id,
+        organization=policy.organization,
+        status__in=[JobStatus.PENDING, JobStatus.RUNNING],
+    )
+    active.update(status=JobStatus.SUPERSEDED, finished_at=timezone.now(), lease_until=None)
+    job = SharingJob.objects.create(
+        tenant_id=policy.tenant_id,
+        kind=kind,
+        policy=policy if kind == SharingJob.Kind.SHARE else None,
+        user_id=policy.user_id,
+        organization=policy.organization,
+        mode=policy.mode,
+        role=policy.role,
+        total=total,
+        requested_by=actor_label(actor)[:200],
+    )
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    from orgs.tasks import run_sharing_job
+
+    run_sharing_job.delay(job_id)
+
+
+def _job_batch(job: SharingJob, organization_ids: list[uuid.UUID]) -> int:
+    if job.kind == SharingJob.Kind.SHARE:
+        return _insert_shared(
+            tenant_id=job.tenant_id, user_id=job.user_id, role=job.role, organization_ids=organization_ids
+        )
+    return _remove_shared(user_id=job.user_id, organization_ids=organization_ids, exclude_policy=None)
+
+
+def sharing_job_run(job_id: int, owner: str | None = None) -> str:
+    """Run (or resume) a sharing job to its end. Returns its final status, or "skipped"/"lost-lease"."""
+    owner = owner or uuid.uuid4().hex
+    job = job_claim(SharingJob, job_id, owner, lease_seconds=LEASE_SECONDS)
+    if job is None:
+        return "skipped"
+    organization = Organization.objects.filter(pk=job.organization_id).first() if job.organization_id else None
+    scope = targets_of(tenant_id=job.tenant_id, organization=organization, mode=job.mode).order_by("path")
+    cursor = job.cursor
+    try:
+        while True:
+            batch = list((scope.filter(path__gt=cursor) if cursor else scope).values_list("pk", "path")[:BATCH])
+            if not batch:
+                break
+            with transaction.atomic():
+                current = job_locked_if_owned(SharingJob, job.pk, owner)
+                if current is None:  # superseded, resumed elsewhere, or deleted
+                    return "lost-lease"
+                changed = _job_batch(current, [pk for pk, _ in batch])
+                cursor = batch[-1][1]
+                current.cursor = cursor
+                current.processed += len(batch)
+                current.changed += changed
+                job_renew(current, lease_seconds=LEASE_SECONDS)
+                current.save(update_fields=["cursor", "processed", "changed", "lease_until"])
+    except Exception as exc:
+        job_finish(SharingJob, job.pk, JobStatus.FAILED, owner, f"{type(exc).__name__}: {exc}")
+        raise
+    job_finish(SharingJob, job.pk, JobStatus.DONE, owner)
+    return JobStatus.DONE
 
 
 def sharing_apply_to_new_organization(*, organization: Organization) -> int:

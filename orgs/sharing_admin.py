@@ -1,15 +1,21 @@
-"""Admin for sharing policies and invitations: listed per tenant; created through the API."""
+"""Admin for sharing policies, sharing jobs and invitations: listed per tenant; created through the API."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from orgs.models import Invitation, OrganizationProfileValue, SharingPolicy
+from orgs.invitations import invitation_create, invitation_validate
+from orgs.jobs import job_resume
+from orgs.models import Invitation, OrganizationProfileValue, SharingJob, SharingPolicy
 from orgs.profiles import profile_value_clear
+from orgs.settings_admin import ReadOnlyAdmin
 from orgs.sharing import sharing_policy_remove
 from tenants.admin_base import TenantScopedAdmin
 
@@ -37,8 +43,46 @@ class SharingPolicyAdmin(TenantScopedAdmin):
             self.delete_model(request, obj)
 
 
+class InvitationForm(forms.ModelForm):
+    """The add form: an address (with or without an account) invited to an organization.
+
+    ``clean`` runs ``orgs.invitations.invitation_validate`` so refusals show on the fields.
+    """
+
+    canopy_request: HttpRequest
+    canopy_admin: TenantScopedAdmin
+
+    class Meta:
+        model = Invitation
+        fields = ("tenant", "organization", "email", "role")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        organization = data.get("organization")
+        if self.errors or organization is None:
+            return data
+        tenant = self.canopy_admin.request_tenant(self.canopy_request, self)
+        if tenant is not None and organization.tenant_id != tenant.pk:
+            self.add_error("organization", "Choose an organization of this tenant.")
+            return data
+        try:
+            data["email"] = invitation_validate(
+                actor=self.canopy_request.user,  # type: ignore[arg-type]
+                organization=organization,
+                email=data.get("email", ""),
+                role=data.get("role", ""),
+            )
+        except PermissionDenied as exc:
+            self.add_error("role", str(exc))
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return data
+
+
 @admin.register(Invitation)
 class InvitationAdmin(TenantScopedAdmin):
+    form = InvitationForm
     list_display = ("email", "organization", "role", "tenant", "created_at", "expires_at", "sent_at", "accepted_at")
     list_filter = ("tenant", "role")
     search_fields = ("email", "organization__identifier")
@@ -46,11 +90,33 @@ class InvitationAdmin(TenantScopedAdmin):
     fields = ("tenant", "organization", "email", "role", "invited_by", "created_at", "expires_at", "sent_at")
     readonly_fields = (*fields, "accepted_at", "accepted_by")
 
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False  # created through the API (orgs.invitations), which checks roles and sends the email
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None:
+            return super().get_fields(request, obj)
+        return (
+            ["organization", "email", "role"]
+            if self._hide_tenant(request)
+            else ["tenant", "organization", "email", "role"]
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return super().get_readonly_fields(request, obj) if obj is not None else ()
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: Invitation, form: Any, change: bool) -> None:
+        """Adding goes through ``invitation_create`` (roles, audit, the email on commit)."""
+        data = form.cleaned_data
+        created = invitation_create(
+            actor=request.user,  # type: ignore[arg-type]
+            organization=data["organization"],
+            email=data["email"],
+            role=data["role"],
+        )
+        for field in created._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
 
 
 @admin.register(OrganizationProfileValue)
@@ -81,3 +147,59 @@ class OrganizationProfileValueAdmin(TenantScopedAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[OrganizationProfileValue]) -> None:
         for obj in queryset.select_related("organization__tenant", "user"):
             self.delete_model(request, obj)
+
+
+@admin.register(SharingJob)
+class SharingJobAdmin(ReadOnlyAdmin):
+    """Large share/unshare runs: progress, errors, and a resume action (through ``orgs.jobs``)."""
+
+    list_display = (
+        "id",
+        "kind",
+        "user",
+        "organization",
+        "mode",
+        "status",
+        "progress_bar",
+        "processed",
+        "total",
+        "changed",
+        "attempts",
+        "created_at",
+        "finished_at",
+        "tenant",
+    )
+    list_filter = ("tenant", "status", "kind")
+    search_fields = ("user__username", "organization__identifier", "requested_by")
+    list_select_related = ("user", "organization", "tenant")
+    readonly_fields = ("progress_bar", "error_list")
+    actions = ["resume_jobs"]
+
+    @admin.display(description="Progress")
+    def progress_bar(self, obj: SharingJob) -> str:
+        return format_html(
+            '<progress max="100" value="{}" aria-label="progress">{}%</progress> {}%',
+            obj.progress,
+            obj.progress,
+            obj.progress,
+        )
+
+    @admin.display(description="Errors")
+    def error_list(self, obj: SharingJob) -> str:
+        return "\n".join(f"{e.get('at')}: {e.get('error')}" for e in obj.errors) or "—"
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Resume selected jobs (failed, or running with an expired lease)")
+    def resume_jobs(self, request: HttpRequest, queryset: QuerySet[SharingJob]) -> None:
+        count = 0
+        for job in queryset.select_related("tenant", "organization"):
+            try:
+                job_resume(actor=request.user, job=job)  # type: ignore[arg-type]
+            except (ValidationError, PermissionDenied):
+                continue
+            count += 1
+        self.message_user(request, f"Re-enqueued {count} job(s).", messages.SUCCESS)

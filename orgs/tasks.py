@@ -1,4 +1,4 @@
-"""Celery jobs for organizations: settings propagation. They take ids and are safe to repeat."""
+"""Celery jobs for organizations: settings propagation, sharing. They take ids and are safe to repeat."""
 
 from __future__ import annotations
 
@@ -36,13 +36,37 @@ def resume_stalled_propagation_jobs() -> list[int]:
 def _resume_on_worker_start(sender: Any = None, **kwargs: Any) -> None:
     try:
         resume_stalled_propagation_jobs.delay()
+        resume_stalled_sharing_jobs.delay()
     except Exception:  # noqa: BLE001 - a worker must start even if the broker hiccups
-        log.exception("could not enqueue resume_stalled_propagation_jobs")
+        log.exception("could not enqueue the resumers of stalled jobs")
+
+
+@shared_task(bind=True, name="orgs.tasks.run_sharing_job")
+def run_sharing_job(self: Any, job_id: int) -> str:
+    """Share or unshare a large set (see orgs.sharing.sharing_job_run). Finished jobs are no-ops."""
+    from orgs.sharing import sharing_job_run
+
+    owner = f"{self.request.id or 'local'}:{uuid.uuid4().hex[:8]}"
+    return sharing_job_run(job_id, owner)
+
+
+@shared_task(name="orgs.tasks.resume_stalled_sharing_jobs")
+def resume_stalled_sharing_jobs() -> list[int]:
+    """Re-enqueue sharing jobs whose run died (expired lease); check again when live leases expire."""
+    from orgs.jobs import stalled
+    from orgs.models import SharingJob
+
+    due, wait = stalled(SharingJob)
+    for job_id in due:
+        run_sharing_job.delay(job_id)
+    if wait is not None:
+        resume_stalled_sharing_jobs.apply_async(countdown=wait + 1)
+    return due
 
 
 @shared_task(name="orgs.tasks.expand_sharing_policy")
 def expand_sharing_policy(policy_id: int) -> int:
-    """Insert the missing shared memberships of a large sharing policy (idempotent)."""
+    """Insert the missing shared memberships of a policy (idempotent; messages from before sharing jobs)."""
     from orgs.sharing import sharing_expand
 
     return sharing_expand(policy_id=policy_id)

@@ -67,3 +67,13 @@ class ApiClient:
 
     def delete(self, path: str, **kw: Any) -> Any:
         return self.call("DELETE", path, **kw)
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    """A problem+json answer with this status; returns its body."""
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    assert response["Content-Type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["status"] == status
+    return body

@@ -36,6 +36,40 @@ BODY = {
 }
 
 
+def object_ids(world: Any) -> dict[str, Any]:
+    """URL converter → a row of ``world`` it names (every object kind the API addresses by id)."""
+    from idp.federation.models import UpstreamDomain, UpstreamIdP
+    from idp.oidc.models import Application
+    from idp.saml.models import ServiceProvider
+    from orgs.models import PropagationJob, SharingJob
+
+    idp = UpstreamIdP.objects.filter(tenant=world.tenant).first()
+    return {
+        "user_id": world.member.pk,
+        "section": "branding",
+        "propagation_job_id": PropagationJob.objects.filter(tenant=world.tenant, organization=world.root).first().pk,  # type: ignore[union-attr]
+        "sharing_job_id": SharingJob.objects.filter(tenant=world.tenant).first().pk,  # type: ignore[union-attr]
+        "client_pk": Application.objects.get(tenant=world.tenant, client_id=f"{world.tenant.slug}-web").pk,
+        "idp_id": idp.pk,  # type: ignore[union-attr]
+        "upstream_domain_id": UpstreamDomain.objects.filter(idp=idp).first().pk,  # type: ignore[union-attr]
+        "sp_id": ServiceProvider.objects.filter(tenant=world.tenant).first().pk,  # type: ignore[union-attr]
+        "domain_id": world.domain.pk,
+        "link_id": world.link.pk,
+    }
+
+
+OBJECT_CONVERTERS = {
+    "org",
+    "policy_id",
+    "propagation_job_id",
+    "sharing_job_id",
+    "client_pk",
+    "idp_id",
+    "upstream_domain_id",
+    "sp_id",
+}
+
+
 def api_endpoints() -> list[tuple[str, type[TenantAPIView], set[str], list[str]]]:
     """(url name, view class, path converters, methods) of every API view."""
     import idp.api.urls
@@ -63,6 +97,10 @@ def test_the_enumeration_sees_every_view() -> None:
     names = {e[0] for e in api_endpoints()}
     assert {"organizations", "organizations-tree", "organization", "organization-move", "members", "member"} <= names
     assert {"organization-users", "sharing-policies", "sharing-policy"} <= names
+    assert {"settings", "settings-section", "effective-settings", "propagation-job-resume", "sharing-job"} <= names
+    assert {"oidc-client", "oidc-client-rotate-secret", "upstream-idp", "upstream-domain-verify", "saml-sp"} <= names
+    assert {"organization-domain", "acts-for-link", "member-profile"} <= names
+    assert {"root-settings", "root-settings-section", "root-effective-settings"} <= names
     for p in idp.api.urls.urlpatterns:
         if isinstance(p, URLPattern) and p.name not in ("schema", "docs", "not-found"):
             raise AssertionError(f"{p.name} is outside v1 and not in the matrix")
@@ -100,9 +138,10 @@ def test_object_endpoints_of_tenant_a_answer_404_to_outsiders(world_a, world_b, 
     targets = {"child owner (parent of own subtree)": [world_a.root]}
     policy_a = SharingPolicy.objects.get(tenant=world_a.tenant, organization=world_a.root)  # tests/world_sharing.py
     before = AuditEvent.objects.filter(tenant=world_a.tenant).count()
+    ids = object_ids(world_a)
     checked = 0
     for name, _view, converters, methods in api_endpoints():
-        if not converters & {"org", "policy_id"}:
+        if not converters & OBJECT_CONVERTERS:
             continue
         for who, client in outsiders.items():
             if who.startswith("_"):
@@ -114,8 +153,7 @@ def test_object_endpoints_of_tenant_a_answer_404_to_outsiders(world_a, world_b, 
                         kwargs["org"] = key
                     if "policy_id" in converters:
                         kwargs["policy_id"] = policy_a.pk
-                    if "user_id" in converters:
-                        kwargs["user_id"] = world_a.member.pk
+                    kwargs.update({c: ids[c] for c in converters if c in ids})
                     url = reverse(f"api:{name}", kwargs=kwargs)
                     for method in methods:
                         response = client.call(method, url, BODY if method != "get" else None)
@@ -128,12 +166,12 @@ def test_object_endpoints_of_tenant_a_answer_404_to_outsiders(world_a, world_b, 
 
 def test_a_token_of_tenant_b_is_unknown_at_tenant_a(world_a, world_b, outsiders) -> None:
     client = outsiders["_b_token_at_a"]
+    ids = object_ids(world_a)
     for name, _view, converters, methods in api_endpoints():
         kwargs: dict[str, Any] = {"tenant_slug": world_a.tenant.slug}
         if "org" in converters:
             kwargs["org"] = str(world_a.root.pk)
-        if "user_id" in converters:
-            kwargs["user_id"] = world_a.member.pk
+        kwargs.update({c: ids[c] for c in converters if c in ids})
         if "policy_id" in converters:
             kwargs["policy_id"] = SharingPolicy.objects.filter(tenant=world_a.tenant).first().pk  # type: ignore[union-attr]
         url = reverse(f"api:{name}", kwargs=kwargs)
@@ -164,3 +202,40 @@ def test_collection_endpoints_never_show_or_use_tenant_a_rows(world_a, world_b, 
         assert (
             by_filter == [] or who.startswith("child owner") and all(o["id"] != str(world_a.root.pk) for o in by_filter)
         )
+
+
+TENANT_ADMIN_COLLECTIONS = ("oidc-clients/", "saml-sps/")
+REACH_COLLECTIONS = ("jobs/propagation/", "jobs/sharing/", "upstream-idps/")
+
+
+def test_integration_collections_never_show_tenant_a_rows_to_outsiders(world_a, world_b, outsiders) -> None:
+    """Clients and SAML SPs are for tenant admins (404 to delegated owners); jobs and IdPs are cut to the reach."""
+    from orgs.models import PropagationJob
+
+    a_ids = object_ids(world_a)
+    a_rows = {
+        "oidc-clients/": {a_ids["client_pk"]},
+        "saml-sps/": {a_ids["sp_id"]},
+        "upstream-idps/": {a_ids["idp_id"]},
+        "jobs/sharing/": {a_ids["sharing_job_id"]},
+        "jobs/propagation/": set(
+            PropagationJob.objects.filter(tenant=world_a.tenant, organization=world_a.root).values_list("pk", flat=True)
+        ),
+    }
+    for who, client in outsiders.items():
+        if who.startswith("_"):
+            continue
+        for path in TENANT_ADMIN_COLLECTIONS + REACH_COLLECTIONS:
+            response = client.get(path + "?page_size=200")
+            if who.startswith("tenant B") or path in REACH_COLLECTIONS:
+                assert response.status_code == 200, (who, path)
+                listed = {row["id"] for row in response.json()["results"]}
+                assert not listed & a_rows[path], (who, path)
+            else:
+                assert response.status_code == 404, (who, path)
+        if not who.startswith("tenant B"):  # delegated owners of tenant A: the collections do not exist
+            for path in ("settings/", "settings/branding/", "effective-settings/"):
+                assert client.get(path).status_code == 404, (who, path)
+            assert client.patch("settings/branding/", {"display_name": "pwned"}).status_code == 404, who
+            assert client.post("oidc-clients/", {"client_id": "pwned"}).status_code == 404, who
+            assert client.post("saml-sps/", {"entity_id": "https://pwned.example/sp"}).status_code == 404, who

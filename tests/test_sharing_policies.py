@@ -107,8 +107,14 @@ def test_large_sets_expand_in_a_celery_job(
             actor=SYSTEM, tenant=demo, user=tess, organization=org(demo, "mightybank-americas"), mode="with-children"
         )
     assert shared_in(tess) == set()  # nothing yet: the job is enqueued on commit
-    assert len(callbacks) == 1
-    callbacks[0]()  # Celery runs eagerly in the test settings
+    from orgs.models import SharingJob
+
+    job = SharingJob.objects.get(policy=policy)
+    assert job.status == "pending" and job.total == 3
+    for callback in callbacks:
+        callback()  # Celery runs eagerly in the test settings
+    job.refresh_from_db()
+    assert job.status == "done" and job.processed == 3
     assert shared_in(tess) == {"mightybank-americas", "acme-bank", "mexbanco"}
     from orgs.tasks import expand_sharing_policy
 

@@ -4,11 +4,17 @@ Every API view derives from ``TenantAPIView``:
 
 1. the tenant comes from the URL (unknown or inactive → 404);
 2. the caller authenticates with a bearer token of *that* tenant (``CanopyBearerAuthentication``);
-3. an organization in the URL is looked up only inside the caller's reach
+3. a view marked ``tenant_admin_only`` (clients, SAML SPs, …) answers 404 to anyone who is
+   not an administrator of the tenant (or its machine client), as if it did not exist;
+4. an organization in the URL is looked up only inside the caller's reach
    (``orgs.delegation.administered_organizations``): outside it answers 404, exactly like a
-   missing one, so ids of other tenants or other subtrees reveal nothing;
-4. the view's ``org_permissions`` (HTTP method → an ``orgs.permissions`` predicate) is checked
-   here, before any handler runs (403). The services check again when they write.
+   missing one, so ids of other tenants or other subtrees reveal nothing; an object named by
+   the view's ``object_kwarg`` is looked up only in ``reachable_objects()`` (built with
+   ``in_reach``: the tenant's rows, and for delegated admins only those of organizations in
+   their reach), likewise 404 outside;
+5. the view's ``org_permissions`` (HTTP method → an ``orgs.permissions`` predicate) is checked
+   here against that organization (or the object's), before any handler runs (403). The
+   services check again when they write.
 
 Handlers never decide authorization themselves.
 """
@@ -20,6 +26,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
@@ -59,11 +66,16 @@ class TenantAPIView(GenericAPIView):
     pagination_class = Pagination
     #: HTTP method → what the caller must be allowed on the organization named in the URL.
     org_permissions: dict[str, OrgCheck] = {}
+    #: Only tenant administrators (and the tenant's machine client) reach this view; others: 404.
+    tenant_admin_only: bool = False
+    #: The URL kwarg naming an object of ``reachable_objects()`` (looked up here; 404 outside).
+    object_kwarg: str | None = None
 
     tenant: Tenant
     actor: Actor
     organization: Organization
     policy: SharingPolicy
+    object: Any
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         tenant = Tenant.objects.filter(slug=kwargs.get("tenant_slug", ""), is_active=True).first()
@@ -72,13 +84,29 @@ class TenantAPIView(GenericAPIView):
         self.tenant = tenant
         super().initial(request, *args, **kwargs)  # authentication, IsAuthenticated, throttles
         self.actor = request.user
+        if self.tenant_admin_only and not is_tenant_admin(self.actor, self.tenant):
+            raise Http404
         target: Organization | None = None
+        guarded = False
         if "org" in kwargs:
             target = self.organization = self.reachable_organization(kwargs["org"])
+            guarded = True
         elif "policy_id" in kwargs:
             self.policy = self.reachable_policy(kwargs["policy_id"])
             target = self.policy.organization  # None: an "all organizations" policy (tenant admins only)
-        if target is not None or "policy_id" in kwargs:
+            guarded = True
+        if self.object_kwarg is not None and self.object_kwarg in kwargs:
+            key = kwargs[self.object_kwarg]
+            if isinstance(key, int) and not 0 < key < 2**63:
+                raise Http404  # beyond any primary key (and beyond what the database accepts)
+            self.object = self.reachable_objects().filter(pk=key).first()
+            if self.object is None:
+                raise Http404
+            if not guarded:
+                target = self.object_organization(self.object)  # None: tenant-wide (tenant admins only)
+                guarded = True
+        if guarded and (target is not None or not self.tenant_admin_only):
+            # (A tenant-wide object of a tenant-admin-only view needs nothing more: the caller is one.)
             check = self.org_permissions.get(request.method or "GET")
             if check is None:
                 check = reach_everything if request.method in ("GET", "HEAD", "OPTIONS") else None
@@ -89,6 +117,24 @@ class TenantAPIView(GenericAPIView):
 
     def reach(self) -> Any:
         return administered_organizations(actor=self.actor, tenant=self.tenant)
+
+    def in_reach(self, qs: QuerySet[Any], field: str = "organization") -> QuerySet[Any]:
+        """The tenant's rows of ``qs``; for delegated admins only those owned by an organization in reach.
+
+        Rows without an organization (tenant-wide) are for tenant administrators only.
+        """
+        qs = qs.filter(tenant=self.tenant)
+        if is_tenant_admin(self.actor, self.tenant):
+            return qs
+        return qs.filter(**{f"{field}__in": self.reach()})
+
+    def reachable_objects(self) -> QuerySet[Any]:
+        """The rows ``object_kwarg`` may name (views with an object override this with ``in_reach``)."""
+        raise NotImplementedError
+
+    def object_organization(self, obj: Any) -> Organization | None:
+        """The organization whose ``org_permissions`` govern an object named in the URL."""
+        return getattr(obj, "organization", None)
 
     def reachable_organization(self, key: str | None) -> Organization:
         """By id or identifier, inside the caller's reach; otherwise 404."""

@@ -31,7 +31,9 @@ from idp.api.serializers import (
     OrganizationTreeSerializer,
     OrganizationUpdateSerializer,
     ProblemSerializer,
+    SharingJobSerializer,
     SharingPolicyCreateSerializer,
+    SharingPolicyResultSerializer,
     SharingPolicySerializer,
     UserCreateSerializer,
 )
@@ -367,7 +369,7 @@ class SharingPolicyListView(TenantAPIView):
     @extend_schema(
         operation_id="sharing_policies_set",
         request=SharingPolicyCreateSerializer,
-        responses={201: SharingPolicySerializer, **PROBLEMS},
+        responses={201: SharingPolicyResultSerializer, 202: SharingPolicyResultSerializer, **PROBLEMS},
     )
     def post(self, request: Request, tenant_slug: str) -> Response:
         """Share a user with an organization (and its children), or with all organizations."""
@@ -380,7 +382,7 @@ class SharingPolicyListView(TenantAPIView):
             if organization is None or not self.reach().filter(pk=organization.pk).exists():
                 raise ValidationError({"organization": ["No such organization."]})
         user = _tenant_user(self.tenant, values["user"])
-        policy = sharing.sharing_policy_set(
+        policy, job = sharing.sharing_policy_share(
             actor=self.actor,
             tenant=self.tenant,
             user=user,
@@ -388,8 +390,9 @@ class SharingPolicyListView(TenantAPIView):
             mode=values["mode"],
             role=values["role"],
         )
-        body = SharingPolicySerializer(policy).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"ETag": etag_of(body)})
+        body = SharingPolicyResultSerializer(policy, context={"job": job}).data
+        code = status.HTTP_202_ACCEPTED if job else status.HTTP_201_CREATED  # 202: a sharing job does the rest
+        return Response(body, status=code, headers={"ETag": etag_of(body)})
 
 
 class SharingPolicyDetailView(TenantAPIView):
@@ -401,10 +404,12 @@ class SharingPolicyDetailView(TenantAPIView):
         body = SharingPolicySerializer(self.policy).data
         return Response(body, headers={"ETag": etag_of(body)})
 
-    @extend_schema(operation_id="sharing_policies_remove", responses={204: None, **PROBLEMS})
+    @extend_schema(operation_id="sharing_policies_remove", responses={204: None, 202: SharingJobSerializer, **PROBLEMS})
     def delete(self, request: Request, tenant_slug: str, policy_id: int) -> Response:
-        """Stop sharing: the shared memberships only this policy accounted for are removed."""
-        sharing.sharing_policy_remove(actor=self.actor, policy=self.policy)
+        """Stop sharing: the shared memberships only this policy accounted for are removed (202: by a job)."""
+        _gone, job = sharing.sharing_policy_unshare(actor=self.actor, policy=self.policy)
+        if job is not None:
+            return Response(SharingJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -111,3 +111,69 @@ def application_create(
             data={"client_id": client_id, "client_type": client_type, "grant_type": grant_type},
         )
     return app, secret
+
+
+UPDATABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "organization_required", "first_party")
+
+
+def application_update(*, actor: Actor, app: Application, **fields: object) -> Application:
+    """Change a client's name, redirect URIs and sign-in rules (its id, type and grant stay)."""
+    if not is_tenant_admin(actor, app.tenant):
+        raise PermissionDenied("Only a tenant administrator can change OIDC clients.")
+    unknown = set(fields) - set(UPDATABLE)
+    if unknown:
+        raise TypeError(f"unknown fields {sorted(unknown)}")
+    errors: dict[str, list[str]] = {}
+    for field in ("redirect_uris", "post_logout_redirect_uris"):
+        if field in fields:
+            try:
+                setattr(app, field, " ".join(_validate_uris(field, fields[field])))  # type: ignore[arg-type]
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+    if (
+        app.authorization_grant_type == Application.GRANT_AUTHORIZATION_CODE
+        and not app.redirect_uris.split()
+        and "redirect_uris" not in errors
+    ):
+        errors["redirect_uris"] = ["An authorization-code client needs at least one redirect URI."]
+    if errors:
+        raise ValidationError(errors)
+    if "name" in fields:
+        app.name = str(fields["name"]).strip() or app.client_id
+    if "organization_required" in fields:
+        app.organization_required = bool(fields["organization_required"])
+    if "first_party" in fields:
+        app.skip_authorization = bool(fields["first_party"])
+    with transaction.atomic():
+        app.full_clean(exclude=["client_secret", "user"])
+        app.save()
+        audit_record(
+            actor=actor, tenant=app.tenant, action="oidc_client.update", target=app, data={"fields": sorted(fields)}
+        )
+    return app
+
+
+def application_rotate_secret(*, actor: Actor, app: Application) -> str:
+    """A new generated secret for a confidential client; the old one stops working. Returned once."""
+    if not is_tenant_admin(actor, app.tenant):
+        raise PermissionDenied("Only a tenant administrator can rotate client secrets.")
+    if app.client_type != Application.CLIENT_CONFIDENTIAL:
+        raise ValidationError({"client_type": ["A public client has no secret to rotate."]})
+    secret = generate_client_secret()
+    with transaction.atomic():
+        app.client_secret = secret
+        app.hash_client_secret = True
+        app.save(update_fields=["client_secret", "hash_client_secret", "updated"])
+        audit_record(actor=actor, tenant=app.tenant, action="oidc_client.rotate_secret", target=app, data={})
+    return secret
+
+
+def application_delete(*, actor: Actor, app: Application) -> None:
+    """Remove a client with its tokens and grants (they cascade)."""
+    if not is_tenant_admin(actor, app.tenant):
+        raise PermissionDenied("Only a tenant administrator can delete OIDC clients.")
+    with transaction.atomic():
+        audit_record(
+            actor=actor, tenant=app.tenant, action="oidc_client.delete", target=app, data={"client_id": app.client_id}
+        )
+        app.delete()

@@ -1,0 +1,142 @@
+"""Management API v1: propagation and sharing jobs — status, progress, errors, resume.
+
+What a caller sees is cut in the base class (``in_reach``): tenant administrators see every
+job of the tenant; delegated administrators the jobs of organizations in their reach
+(tenant-wide jobs are not theirs). Resuming goes through ``orgs.jobs.job_resume``, the same
+rule and audit as the admin's action.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from idp.api.base import TenantAPIView, etag_of
+from idp.api.serializers import PropagationJobSerializer, SharingJobSerializer
+from idp.api.views import PROBLEMS
+from orgs import permissions
+from orgs.jobs import job_resume
+from orgs.models import JobStatus, PropagationJob, SharingJob
+from orgs.selectors import organization_get
+
+STATUS_PARAM = OpenApiParameter("status", str, enum=JobStatus.values)
+ORG_PARAM = OpenApiParameter("organization", str, description="Organization id or identifier.")
+
+
+class _JobViews(TenantAPIView):
+    model: type[PropagationJob] | type[SharingJob]
+
+    def reachable_objects(self) -> QuerySet[Any]:
+        return self.in_reach(self.model.objects.select_related("organization", "tenant"))
+
+    def _filtered(self, request: Request) -> QuerySet[Any]:
+        qs = self.reachable_objects().order_by("-created_at", "-pk")
+        wanted = request.query_params.get("status")
+        if wanted:
+            qs = qs.filter(status=wanted)
+        key = request.query_params.get("organization")
+        if key:
+            found = organization_get(tenant=self.tenant, key=key)
+            qs = qs.filter(organization=found) if found else qs.none()
+        return qs
+
+    def _one(self) -> Response:
+        body = self.get_serializer(self.object).data
+        return Response(body, headers={"ETag": etag_of(body)})
+
+    def _resume(self) -> Response:
+        job = job_resume(actor=self.actor, job=self.object)
+        return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PropagationJobListView(_JobViews):
+    model = PropagationJob
+    serializer_class = PropagationJobSerializer
+
+    @extend_schema(
+        operation_id="propagation_jobs_list",
+        parameters=[STATUS_PARAM, ORG_PARAM, OpenApiParameter("section", str)],
+        responses={200: PropagationJobSerializer(many=True), **PROBLEMS},
+    )
+    def get(self, request: Request, tenant_slug: str) -> Response:
+        qs = self._filtered(request)
+        section = request.query_params.get("section")
+        if section:
+            qs = qs.filter(section=section)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(PropagationJobSerializer(page, many=True).data)
+
+
+class PropagationJobDetailView(_JobViews):
+    model = PropagationJob
+    object_kwarg = "propagation_job_id"
+    serializer_class = PropagationJobSerializer
+
+    @extend_schema(operation_id="propagation_jobs_retrieve", responses={200: PropagationJobSerializer, **PROBLEMS})
+    def get(self, request: Request, tenant_slug: str, **kwargs: Any) -> Response:
+        return self._one()
+
+
+class PropagationJobResumeView(_JobViews):
+    model = PropagationJob
+    object_kwarg = "propagation_job_id"
+    serializer_class = PropagationJobSerializer
+    org_permissions = {"POST": permissions.can_edit_organization}
+
+    @extend_schema(
+        operation_id="propagation_jobs_resume",
+        request=None,
+        responses={202: PropagationJobSerializer, **PROBLEMS},
+        description="Resume a failed job, or one whose worker stopped; it continues from its cursor.",
+    )
+    def post(self, request: Request, tenant_slug: str, **kwargs: Any) -> Response:
+        return self._resume()
+
+
+class SharingJobListView(_JobViews):
+    model = SharingJob
+    serializer_class = SharingJobSerializer
+
+    @extend_schema(
+        operation_id="sharing_jobs_list",
+        parameters=[STATUS_PARAM, ORG_PARAM, OpenApiParameter("kind", str, enum=SharingJob.Kind.values)],
+        responses={200: SharingJobSerializer(many=True), **PROBLEMS},
+    )
+    def get(self, request: Request, tenant_slug: str) -> Response:
+        qs = self._filtered(request)
+        kind = request.query_params.get("kind")
+        if kind:
+            qs = qs.filter(kind=kind)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(SharingJobSerializer(page, many=True).data)
+
+
+class SharingJobDetailView(_JobViews):
+    model = SharingJob
+    object_kwarg = "sharing_job_id"
+    serializer_class = SharingJobSerializer
+
+    @extend_schema(operation_id="sharing_jobs_retrieve", responses={200: SharingJobSerializer, **PROBLEMS})
+    def get(self, request: Request, tenant_slug: str, **kwargs: Any) -> Response:
+        return self._one()
+
+
+class SharingJobResumeView(_JobViews):
+    model = SharingJob
+    object_kwarg = "sharing_job_id"
+    serializer_class = SharingJobSerializer
+    org_permissions = {"POST": permissions.can_manage_members}
+
+    @extend_schema(
+        operation_id="sharing_jobs_resume",
+        request=None,
+        responses={202: SharingJobSerializer, **PROBLEMS},
+        description="Resume a failed sharing job, or one whose worker stopped; it continues from its cursor.",
+    )
+    def post(self, request: Request, tenant_slug: str, **kwargs: Any) -> Response:
+        return self._resume()

@@ -1,0 +1,133 @@
+"""Management API v1: SAML service providers (tenant administrators only).
+
+Create from the SP's posted metadata XML (parsed by ``idp.saml.protocol.read_sp_metadata``,
+which refuses DTDs, entities and oversized documents, like the ``add_saml_sp`` command) or
+from fields; writes go through ``idp.saml.services``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from idp.api.base import TenantAPIView, etag_of
+from idp.api.serializers import SamlSPCreateSerializer, SamlSPSerializer, SamlSPUpdateSerializer
+from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.saml.models import ServiceProvider
+from idp.saml.services import (
+    service_provider_create,
+    service_provider_delete,
+    service_provider_from_metadata,
+    service_provider_update,
+)
+from orgs.selectors import organization_get
+
+
+class _SPViews(TenantAPIView):
+    tenant_admin_only = True
+    object_kwarg = "sp_id"
+    serializer_class = SamlSPSerializer
+
+    def reachable_objects(self) -> QuerySet[Any]:
+        return ServiceProvider.objects.filter(tenant=self.tenant).select_related("tenant")
+
+    def _values(self, data: dict[str, Any]) -> dict[str, Any]:
+        values = dict(data)
+        if values.get("default_organization"):
+            found = organization_get(tenant=self.tenant, key=values["default_organization"])
+            if found is None:
+                raise ValidationError({"default_organization": ["No such organization."]})
+            values["default_organization"] = found
+        elif "default_organization" in values:
+            values["default_organization"] = None
+        return values
+
+
+class SamlSPListView(_SPViews):
+    @extend_schema(
+        operation_id="saml_sps_list",
+        parameters=[OpenApiParameter("entity_id", str, description="Exact entity id.")],
+        responses={200: SamlSPSerializer(many=True), **PROBLEMS},
+    )
+    def get(self, request: Request, tenant_slug: str) -> Response:
+        qs = self.reachable_objects().order_by("entity_id")
+        entity_id = request.query_params.get("entity_id")
+        if entity_id:
+            qs = qs.filter(entity_id=entity_id.strip())
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(SamlSPSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="saml_sps_create",
+        request=SamlSPCreateSerializer,
+        responses={201: SamlSPSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, tenant_slug: str) -> Response:
+        """Register an SP from its metadata XML (`metadata`) or from `entity_id` and fields."""
+        data = SamlSPCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = self._values(data.validated_data)
+        metadata = values.pop("metadata", None)
+        with transaction.atomic():
+            if metadata:
+                values.pop("entity_id", None)
+                if _known(self.tenant, metadata):
+                    raise ValidationError({"metadata": ["This SP is already registered; update it instead."]})
+                sp, _created = service_provider_from_metadata(
+                    actor=self.actor, tenant=self.tenant, metadata=metadata.encode(), source="api", **values
+                )
+            else:
+                sp = service_provider_create(actor=self.actor, tenant=self.tenant, **values)
+        body = SamlSPSerializer(sp).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"ETag": etag_of(body)})
+
+
+def _known(tenant: Any, metadata: str) -> bool:
+    """Whether the metadata names an SP this tenant already has (create must not silently update)."""
+    from idp.saml.protocol import read_sp_metadata
+    from idp.saml.xml import XMLRejected
+
+    try:
+        meta = read_sp_metadata(metadata.encode())
+    except (XMLRejected, ValueError):
+        return False  # the service reports why it is unusable
+    return ServiceProvider.objects.filter(tenant=tenant, entity_id=meta.entity_id).exists()
+
+
+class SamlSPDetailView(_SPViews):
+    @extend_schema(operation_id="saml_sps_retrieve", responses={200: SamlSPSerializer, **PROBLEMS})
+    def get(self, request: Request, tenant_slug: str, sp_id: int) -> Response:
+        body = SamlSPSerializer(self.object).data
+        return Response(body, headers={"ETag": etag_of(body)})
+
+    @extend_schema(
+        operation_id="saml_sps_partial_update",
+        parameters=[IF_MATCH],
+        request=SamlSPUpdateSerializer,
+        responses={200: SamlSPSerializer, **ETAG_PROBLEMS},
+    )
+    def patch(self, request: Request, tenant_slug: str, sp_id: int) -> Response:
+        data = SamlSPUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = self._values(data.validated_data)
+        with transaction.atomic():
+            sp = ServiceProvider.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=self.object.pk)
+            self.check_if_match(etag_of(SamlSPSerializer(sp).data))
+            sp = service_provider_update(actor=self.actor, sp=sp, **values)
+        body = SamlSPSerializer(sp).data
+        return Response(body, headers={"ETag": etag_of(body)})
+
+    @extend_schema(operation_id="saml_sps_destroy", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
+    def delete(self, request: Request, tenant_slug: str, sp_id: int) -> Response:
+        with transaction.atomic():
+            sp = ServiceProvider.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=self.object.pk)
+            self.check_if_match(etag_of(SamlSPSerializer(sp).data))
+            service_provider_delete(actor=self.actor, sp=sp)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,247 @@
+"""Management API v1: an organization's settings overrides and its effective settings.
+
+Writes go through ``orgs.settings_services`` (validation against ``orgs.settings_schema``,
+the reason of non-overridable fields, a new section version, a propagation job enqueued on
+commit, an audit event), exactly as the admin's settings page does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from idp.api.base import TenantAPIView, etag_of
+from idp.api.serializers import (
+    EffectiveSettingsSerializer,
+    PropagationJobSerializer,
+    SectionOverridesSerializer,
+    SettingsOverridesSerializer,
+    refuse_nul,
+)
+from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from orgs import permissions
+from orgs.models import Organization, PropagationJob, SettingsOverride
+from orgs.settings_schema import DEFAULT, ROOT, SECTIONS
+from orgs.settings_selectors import settings_overview
+from orgs.settings_services import settings_override_revert, settings_override_set
+
+SECTION_PARAM = OpenApiParameter("section", str, OpenApiParameter.PATH, enum=list(SECTIONS))
+CHANGES = {
+    "type": "object",
+    "additionalProperties": True,
+    "description": "Field name → new value; null reverts the field to the inherited value.",
+}
+
+
+def _job_location(request: Request, job: PropagationJob) -> str:
+    return reverse("api:propagation-job", kwargs={"tenant_slug": job.tenant.slug, "propagation_job_id": job.pk})
+
+
+class _LevelMixin(TenantAPIView):
+    """The level whose settings a view addresses: the organization in the URL, or the tenant root."""
+
+    @property
+    def level(self) -> Organization | None:
+        return getattr(self, "organization", None)
+
+    def level_id(self) -> str | None:
+        return str(self.level.pk) if self.level is not None else None
+
+
+class OrganizationSettingsView(_LevelMixin):
+    """Every section's overrides of one organization (only the fields it sets)."""
+
+    serializer_class = SettingsOverridesSerializer
+    pagination_class = None  # type: ignore[assignment]
+
+    @extend_schema(operation_id="settings_overrides_list", responses={200: SettingsOverridesSerializer, **PROBLEMS})
+    def get(self, request: Request, tenant_slug: str, org: str = "") -> Response:
+        rows = dict(
+            SettingsOverride.objects.filter(tenant=self.tenant, organization=self.level).values_list(
+                "section", "values"
+            )
+        )
+        body = {"organization": self.level_id(), "sections": {key: rows.get(key, {}) for key in SECTIONS}}
+        return Response(body, headers={"ETag": etag_of(body)})
+
+
+class SectionSettingsView(_LevelMixin):
+    """One section's overrides: read, change some fields (PATCH) or replace them all (PUT)."""
+
+    serializer_class = SectionOverridesSerializer
+    pagination_class = None  # type: ignore[assignment]
+    org_permissions = {
+        "GET": lambda actor, org: True,
+        "PATCH": permissions.can_edit_organization,
+        "PUT": permissions.can_edit_organization,
+    }
+
+    def _section(self, section: str) -> str:
+        if section not in SECTIONS:
+            raise Http404
+        return section
+
+    def _overrides(self, section: str, *, lock: bool = False) -> dict[str, Any]:
+        if lock:  # the section's root row serializes every write of the section (see settings_services)
+            list(
+                SettingsOverride.objects.select_for_update()
+                .filter(tenant=self.tenant, organization__isnull=True, section=section)
+                .values_list("pk", flat=True)
+            )
+        row = (
+            SettingsOverride.objects.filter(tenant=self.tenant, organization=self.level, section=section)
+            .values_list("values", flat=True)
+            .first()
+        )
+        return dict(row or {})
+
+    @staticmethod
+    def _body(section: str, overrides: dict[str, Any]) -> dict[str, Any]:
+        return {"section": section, "overrides": overrides}
+
+    @extend_schema(
+        operation_id="settings_section_retrieve",
+        parameters=[SECTION_PARAM],
+        responses={200: SectionOverridesSerializer, **PROBLEMS},
+    )
+    def get(self, request: Request, tenant_slug: str, section: str, org: str = "") -> Response:
+        body = self._body(self._section(section), self._overrides(section))
+        return Response(body, headers={"ETag": etag_of(body)})
+
+    def _change(self, request: Request, section: str, *, replace: bool) -> Response:
+        section = self._section(section)
+        changes = request.data
+        if not isinstance(changes, dict):
+            raise ValidationError({"non_field_errors": ["Send an object of field names and values."]})
+        errors = {}
+        for name, value in changes.items():
+            try:
+                refuse_nul(value)
+                refuse_nul(name, "field name")
+            except ValidationError as exc:
+                errors[str(name).replace("\x00", "")] = exc.detail
+        if errors:
+            raise ValidationError(errors)
+        sets = {k: v for k, v in changes.items() if v is not None}
+        reverts = [k for k, v in changes.items() if v is None]
+        job: PropagationJob | None = None
+        with transaction.atomic():
+            current = self._overrides(section, lock=True)
+            self.check_if_match(etag_of(self._body(section, current)))
+            if replace:
+                reverts += [k for k in current if k not in changes]
+            where = {"tenant": self.tenant, "organization": self.level}
+            if sets:
+                job = settings_override_set(actor=self.actor, **where, section=section, values=sets)  # type: ignore[arg-type]
+            if reverts:
+                job = settings_override_revert(actor=self.actor, **where, section=section, fields=reverts)  # type: ignore[arg-type]
+            if job is None and not replace:
+                raise ValidationError({"section": ["Nothing to change."]})
+        body = self._body(section, self._overrides(section))
+        headers = {"ETag": etag_of(body)}
+        if job is None:
+            return Response({**body, "job": None}, headers=headers)
+        job.refresh_from_db()
+        headers["Location"] = _job_location(request, job)
+        return Response(
+            {**body, "job": PropagationJobSerializer(job).data}, status=status.HTTP_202_ACCEPTED, headers=headers
+        )
+
+    @extend_schema(
+        operation_id="settings_section_partial_update",
+        parameters=[SECTION_PARAM, IF_MATCH],
+        request={"application/json": CHANGES},
+        responses={202: SectionOverridesSerializer, **ETAG_PROBLEMS},
+        description="Set the given fields (null: revert to inherited); answers with the propagation job.",
+    )
+    def patch(self, request: Request, tenant_slug: str, section: str, org: str = "") -> Response:
+        return self._change(request, section, replace=False)
+
+    @extend_schema(
+        operation_id="settings_section_update",
+        parameters=[SECTION_PARAM, IF_MATCH],
+        request={"application/json": CHANGES},
+        responses={200: SectionOverridesSerializer, 202: SectionOverridesSerializer, **ETAG_PROBLEMS},
+        description="Make the given fields this organization's only overrides of the section (others inherit).",
+    )
+    def put(self, request: Request, tenant_slug: str, section: str, org: str = "") -> Response:
+        return self._change(request, section, replace=True)
+
+
+class EffectiveSettingsView(_LevelMixin):
+    """Effective values with provenance: which level (default, root, organization) each comes from."""
+
+    serializer_class = EffectiveSettingsSerializer
+    pagination_class = None  # type: ignore[assignment]
+
+    @extend_schema(
+        operation_id="settings_effective",
+        parameters=[OpenApiParameter("section", OpenApiTypes.STR, enum=list(SECTIONS), required=False)],
+        responses={200: EffectiveSettingsSerializer, **PROBLEMS},
+    )
+    def get(self, request: Request, tenant_slug: str, org: str = "") -> Response:
+        wanted = request.query_params.get("section")
+        if wanted is not None and wanted not in SECTIONS:
+            raise ValidationError({"section": [f"Unknown section. Use one of: {', '.join(SECTIONS)}."]})
+        sections = []
+        for sect, rows in settings_overview(tenant=self.tenant, organization=self.level):
+            if wanted and sect.key != wanted:
+                continue
+            fields = [
+                {
+                    "name": f.name,
+                    "label": f.label,
+                    "value": f.value,
+                    "source": f.source,
+                    "source_organization": None if f.source in (DEFAULT, ROOT) else _uuid(f.source),
+                    "source_label": f.source_label,
+                    "overridden_here": f.overridden_here,
+                    "editable": f.editable,
+                    "reason": f.reason,
+                }
+                for f in rows
+            ]
+            sections.append({"key": sect.key, "label": sect.label, "fields": fields})
+        body = {"organization": self.level_id(), "sections": sections}
+        return Response(body, headers={"ETag": etag_of(body)})
+
+
+def _uuid(hex_id: str) -> str:
+    import uuid
+
+    return str(uuid.UUID(hex=hex_id))
+
+
+# --- The tenant root (tenant administrators only) -------------------------------------------------
+
+
+@extend_schema_view(get=extend_schema(operation_id="root_settings_overrides_list"))
+class RootSettingsView(OrganizationSettingsView):
+    """The tenant root's values of every section (what organizations inherit; root-only fields too)."""
+
+    tenant_admin_only = True
+
+
+@extend_schema_view(
+    get=extend_schema(operation_id="root_settings_section_retrieve"),
+    patch=extend_schema(operation_id="root_settings_section_partial_update"),
+    put=extend_schema(operation_id="root_settings_section_update"),
+)
+class RootSectionSettingsView(SectionSettingsView):
+    """One section at the tenant root; a change propagates to every organization."""
+
+    tenant_admin_only = True
+
+
+@extend_schema_view(get=extend_schema(operation_id="root_settings_effective"))
+class RootEffectiveSettingsView(EffectiveSettingsView):
+    tenant_admin_only = True

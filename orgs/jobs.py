@@ -1,0 +1,160 @@
+"""Leases, resumption and status of background jobs (``LeasedJob`` models).
+
+Shared by sharing jobs and the resume action of propagation jobs. The rules are the ones
+``orgs.propagation`` documents: a run takes a lease (renewed with every committed batch);
+another run may take the job only once the lease has expired; progress and the lease are
+committed together, so a crash loses at most one batch and a resumed run continues after
+the cursor. A failed or stale job is resumed by putting it back to pending and enqueueing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from orgs import permissions
+from orgs.models import JobStatus, LeasedJob, PropagationJob, SharingJob
+from tenants.actors import Actor, is_tenant_admin
+from tenants.audit import audit_record
+
+J = TypeVar("J", bound=LeasedJob)
+MAX_ERRORS = 20
+
+
+def job_claim(model: type[J], job_id: int, owner: str, *, lease_seconds: float) -> J | None:
+    """Take the job's lease, or None: finished, gone, or another live run holds it."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = model.objects.select_for_update(of=("self",)).filter(pk=job_id).first()  # type: ignore[attr-defined]
+        if job is None or not job.is_active:
+            return None
+        if job.lease_owner and job.lease_owner != owner and job.lease_until and job.lease_until > now:
+            return None
+        job.status = JobStatus.RUNNING
+        job.lease_owner = owner
+        job.lease_until = now + timedelta(seconds=lease_seconds)
+        job.attempts += 1
+        job.started_at = job.started_at or now
+        job.save(update_fields=["status", "lease_owner", "lease_until", "attempts", "started_at"])
+        return job  # type: ignore[no-any-return]
+
+
+def job_locked_if_owned(model: type[J], job_id: int, owner: str) -> J | None:
+    """Inside a batch's transaction: the job row, locked, if this run still holds its lease."""
+    job = model.objects.select_for_update().filter(pk=job_id).first()  # type: ignore[attr-defined]
+    if job is None or job.lease_owner != owner or job.status != JobStatus.RUNNING:
+        return None
+    return job  # type: ignore[no-any-return]
+
+
+def job_renew(job: LeasedJob, *, lease_seconds: float) -> None:
+    job.lease_until = timezone.now() + timedelta(seconds=lease_seconds)
+
+
+def job_finish(model: type[LeasedJob], job_id: int, status: str, owner: str, error: str | None = None) -> None:
+    """End the run that holds the lease (a lost lease leaves the job to its new owner)."""
+    with transaction.atomic():
+        job = model.objects.select_for_update().filter(pk=job_id).first()  # type: ignore[attr-defined]
+        if job is None or job.lease_owner != owner:
+            return
+        job.status = status
+        job.finished_at = timezone.now()
+        job.lease_until = None
+        if error:
+            job.errors = [*job.errors, {"at": timezone.now().isoformat(), "error": error[:2000]}][-MAX_ERRORS:]
+        job.save(update_fields=["status", "finished_at", "lease_until", "errors"])
+
+
+def job_is_resumable(job: LeasedJob, *, now: Any = None) -> bool:
+    """Failed, pending, or running with an expired lease (its run died)."""
+    now = now or timezone.now()
+    if job.status == JobStatus.FAILED:
+        return True
+    if job.status == JobStatus.PENDING:
+        return True
+    return job.status == JobStatus.RUNNING and (job.lease_until is None or job.lease_until <= now)
+
+
+def _can_resume(actor: Actor, job: PropagationJob | SharingJob) -> bool:
+    if is_tenant_admin(actor, job.tenant):
+        return True
+    if job.organization is None:
+        return False
+    if isinstance(job, PropagationJob):
+        return permissions.can_edit_organization(actor, job.organization)
+    return permissions.can_manage_members(actor, job.organization)
+
+
+def _enqueue_propagation(job_id: int) -> None:
+    from orgs.tasks import propagate_settings
+
+    propagate_settings.delay(job_id)
+
+
+def _enqueue_sharing(job_id: int) -> None:
+    from orgs.tasks import run_sharing_job
+
+    run_sharing_job.delay(job_id)
+
+
+ENQUEUE: dict[type[LeasedJob], Callable[[int], None]] = {
+    PropagationJob: _enqueue_propagation,
+    SharingJob: _enqueue_sharing,
+}
+
+
+def job_resume(*, actor: Actor, job: J) -> J:
+    """Put a failed or stale job back to pending and enqueue it (the admin's "resume" action).
+
+    Refused (field error) for a finished job or one whose run is alive; the run starts after
+    commit and continues from the job's cursor.
+    """
+    if not _can_resume(actor, job):  # type: ignore[arg-type]
+        raise PermissionDenied("Your role does not allow resuming this job.")
+    model = type(job)
+    with transaction.atomic():
+        locked = model.objects.select_for_update().get(pk=job.pk)  # type: ignore[attr-defined]
+        if not job_is_resumable(locked):
+            raise ValidationError(
+                {
+                    "status": [
+                        f"Only failed jobs, or running ones whose worker stopped, resume (this one is {locked.status})."
+                    ]
+                }
+            )
+        locked.status = JobStatus.PENDING
+        locked.lease_owner = ""
+        locked.lease_until = None
+        locked.finished_at = None
+        locked.save(update_fields=["status", "lease_owner", "lease_until", "finished_at"])
+        audit_record(
+            actor=actor,
+            tenant=locked.tenant,
+            action=f"{model._meta.model_name}.resume",
+            target=locked,
+            data={"job": locked.pk, "cursor_set": bool(locked.cursor), "processed": locked.processed},
+        )
+        transaction.on_commit(lambda: ENQUEUE[model](locked.pk))
+    return locked  # type: ignore[no-any-return]
+
+
+def stalled(model: type[LeasedJob], *, now: Any = None) -> tuple[list[int], float | None]:
+    """Jobs to (re-)enqueue, and the seconds until the next live lease expires (if any)."""
+    now = now or timezone.now()
+    active = model.objects.filter(  # type: ignore[attr-defined]
+        status__in=[JobStatus.PENDING, JobStatus.RUNNING]
+    ).values_list("pk", "status", "lease_until", "created_at")
+    due: list[int] = []
+    wait: float | None = None
+    for pk, status, lease_until, created_at in active:
+        if lease_until is not None and lease_until > now:
+            left = (lease_until - now).total_seconds()
+            wait = left if wait is None else min(wait, left)
+        elif status == JobStatus.RUNNING or (now - created_at).total_seconds() > 5:
+            due.append(pk)  # a dead run, or a pending job whose message may be lost
+    return due, wait

@@ -1,0 +1,32 @@
+"""Sharing-job rows for the fixture world (see tests/conftest.py world_extensions; after world_sharing)."""
+
+from __future__ import annotations
+
+from orgs.models import Organization
+from tenants.actors import SYSTEM
+from tenants.models import Tenant, User
+
+
+def extend_world(*, tenant: Tenant, member: User, organization: Organization) -> None:
+    """A finished share job of the world's sharing policy (as a large share would leave it)."""
+    from django.utils import timezone
+
+    from orgs.models import JobStatus, SharingJob, SharingPolicy
+
+    policy = SharingPolicy.objects.get(tenant=tenant, organization=organization)
+    SharingJob.objects.create(
+        tenant=tenant,
+        kind=SharingJob.Kind.SHARE,
+        policy=policy,
+        user_id=policy.user_id,
+        organization=organization,
+        mode=policy.mode,
+        role=policy.role,
+        status=JobStatus.DONE,
+        total=2,
+        processed=2,
+        changed=2,
+        attempts=1,
+        requested_by=str(SYSTEM.label),
+        finished_at=timezone.now(),
+    )
