@@ -1,0 +1,1 @@
+"""Passkeys (WebAuthn): registration, username-less sign-in and a second factor."""

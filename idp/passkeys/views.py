@@ -1,0 +1,258 @@
+"""Passkey pages and their JSON endpoints. Rules live in services; these wire them to HTTP.
+
+Pages: the username-less sign-in page (linked from the identifier page) and the second-factor
+step. JSON endpoints (POST, CSRF token in ``X-CSRFToken``): options for a ceremony, then the
+authenticator's answer. Errors answer 400 with ``{"error": "<plain words>"}`` and sign no one in.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from idp.flow.redirects import home_url, safe_next
+from idp.flow.session import SESSION_LOGIN, acr_for, current_auth, login_url, sign_in
+from idp.flow.steps import step_url
+from idp.flow.views import factor_passed
+from idp.passkeys import services
+from idp.passkeys.selectors import passkeys_of
+from orgs.settings_selectors import EffectiveSection, effective_section, organization_in_context
+from tenants.models import Tenant, User
+from tenants.selectors import tenant_get_by_slug
+
+MAX_BODY = 64 * 1024
+MSG_BAD_REQUEST = "Something went wrong with this request. Reload the page and try again."
+MSG_SIGN_IN_AGAIN = "This sign-in took too long or was already finished. Sign in again."
+MSG_NOT_SIGNED_IN = "Sign in first, then add a passkey."
+MSG_ALREADY_HAS = "Use one of your passkeys to continue."
+
+ACCOUNT = "account"  # registration from the account page
+FLOW = "flow"  # registration or second factor during the login journey
+
+
+def _error(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _body(request: HttpRequest) -> dict[str, Any] | None:
+    if len(request.body) > MAX_BODY:
+        return None
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _next(tenant: Tenant, candidate: Any) -> str:
+    return safe_next(tenant=tenant, candidate=candidate if isinstance(candidate, str) else "") or ""
+
+
+def _login_user(request: HttpRequest, tenant: Tenant) -> tuple[dict[str, Any], User] | None:
+    """The journey's state and user when it is at the passkey step (after the password)."""
+    state = request.session.get(SESSION_LOGIN)
+    if not isinstance(state, dict) or state.get("tenant_id") != tenant.pk or state.get("step") != services.PASSKEY:
+        return None
+    user_id = state.get("user_id")
+    if not isinstance(user_id, int):
+        return None
+    user = User.objects.filter(pk=user_id, tenant=tenant, is_active=True).first()
+    return (state, user) if user is not None else None
+
+
+def _branding(tenant: Tenant, next_url: str, organization: str = "") -> EffectiveSection | None:
+    key = organization or (parse_qs(urlsplit(next_url).query).get("organization") or [""])[0]
+    org_id: uuid.UUID | None = organization_in_context(tenant=tenant, key=key) if key else None
+    try:
+        return effective_section(tenant=tenant, organization=org_id, section="branding")
+    except LookupError:
+        return None
+
+
+def _urls(tenant: Tenant) -> dict[str, str]:
+    def url(name: str) -> str:
+        return reverse(f"passkeys:{name}", kwargs={"tenant_slug": tenant.slug})
+
+    return {
+        "auth_options_url": url("authenticate_options"),
+        "auth_url": url("authenticate"),
+        "register_options_url": url("register_options"),
+        "register_url": url("register"),
+    }
+
+
+@never_cache
+@require_GET
+def sign_in_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """Username-less sign-in: the browser offers this site's passkeys; the chosen one names the user."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    next_url = _next(tenant, request.GET.get("next"))
+    context = {
+        "tenant": tenant,
+        "branding": _branding(tenant, next_url),
+        "next": next_url,
+        "restart_url": login_url(tenant, next_url),
+        **_urls(tenant),
+    }
+    return render(request, "passkeys/sign_in.html", context)
+
+
+@never_cache
+@require_GET
+def factor_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """The passkey step after the password: use a passkey, or create the first one."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    next_url = _next(tenant, request.GET.get("next"))
+    found = _login_user(request, tenant)
+    if found is None:
+        return HttpResponseRedirect(login_url(tenant, next_url))
+    state, user = found
+    context = {
+        "tenant": tenant,
+        "branding": _branding(tenant, next_url, str(state.get("organization") or "")),
+        "next": next_url,
+        "identifier": str(state.get("identifier") or ""),
+        "has_passkeys": passkeys_of(tenant=tenant, user=user).exists(),
+        "restart_url": login_url(tenant, next_url, prompt_login=bool(state.get("prompt_login"))),
+        **_urls(tenant),
+    }
+    return render(request, "passkeys/factor.html", context)
+
+
+def factor_page_url(*, tenant: Tenant, next_url: str) -> str:
+    return step_url("passkeys:factor", tenant=tenant, next_url=next_url)
+
+
+@never_cache
+@require_POST
+def authenticate_options_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
+    """``{"mode": "flow"}`` for the second factor, anything else for username-less sign-in."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    data = _body(request)
+    if data is None:
+        return _error(MSG_BAD_REQUEST)
+    user = None
+    if data.get("mode") == FLOW:
+        found = _login_user(request, tenant)
+        if found is None:
+            return _error(MSG_SIGN_IN_AGAIN)
+        user = found[1]
+    return JsonResponse(services.authentication_options(session=request.session, tenant=tenant, user=user))
+
+
+@never_cache
+@require_POST
+def authenticate_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
+    """The authenticator's answer: sign in (username-less) or pass the factor; ``{"redirect": url}``."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    data = _body(request)
+    if data is None or not isinstance(data.get("credential"), dict):
+        return _error(MSG_BAD_REQUEST)
+    next_url = _next(tenant, data.get("next"))
+    found = _login_user(request, tenant) if data.get("mode") == FLOW else None
+    if data.get("mode") == FLOW and found is None:
+        return _error(MSG_SIGN_IN_AGAIN)
+    try:
+        assertion = services.authenticate(
+            session=request.session,
+            tenant=tenant,
+            credential=data["credential"],
+            user=found[1] if found else None,
+        )
+    except services.PasskeyError as exc:
+        return _error(exc.message)
+    if found is not None:
+        return _factor_passed(
+            request, tenant=tenant, state=found[0], user=found[1], amr=assertion.amr, next_url=next_url
+        )
+    request.session.pop(SESSION_LOGIN, None)
+    sign_in(
+        request,
+        user=assertion.user,
+        tenant=tenant,
+        amr=assertion.amr,
+        acr=acr_for(assertion.amr),
+        backend=settings.AUTHENTICATION_BACKENDS[0],
+    )
+    return JsonResponse({"redirect": next_url or home_url(tenant)})
+
+
+def _factor_passed(
+    request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], user: User, amr: list[str], next_url: str
+) -> JsonResponse:
+    response = factor_passed(
+        request, tenant=tenant, state=state, user=user, factor=services.PASSKEY, amr=amr, next_url=next_url
+    )
+    location = response.get("Location")
+    if not location:  # a later factor could not start (its page explains); start again
+        request.session.pop(SESSION_LOGIN, None)
+        return _error(MSG_SIGN_IN_AGAIN)
+    return JsonResponse({"redirect": location})
+
+
+@never_cache
+@require_POST
+def register_options_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
+    """``{"mode": "account"}`` for a signed-in user; ``{"mode": "flow"}`` for a first passkey at the step."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    data = _body(request)
+    if data is None:
+        return _error(MSG_BAD_REQUEST)
+    found = _registering_user(request, tenant, data)
+    if isinstance(found, JsonResponse):
+        return found
+    return JsonResponse(services.registration_options(session=request.session, tenant=tenant, user=found[0]))
+
+
+def _registering_user(
+    request: HttpRequest, tenant: Tenant, data: dict[str, Any]
+) -> tuple[User, dict[str, Any] | None] | JsonResponse:
+    """Who registers: the user at the passkey step (with the journey's state), or the signed-in user."""
+    if data.get("mode") == FLOW:
+        found = _login_user(request, tenant)
+        if found is None:
+            return _error(MSG_SIGN_IN_AGAIN)
+        if passkeys_of(tenant=tenant, user=found[1]).exists():
+            return _error(MSG_ALREADY_HAS, status=403)  # the step asks for an existing passkey then
+        return found[1], found[0]
+    auth = current_auth(request, tenant)
+    if auth is None:
+        return _error(MSG_NOT_SIGNED_IN, status=403)
+    return auth.user, None
+
+
+@never_cache
+@require_POST
+def register_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
+    """Store the new passkey. During the journey it also passes the passkey step."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    data = _body(request)
+    if data is None or not isinstance(data.get("credential"), dict):
+        return _error(MSG_BAD_REQUEST)
+    found = _registering_user(request, tenant, data)
+    if isinstance(found, JsonResponse):
+        return found
+    user, state = found
+    try:
+        name = services.clean_name(data.get("name"), default="")
+        registration = services.register(
+            session=request.session, tenant=tenant, user=user, credential=data["credential"], name=name
+        )
+    except services.PasskeyError as exc:
+        return _error(exc.message)
+    except ValidationError as exc:
+        return _error(" ".join(m for msgs in exc.message_dict.values() for m in msgs))
+    next_url = _next(tenant, data.get("next"))
+    if state is not None:
+        return _factor_passed(request, tenant=tenant, state=state, user=user, amr=registration.amr, next_url=next_url)
+    return JsonResponse({"redirect": next_url or reverse("account:home", kwargs={"tenant_slug": tenant.slug})})

@@ -1,0 +1,112 @@
+"""A software WebAuthn authenticator for tests without a browser.
+
+It builds what a real authenticator and browser send (CBOR attestation object with
+``fmt: none``, authenticator data, client data JSON, an ES256 signature) with
+``cryptography`` and ``cbor2`` only, so the server's checks (py_webauthn) run on real bytes.
+Tests can point it at another relying-party id or origin to produce answers a browser would
+never send.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import struct
+from typing import Any
+
+import cbor2
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+FLAG_UP, FLAG_UV, FLAG_AT = 0x01, 0x04, 0x40
+
+
+def b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64u(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SoftAuthenticator:
+    """One credential (P-256) on a pretend platform authenticator."""
+
+    def __init__(self, *, rp_id: str, origin: str, user_verifies: bool = True) -> None:
+        self.rp_id = rp_id
+        self.origin = origin
+        self.user_verifies = user_verifies
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.credential_id = secrets.token_bytes(32)
+        self.user_handle = secrets.token_bytes(32)
+        self.sign_count = 0
+
+    @property
+    def credential_id_b64(self) -> str:
+        return b64u(self.credential_id)
+
+    @property
+    def user_handle_b64(self) -> str:
+        return b64u(self.user_handle)
+
+    def cose_public_key(self) -> bytes:
+        numbers = self.key.public_key().public_numbers()
+        return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
+
+    def _flags(self) -> int:
+        return FLAG_UP | (FLAG_UV if self.user_verifies else 0)
+
+    def _client_data(self, kind: str, challenge: str, origin: str | None) -> bytes:
+        return json.dumps(
+            {"type": kind, "challenge": challenge, "origin": origin or self.origin, "crossOrigin": False}
+        ).encode()
+
+    def create(self, options: dict[str, Any], *, rp_id: str | None = None, origin: str | None = None) -> dict[str, Any]:
+        """The answer to ``navigator.credentials.create`` for these (JSON) options."""
+        self.user_handle = unb64u(options["user"]["id"])
+        rp_hash = hashlib.sha256((rp_id or self.rp_id).encode()).digest()
+        attested = (
+            b"\x00" * 16 + struct.pack(">H", len(self.credential_id)) + self.credential_id + self.cose_public_key()
+        )
+        auth_data = rp_hash + bytes([self._flags() | FLAG_AT]) + struct.pack(">I", self.sign_count) + attested
+        attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        return {
+            "id": self.credential_id_b64,
+            "rawId": self.credential_id_b64,
+            "type": "public-key",
+            "clientExtensionResults": {},
+            "response": {
+                "clientDataJSON": b64u(self._client_data("webauthn.create", options["challenge"], origin)),
+                "attestationObject": b64u(attestation),
+                "transports": ["internal"],
+            },
+        }
+
+    def get(
+        self,
+        options: dict[str, Any],
+        *,
+        rp_id: str | None = None,
+        origin: str | None = None,
+        challenge: str | None = None,
+    ) -> dict[str, Any]:
+        """The answer to ``navigator.credentials.get``: a signed assertion."""
+        self.sign_count += 1
+        rp_hash = hashlib.sha256((rp_id or self.rp_id).encode()).digest()
+        auth_data = rp_hash + bytes([self._flags()]) + struct.pack(">I", self.sign_count)
+        client_data = self._client_data("webauthn.get", challenge or options["challenge"], origin)
+        signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
+        return {
+            "id": self.credential_id_b64,
+            "rawId": self.credential_id_b64,
+            "type": "public-key",
+            "clientExtensionResults": {},
+            "response": {
+                "clientDataJSON": b64u(client_data),
+                "authenticatorData": b64u(auth_data),
+                "signature": b64u(signature),
+                "userHandle": self.user_handle_b64,
+            },
+        }
