@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "idp.saml",
     "idp.federation",
     "idp.api",
+    "idp.passkeys",
+    "idp.account",
     "rest_framework",
     "drf_spectacular",
 ]
@@ -196,6 +198,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orgs.tasks.resume_stalled_propagation_jobs",
         "schedule": 60.0,
     },
+    # Federation: partners' SAML metadata by URL, and DNS TXT records of verified domains.
+    "federation-refresh-saml-metadata": {
+        "task": "idp.federation.tasks.refresh_saml_metadata",
+        "schedule": float(os.environ.get("CANOPY_FEDERATION_METADATA_REFRESH_SECONDS", "21600")),
+    },
+    "federation-recheck-domains": {
+        "task": "idp.federation.tasks.recheck_domains",
+        "schedule": float(os.environ.get("CANOPY_FEDERATION_DOMAIN_RECHECK_SECONDS", "86400")),
+    },
+    # SAML: service providers registered from a metadata URL (idp.saml.tasks).
+    "saml-refresh-sp-metadata": {
+        "task": "idp.saml.tasks.refresh_sp_metadata",
+        "schedule": float(os.environ.get("CANOPY_SAML_SP_METADATA_REFRESH_SECONDS", "21600")),
+    },
 }
 
 # --- Authentication ---------------------------------------------------------
@@ -303,5 +319,11 @@ CANOPY_SMS_FILE = os.environ.get("CANOPY_SMS_FILE", "")
 CANOPY_SMS_WEBHOOK_URL = os.environ.get("CANOPY_SMS_WEBHOOK_URL", "")
 CANOPY_SMS_WEBHOOK_SECRET = os.environ.get("CANOPY_SMS_WEBHOOK_SECRET", "")
 CANOPY_SMS_WEBHOOK_TIMEOUT = float(os.environ.get("CANOPY_SMS_WEBHOOK_TIMEOUT", "10"))
+# Push approvals (idp/flow/push.py): a POST signed like the SMS webhook to CANOPY_PUSH_WEBHOOK_URL
+# with CANOPY_PUSH_WEBHOOK_SECRET; the push service answers with a callback signed with the same
+# secret. Without them a push sign-in cannot reach the device and offers the code fallback.
+CANOPY_PUSH_WEBHOOK_URL = os.environ.get("CANOPY_PUSH_WEBHOOK_URL", "")
+CANOPY_PUSH_WEBHOOK_SECRET = os.environ.get("CANOPY_PUSH_WEBHOOK_SECRET", "")
+CANOPY_PUSH_WEBHOOK_TIMEOUT = float(os.environ.get("CANOPY_PUSH_WEBHOOK_TIMEOUT", "10"))
 # Password recovery links (idp/flow/recovery.py) expire after this many seconds.
 CANOPY_RECOVERY_SECONDS = int(os.environ.get("CANOPY_RECOVERY_SECONDS", "1800"))

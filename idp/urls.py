@@ -11,6 +11,8 @@ tenant_patterns = [
     path("saml/", include("idp.saml.urls")),
     path("federation/", include("idp.federation.urls")),
     path("api/", include("idp.api.urls")),
+    path("passkeys/", include("idp.passkeys.urls")),
+    path("account/", include("idp.account.urls")),
 ]
 
 urlpatterns = [

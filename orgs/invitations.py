@@ -40,19 +40,7 @@ def _lifetime() -> int:
 def invitation_create(
     *, actor: Actor, organization: Organization, email: str, role: str = Membership.Role.MEMBER
 ) -> Invitation:
-    if role not in Membership.Role.values:
-        raise ValidationError({"role": [f"Unknown role '{role}'."]})
-    if not permissions.can_manage_members(actor, organization) or not permissions.can_grant_role(
-        actor, organization, role
-    ):
-        raise PermissionDenied(f"You may not invite people to '{organization.identifier}' as '{role}'.")
-    email = (email or "").strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        raise ValidationError({"email": ["Enter a valid email address."]}) from exc
-    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
-        raise ValidationError({"email": [f"{email} is already a member of '{organization.identifier}'."]})
+    email = invitation_validate(actor=actor, organization=organization, email=email, role=role)
     with transaction.atomic():
         invitation = Invitation.objects.create(
             tenant_id=organization.tenant_id,
@@ -72,6 +60,29 @@ def invitation_create(
         )
         transaction.on_commit(lambda: _enqueue_email(invitation.pk))
     return invitation
+
+
+def invitation_validate(*, actor: Actor, organization: Organization, email: str, role: str) -> str:
+    """Every rule of an invitation, without writing: the normalized address, or the refusal.
+
+    The address may belong to an existing user or to nobody yet (the link then leads to a
+    sign-up form, see ``invitation_register``). Raises ValidationError by field, or
+    PermissionDenied when the actor may not invite to this organization with this role.
+    """
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": [f"Unknown role '{role}'."]})
+    if not permissions.can_manage_members(actor, organization) or not permissions.can_grant_role(
+        actor, organization, role
+    ):
+        raise PermissionDenied(f"You may not invite people to '{organization.identifier}' as '{role}'.")
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": ["Enter a valid email address."]}) from exc
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError({"email": [f"{email} is already a member of '{organization.identifier}'."]})
+    return email
 
 
 def _enqueue_email(invitation_id: int) -> None:
@@ -173,3 +184,67 @@ def invitation_accept(*, actor: User, invitation: Invitation) -> Membership:
             data={"invitation": locked.pk, "organization": str(locked.organization_id), "role": locked.role},
         )
     return membership
+
+
+def invitation_needs_account(invitation: Invitation) -> bool:
+    """True when nobody in the tenant has the invited address yet: the link leads to sign-up."""
+    return not User.objects.filter(tenant_id=invitation.tenant_id, email__iexact=invitation.email).exists()
+
+
+def invitation_register(
+    *,
+    invitation: Invitation,
+    username: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
+    """Create the invited person's account from the link, as a member of the inviting organization.
+
+    The link proved the address, so the account's email is the invited one. The new profile is
+    created in the inviting organization (origin ``created-here``, the invitation's role): the
+    parent rule is about existing profiles, and this one starts here. The caller checks the
+    password policy; the row is locked and marked used in the same transaction, so a link
+    registers one account once.
+    """
+    from tenants.actors import SYSTEM
+    from tenants.services import user_create
+
+    with transaction.atomic():
+        locked = Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
+        if locked.accepted_at is not None or locked.expires_at <= timezone.now():
+            raise ValidationError({"token": ["This invitation link is invalid, expired or already used."]})
+        if not invitation_needs_account(locked):
+            raise ValidationError({"email": ["An account with this email address exists. Sign in to accept."]})
+        user = user_create(
+            actor=SYSTEM,
+            tenant=locked.organization.tenant,
+            username=username,
+            email=locked.email,
+            password=None,
+            first_name=first_name,
+            last_name=last_name,
+        )
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        try:
+            membership = Membership.objects.create(
+                tenant_id=locked.tenant_id,
+                user=user,
+                organization=locked.organization,
+                role=locked.role,
+                origin=Membership.Origin.CREATED_HERE,
+            )
+        except IntegrityError as exc:  # pragma: no cover - a brand-new user has no membership
+            raise ValidationError({"user": ["Already a member."]}) from exc
+        locked.accepted_at = timezone.now()
+        locked.accepted_by = user
+        locked.save(update_fields=["accepted_at", "accepted_by"])
+        audit_record(
+            actor=user,
+            tenant=locked.organization.tenant,
+            action="invitation.register",
+            target=membership,
+            data={"invitation": locked.pk, "organization": str(locked.organization_id), "role": locked.role},
+        )
+    return user

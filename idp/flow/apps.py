@@ -5,3 +5,14 @@ class FlowConfig(AppConfig):
     name = "idp.flow"
     label = "flow"
     verbose_name = "Login journey"
+
+    def ready(self) -> None:
+        # The login page's "Create an account" link, where the organization in context allows it.
+        from idp.flow import push
+        from idp.flow.factors import Factor, register_factor
+        from idp.flow.registration import login_options
+        from idp.flow.views import register_login_options
+
+        register_login_options(login_options)
+        # Push approval: a factor with a page of its own (idp.flow.factors), asked when configured.
+        register_factor(Factor(name=push.PUSH, required=push.required, page_url=push.page_url))

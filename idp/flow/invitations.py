@@ -4,6 +4,12 @@ GET checks the signed link (bad, expired or used → an error page), sends a vis
 not signed in to this tenant through the login journey and back, then shows what accepting
 means. POST (CSRF-protected, the token in the form) accepts with ``orgs.invitations``: the
 signed-in user's email must be the invited one.
+
+An address without an account in the tenant gets a sign-up form instead (the effective
+``flows.invited_registration`` flow of the inviting organization): a password under the
+effective policy, a username unless ``login.username_rule`` is ``email``, and with the
+``profile`` step the names; then ``orgs.invitations.invitation_register`` creates the account
+as a member of the organization and the browser is signed in.
 """
 
 from __future__ import annotations
@@ -13,15 +19,19 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther
-from idp.flow.session import current_auth, login_url
-from orgs.invitations import invitation_accept, invitation_from_token
+from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, current_auth, login_url, sign_in
+from orgs.invitations import invitation_accept, invitation_from_token, invitation_needs_account, invitation_register
+from orgs.models import Invitation
+from orgs.settings_selectors import effective_section
+from tenants.models import Tenant, User
 from tenants.selectors import tenant_get_by_slug
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def accept_invitation_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+def accept_invitation_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
     from idp.flow.views import _page  # the journey's page renderer (branding)
 
     tenant = tenant_get_by_slug(tenant_slug)
@@ -37,6 +47,8 @@ def accept_invitation_view(request: HttpRequest, tenant_slug: str) -> HttpRespon
             title="Invitation not valid",
             message="This invitation link is invalid, has expired or was already used. Ask for a new one.",
         )
+    if invitation_needs_account(invitation):
+        return _register(request, tenant, invitation, token)
     auth = current_auth(request, tenant)
     if auth is None:
         return HttpResponseSeeOther(login_url(tenant, request.get_full_path()))
@@ -57,3 +69,59 @@ def accept_invitation_view(request: HttpRequest, tenant_slug: str) -> HttpRespon
     except ValidationError as exc:
         return _page(request, "error.html", tenant, status=400, title="Cannot accept", message=" ".join(exc.messages))
     return _page(request, "invitation_done.html", tenant, organization=org, role=invitation.role)
+
+
+def _register(request: HttpRequest, tenant: Tenant, invitation: Invitation, token: str) -> HttpResponse:
+    """The sign-up form of an invitation to an address without an account (GET shows, POST creates)."""
+    from idp.flow.views import _page
+
+    org = invitation.organization
+    login = effective_section(tenant=tenant, organization=org.pk, section="login")
+    flow = effective_section(tenant=tenant, organization=org.pk, section="flows")["invited_registration"] or {}
+    email_as_username = login["username_rule"] == "email"
+    context = {
+        "invitation": invitation,
+        "organization": org,
+        "token": token,
+        "email_as_username": email_as_username,
+        "ask_profile": "profile" in (flow.get("steps") or []),
+    }
+    if request.method == "GET":
+        return _page(request, "invitation_register.html", tenant, errors={}, values={}, **context)
+    values = {k: request.POST.get(k, "").strip()[:150] for k in ("username", "first_name", "last_name")}
+    username = invitation.email if email_as_username else values["username"]
+    password, confirm = request.POST.get("password", "")[:4096], request.POST.get("confirm", "")[:4096]
+    errors: dict[str, str] = {}
+    if not username:
+        errors["username"] = "Choose a username."
+    if context["ask_profile"]:
+        errors.update({f: f"Enter your {label}." for f, label in _NAMES if not values[f]})
+    if not password:
+        errors["password"] = "Choose a password."  # noqa: S105 - a message, not a password
+    elif password != confirm:
+        errors["confirm"] = "The two passwords are not the same. Type the password twice."
+    else:
+        probe = User(tenant=tenant, username=username, email=invitation.email)
+        problems = password_problems(tenant=tenant, organization=org.pk, password=password, user=probe)
+        if problems:
+            errors["password"] = " ".join(problems)
+    user = None
+    if not errors:
+        try:
+            user = invitation_register(
+                invitation=invitation,
+                username=username,
+                password=password,
+                first_name=values["first_name"],
+                last_name=values["last_name"],
+            )
+        except ValidationError as exc:
+            errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
+    if user is None:
+        return _page(request, "invitation_register.html", tenant, status=400, errors=errors, values=values, **context)
+    sign_in(request, user=user, tenant=tenant, amr=[AMR_PASSWORD], acr=ACR_PASSWORD, backend=_BACKEND)
+    return _page(request, "invitation_done.html", tenant, organization=org, role=invitation.role)
+
+
+_NAMES = (("first_name", "given name"), ("last_name", "family name"))
+_BACKEND = "tenants.backends.TenantModelBackend"

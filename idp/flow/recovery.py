@@ -10,19 +10,28 @@
 - On reset: the new password is checked by the password validators, every other session of
   the user ends (the session auth hash changes) and the registered revokers
   (``idp.flow.revocation``: OIDC refresh and access tokens) run; audit events record both.
+- By code as well, when the tenant root's effective ``flows.password_recovery`` flow is enabled
+  and lists the ``email_otp`` step (the default): the same email also carries a one-time code,
+  and the "check your email" page offers a field for it (``recover/code/``). The challenge sits
+  in the session whether or not the account exists (a made-up one never matches), stored as a
+  keyed hash (:func:`idp.flow.otp.code_hash`), expires with ``connections.email_otp``'s
+  lifetime, is single-use, and after the root's ``lockout_max_attempts`` wrong codes it is
+  dropped (ask again: the request rate limit bounds the guesses). A right code leads to the
+  same reset form as the link, with the same guarantees.
 """
 
 from __future__ import annotations
 
+import hmac
+import secrets
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import signing
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
@@ -32,6 +41,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from idp.flow import otp
+from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther
 from idp.flow.revocation import revoke_everything
 from idp.flow.services import client_ip
@@ -45,6 +56,10 @@ from tenants.models import Tenant, User
 from tenants.selectors import tenant_get_by_slug
 
 SESSION_RECOVER = "canopy.recover"
+SESSION_RECOVER_CODE = "canopy.recover.code"
+MSG_CODE_WRONG = "That code is not right. Check the latest email we sent you and try again."
+MSG_CODE_EXPIRED = "That code has expired or was already used. Ask for a new one below."
+MSG_CODE_TOO_MANY = "Too many wrong codes. Ask for a new email below."
 LINK_SALT = "canopy.flow.recover"
 MSG_SENT = (
     "If an account matches what you entered and has an email address, we sent it a link to choose a new "
@@ -82,16 +97,42 @@ class ResetForm(forms.Form):
     confirm = forms.CharField(max_length=4096, strip=False, error_messages={"required": "Enter it again."})
 
 
+def _signed_uid(tenant: Tenant, user: User) -> str:
+    return signing.dumps({"t": tenant.pk, "u": user.pk}, salt=LINK_SALT, compress=True)
+
+
 def recovery_link(tenant: Tenant, user: User) -> str:
-    uid = signing.dumps({"t": tenant.pk, "u": user.pk}, salt=LINK_SALT, compress=True)
-    query = urlencode({"u": uid, "token": tokens.make_token(user)})
+    query = urlencode({"u": _signed_uid(tenant, user), "token": tokens.make_token(user)})
     return f"{settings.CANOPY_BASE_URL}{reverse('flow:recover_reset', kwargs={'tenant_slug': tenant.slug})}?{query}"
 
 
-def recovery_request(*, tenant: Tenant, identifier: str, ip: str) -> bool:
+def recovery_by_code(tenant: Tenant) -> bool:
+    """The tenant root's effective recovery flow lists the emailed code (``email_otp``)."""
+    flow = effective_section(tenant=tenant, organization=None, section="flows")["password_recovery"] or {}
+    return bool(flow.get("enabled")) and "email_otp" in (flow.get("steps") or [])
+
+
+def _code_challenge(*, tenant: Tenant, user: User | None) -> tuple[str, dict[str, Any]]:
+    """A new code and its challenge; for no user, a challenge no code matches (the page looks the same)."""
+    policy = otp.policy_for(tenant=tenant, organization=None, factor=otp.EMAIL_OTP)
+    code = "".join(secrets.choice("0123456789") for _ in range(policy.length))
+    nonce = secrets.token_hex(16)
+    return code, {
+        "tenant_id": tenant.pk,
+        "user_id": user.pk if user is not None else None,
+        "nonce": nonce,
+        "hash": otp.code_hash(nonce, code) if user is not None else "",
+        "expires": int(time.time()) + policy.ttl_seconds,
+        "attempts": 0,
+    }
+
+
+def recovery_request(*, tenant: Tenant, identifier: str, ip: str, challenge: dict[str, Any] | None = None) -> bool:
     """Send a link if ``identifier`` names an active account with an email. False only when rate-limited.
 
-    The answer does not depend on whether the account exists.
+    The answer does not depend on whether the account exists. With recovery by code on and a
+    ``challenge`` dict given, the email carries a code too and ``challenge`` receives its record
+    (a record that never matches when there is no such account).
     """
     limited = rate_exceeded(
         scope="recover",
@@ -119,6 +160,10 @@ def recovery_request(*, tenant: Tenant, identifier: str, ip: str) -> bool:
         .exclude(email="")
         .first()
     )
+    code = ""
+    if challenge is not None and recovery_by_code(tenant):
+        code, record = _code_challenge(tenant=tenant, user=found)
+        challenge.update(record)
     if found is None:
         return True
     templates = effective_section(tenant=tenant, organization=None, section="templates")["email_password_recovery"]
@@ -127,6 +172,8 @@ def recovery_request(*, tenant: Tenant, identifier: str, ip: str) -> bool:
     subject = str(chosen.get("subject") or "Reset your password")
     body = str(chosen.get("body") or "Follow {link} to choose a new password.").replace("{link}", link)
     body = body.replace("{tenant}", tenant.display_name)
+    if code:
+        body = body.replace("{code}", code) if "{code}" in body else f"{body}\n\nOr type this code on the page: {code}"
     send_mail(subject, body, None, [found.email])
     audit_record(actor=SYSTEM, tenant=tenant, action="password.recovery.sent", target=found)
     return True
@@ -171,7 +218,15 @@ def recover_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     if request.method == "GET":
         notice = MSG_SENT if request.GET.get("sent") == "1" else ""
         error = MSG_BAD_LINK if request.GET.get("bad") == "1" else ""
-        return _page(request, tenant, "recover.html", notice=notice, error=error, login_url=login_url(tenant, ""))
+        return _page(
+            request,
+            tenant,
+            "recover.html",
+            notice=notice,
+            error=error,
+            login_url=login_url(tenant, ""),
+            code_form=bool(notice) and _code_pending(request, tenant) is not None,
+        )
     form = RequestForm(request.POST)
     if not form.is_valid():
         return _page(
@@ -182,9 +237,65 @@ def recover_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             error=form.errors["identifier"][0],
             login_url=login_url(tenant, ""),
         )
-    if not recovery_request(tenant=tenant, identifier=form.cleaned_data["identifier"], ip=client_ip(request)):
+    challenge: dict[str, Any] = {}
+    if not recovery_request(
+        tenant=tenant, identifier=form.cleaned_data["identifier"], ip=client_ip(request), challenge=challenge
+    ):
         return _page(request, tenant, "recover.html", status=429, error=MSG_TOO_MANY, login_url=login_url(tenant, ""))
+    if challenge:
+        request.session[SESSION_RECOVER_CODE] = challenge
+    else:
+        request.session.pop(SESSION_RECOVER_CODE, None)
     return HttpResponseSeeOther(f"{here}?sent=1")
+
+
+def _code_pending(request: HttpRequest, tenant: Tenant) -> dict[str, Any] | None:
+    found = request.session.get(SESSION_RECOVER_CODE)
+    return found if isinstance(found, dict) and found.get("tenant_id") == tenant.pk else None
+
+
+def recovery_code_check(*, tenant: Tenant, challenge: dict[str, Any], code: str) -> tuple[otp.Check, User | None]:
+    """Check a typed recovery code: OK with the user (the challenge is then spent), or why not."""
+    if int(challenge.get("expires", 0)) < int(time.time()):
+        return otp.Check.EXPIRED, None
+    expected = str(challenge.get("hash") or "")
+    candidate = otp.code_hash(str(challenge.get("nonce", "")), "".join(code.split()))
+    if expected and hmac.compare_digest(candidate, expected):
+        user_id = challenge.get("user_id")
+        found = User.objects.filter(pk=int(user_id), tenant=tenant, is_active=True).first() if user_id else None
+        return (otp.Check.OK, found) if found is not None else (otp.Check.EXPIRED, None)
+    challenge["attempts"] = int(challenge.get("attempts", 0)) + 1
+    max_attempts = int(effective_section(tenant=tenant, organization=None, section="login")["lockout_max_attempts"])
+    return (otp.Check.TOO_MANY if challenge["attempts"] >= max_attempts else otp.Check.WRONG), None
+
+
+@never_cache
+@require_http_methods(["POST"])
+def code_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """The code from the recovery email, typed on the page: right → the reset form, as the link does."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    context = {"notice": MSG_SENT, "login_url": login_url(tenant, "")}
+    challenge = _code_pending(request, tenant)
+    if challenge is None:
+        return _page(request, tenant, "recover.html", status=400, error=MSG_CODE_EXPIRED, **context)
+    result, user = recovery_code_check(tenant=tenant, challenge=challenge, code=request.POST.get("code", "")[:20])
+    if result is otp.Check.OK and user is not None:
+        request.session.pop(SESSION_RECOVER_CODE, None)
+        request.session[SESSION_RECOVER] = {
+            "tenant_id": tenant.pk,
+            "u": _signed_uid(tenant, user),
+            "token": tokens.make_token(user),
+        }
+        audit_record(actor=SYSTEM, tenant=tenant, action="password.recovery.code_verified", target=user)
+        return HttpResponseSeeOther(reverse("flow:recover_reset", kwargs={"tenant_slug": tenant.slug}))
+    if result is otp.Check.WRONG:
+        request.session[SESSION_RECOVER_CODE] = challenge
+        return _page(request, tenant, "recover.html", status=400, code_error=MSG_CODE_WRONG, code_form=True, **context)
+    request.session.pop(SESSION_RECOVER_CODE, None)
+    message = MSG_CODE_TOO_MANY if result is otp.Check.TOO_MANY else MSG_CODE_EXPIRED
+    return _page(
+        request, tenant, "recover.html", status=429 if result is otp.Check.TOO_MANY else 400, error=message, **context
+    )
 
 
 @never_cache
@@ -219,10 +330,11 @@ def reset_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     elif form.cleaned_data["password"] != form.cleaned_data["confirm"]:
         error = "The two passwords are not the same. Type the new password twice."
     else:
-        try:
-            password_validation.validate_password(form.cleaned_data["password"], user=user)
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
+        # The tenant root's password policy (recovery has no organization in context) and the validators.
+        problems = password_problems(
+            tenant=tenant, organization=None, password=form.cleaned_data["password"], user=user
+        )
+        error = " ".join(problems)
     if error:
         return _page(request, tenant, "recover_reset.html", status=400, username=user.get_username(), error=error)
     password_reset(tenant=tenant, user=user, password=form.cleaned_data["password"])

@@ -18,8 +18,10 @@ import json
 import logging
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from typing import Protocol
 
 from django.conf import settings
@@ -55,27 +57,37 @@ class WebhookGateway:
         self.url, self.secret, self.timeout = url, secret, timeout
 
     def send(self, *, to: str, text: str) -> None:
-        body = json.dumps({"to": to, "text": text, "id": uuid.uuid4().hex}, separators=(",", ":")).encode()
-        timestamp = str(int(time.time()))
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
-            self.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "X-Canopy-Timestamp": timestamp,
-                "X-Canopy-Signature": signature(self.secret, timestamp, body),
-            },
-        )
-        opener = urllib.request.build_opener(_NoRedirect)
-        try:
-            with opener.open(request, timeout=self.timeout) as response:
-                status = response.status
-        except OSError as exc:  # URLError, HTTPError (non-2xx), timeouts
-            logger.warning("SMS webhook failed: %s", type(exc).__name__)
-            raise SmsError("The SMS gateway did not accept the message.") from exc
-        if not 200 <= status < 300:
+        payload = {"to": to, "text": text, "id": uuid.uuid4().hex}
+        if not post_signed(url=self.url, secret=self.secret, payload=payload, timeout=self.timeout):
             raise SmsError("The SMS gateway did not accept the message.")
+
+
+def post_signed(*, url: str, secret: str, payload: Mapping[str, object], timeout: float) -> bool:
+    """POST ``payload`` as compact JSON with the timestamp and signature headers; True on a 2xx.
+
+    Shared by the SMS gateway and push approvals (``idp.flow.push``): one signing scheme for
+    every webhook Canopy calls. No redirects; errors are logged by kind only (never the body).
+    """
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    timestamp = str(int(time.time()))
+    request = urllib.request.Request(  # noqa: S310 - callers check the scheme
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-Canopy-Timestamp": timestamp,
+            "X-Canopy-Signature": signature(secret, timestamp, body),
+        },
+    )
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status = response.status
+    except OSError as exc:  # URLError, HTTPError (non-2xx), timeouts
+        logger.warning("webhook to %s failed: %s", urllib.parse.urlsplit(url).netloc, type(exc).__name__)
+        return False
+    return 200 <= status < 300
 
 
 class ConsoleGateway:

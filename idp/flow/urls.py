@@ -1,6 +1,6 @@
 from django.urls import path
 
-from idp.flow import invitations, recovery, views
+from idp.flow import invitations, logout, push, recovery, registration, views
 
 app_name = "flow"
 urlpatterns = [
@@ -13,5 +13,12 @@ urlpatterns = [
     path("recover/reset/", recovery.reset_view, name="recover_reset"),
     path("select-organization/", views.select_org_view, name="select_org"),
     path("logout/", views.logout_view, name="logout"),
+    path("logout/continue/", logout.logout_continue_view, name="logout_continue"),
     path("invitations/accept/", invitations.accept_invitation_view, name="accept_invitation"),
+    path("register/", registration.register_view, name="register"),
+    path("register/verify/", registration.verify_view, name="register_verify"),
+    path("login/push/", push.push_view, name="push"),
+    path("login/push/status/", push.push_status_view, name="push_status"),
+    path("push/callback/", push.push_callback_view, name="push_callback"),
+    path("recover/code/", recovery.code_view, name="recover_code"),
 ]

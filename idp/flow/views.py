@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from idp.flow import otp, selection
+from idp.flow import otp, selection, stepup
+from idp.flow.factors import get_factor, required_extra_factors
 from idp.flow.forms import CodeForm, IdentifierForm, PasswordForm, PickForm
+from idp.flow.logout import logout_chain_start, logout_prepare
 from idp.flow.redirects import HttpResponseSeeOther, home_url, safe_next
 from idp.flow.services import Outcome, client_ip, password_attempt
 from idp.flow.session import (
@@ -175,15 +177,24 @@ def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # no
     if not form.is_valid():
         return _page(request, "password.html", tenant, error=form.errors["password"][0], **context)
     organization = _organization_in_context(request, tenant)
-    factors = otp.required_factors(tenant=tenant, organization=organization)
+    factors = [
+        *otp.required_factors(tenant=tenant, organization=organization),
+        *required_extra_factors(tenant=tenant, organization=organization),
+    ]
+    step_up = not factors and stepup.next_wants_mfa(next_url)  # the client asked for MFA (acr_values)
     attempt = password_attempt(
         request=request,
         tenant=tenant,
         identifier=identifier,
         password=form.cleaned_data["password"],
-        second_factor=bool(factors),
+        second_factor=bool(factors) or step_up,
     )
     if attempt.outcome is Outcome.SECOND_FACTOR and attempt.user is not None:
+        if step_up:
+            factors = stepup.stepup_factors(tenant=tenant, organization=organization, user=attempt.user)[:1]
+            if not factors:  # nothing to step up with: the protocol app refuses (idp.flow.stepup)
+                stepup.sign_in_without_stepup(request, tenant=tenant, user=attempt.user)
+                return HttpResponseSeeOther(next_url or home_url(tenant))
         return _second_factor_begin(
             request=request,
             tenant=tenant,
@@ -219,7 +230,7 @@ def _second_factor_begin(
     next_url: str,
 ) -> HttpResponse:
     """The password was right and the organization requires codes: send the first, go to its page."""
-    missing = [f for f in factors if not otp.destination(user, f)]
+    missing = [f for f in factors if f in otp.FACTORS and not otp.destination(user, f)]
     if missing:
         request.session.pop(SESSION_LOGIN, None)
         message = MSG_CODE_NO_EMAIL if missing[0] == otp.EMAIL_OTP else MSG_CODE_NO_PHONE
@@ -238,6 +249,11 @@ def _second_factor_begin(
 def _factor_start(
     *, request: HttpRequest, tenant: Tenant, state: dict[str, Any], user: User, factor: str, next_url: str
 ) -> HttpResponse:
+    extra = get_factor(factor)
+    if extra is not None:  # a factor of another app (passkeys): its own page does the rest
+        state["step"] = factor
+        request.session[SESSION_LOGIN] = state
+        return HttpResponseSeeOther(extra.page_url(tenant=tenant, next_url=next_url))
     state.update(step=factor, otp_sends=0)
     state.pop("otp", None)
     try:
@@ -327,11 +343,33 @@ def _otp_resend(
     return HttpResponseSeeOther(here + ("&" if "?" in here else "?") + "sent=1")
 
 
+def factor_passed(
+    request: HttpRequest,
+    *,
+    tenant: Tenant,
+    state: dict[str, Any],
+    user: User,
+    factor: str,
+    amr: list[str],
+    next_url: str,
+) -> HttpResponse:
+    """For the pages of registered factors (``idp.flow.factors``): ``factor`` passed, proving ``amr``."""
+    return _factor_done(request, tenant=tenant, state=state, user=user, factor=factor, next_url=next_url, proved=amr)
+
+
 def _factor_done(
-    request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], user: User, factor: str, next_url: str
+    request: HttpRequest,
+    *,
+    tenant: Tenant,
+    state: dict[str, Any],
+    user: User,
+    factor: str,
+    next_url: str,
+    proved: list[str] | None = None,
 ) -> HttpResponse:
     """One factor passed: the next one, or sign in with every method used."""
-    amr = [*[str(m) for m in state.get("amr", [AMR_PASSWORD])], otp.AMR[factor]]
+    added = proved if proved is not None else [otp.AMR[factor]]
+    amr = [*[str(m) for m in state.get("amr", [AMR_PASSWORD])], *[m for m in added if m not in state.get("amr", [])]]
     state["amr"] = amr
     factors = [str(f) for f in state.get("factors", [])]
     later = factors[factors.index(factor) + 1 :] if factor in factors else []
@@ -379,9 +417,12 @@ def logout_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     tenant = tenant_get_by_slug(tenant_slug)
     explicit_next = _next(request, tenant)
     if request.method == "POST":
+        pending = logout_prepare(request, tenant=tenant)  # upstream IdPs, SAML SPs: read before the flush
         logout(request)
         done = reverse("flow:logout", kwargs={"tenant_slug": tenant.slug}) + "?done=1"
-        return HttpResponseSeeOther(explicit_next or done)
+        return HttpResponseSeeOther(
+            logout_chain_start(request, tenant=tenant, pending=pending, final_url=explicit_next or done)
+        )
     signed_in = bool(request.user.is_authenticated)
     return _page(
         request,

@@ -18,8 +18,10 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
 
-from idp.flow import selection
+from idp.flow import selection, stepup
 from idp.flow import session as flow_session
+from idp.flow.logout import logout_chain_start, logout_prepare, logout_redirect
+from idp.flow.redirects import with_query_param
 from idp.oidc import endpoints
 from idp.oidc.claims import (
     ORGANIZATION_SCOPE,
@@ -98,7 +100,23 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         prompt = set(self.request.GET.get("prompt", "").split())
         if "none" in prompt or "login" in prompt or "create" in prompt:
             return super().handle_no_permission()
+        if stepup.mfa_requested(self.request.GET.get(stepup.ACR_VALUES, "")):
+            # The journey will ask for a factor; coming back below MFA means it could not (see step_up).
+            marked = with_query_param(self.request.get_full_path(), name=stepup.STEPUP_MARK, value="1")
+            return self.redirect_to_login(force=False, next_url=marked)
         return self.redirect_to_login(force=False)
+
+    def step_up(self, credentials: dict[str, Any], application: Application, prompt: set[str]) -> HttpResponse:
+        """``acr_values`` asks for MFA and this sign-in is below it: through the journey once, then refuse."""
+        if "none" in prompt or self.request.GET.get(stepup.STEPUP_MARK):
+            return self.oauth_error(
+                credentials,
+                application,
+                "unmet_authentication_requirements",
+                "The application asked for a second factor, and none could be used for this account.",
+            )
+        marked = with_query_param(self.request.get_full_path(), name=stepup.STEPUP_MARK, value="1")
+        return self.redirect_to_login(force=True, next_url=marked)
 
     def handle_prompt_login(self) -> HttpResponse:
         parts = urlsplit(self.request.get_full_path())
@@ -116,6 +134,10 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
             return self.handle_prompt_login()
         application = Application.objects.get(client_id=credentials["client_id"])
         prompt = set(request.GET.get("prompt", "").split())
+        if stepup.mfa_requested(request.GET.get(stepup.ACR_VALUES, "")) and (
+            self.auth is None or self.auth.acr != flow_session.ACR_MFA
+        ):
+            return self.step_up(credentials, application, prompt)
         if "consent" in prompt and not application.skip_authorization:
             # Ask again even if an earlier grant covers these scopes.
             query = request.GET.copy()
@@ -300,7 +322,22 @@ class IntrospectTokenView(TenantScopedMixin, View):
 
 
 class LogoutView(TenantScopedMixin, dot_views.RPInitiatedLogoutView):
-    pass
+    def do_logout(
+        self,
+        application: Any = None,
+        post_logout_redirect_uri: str | None = None,
+        state: str | None = None,
+        token_user: Any = None,
+    ) -> HttpResponse:
+        """Sign out here, then through the logout participants (upstream IdPs…), then to the RP."""
+        pending = logout_prepare(self.request, tenant=self.tenant)  # before the session is flushed
+        response = super().do_logout(application, post_logout_redirect_uri, state, token_user)
+        if not pending or not response.has_header("Location"):
+            return response
+        # The RP's destination was validated above (registered post_logout_redirect_uri).
+        return logout_redirect(
+            logout_chain_start(self.request, tenant=self.tenant, pending=pending, final_url=response["Location"])
+        )
 
 
 @require_GET
@@ -358,7 +395,7 @@ def discovery(request: HttpRequest, tenant_slug: str) -> JsonResponse:
         "request_parameter_supported": False,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "authorization_response_iss_parameter_supported": True,
-        "acr_values_supported": ["urn:canopy:acr:pwd"],
+        "acr_values_supported": [flow_session.ACR_PASSWORD, flow_session.ACR_MFA],
     }
     response = JsonResponse(data)
     response["Cache-Control"] = "public, max-age=300"
