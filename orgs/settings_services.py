@@ -95,6 +95,9 @@ def _write(
             data={"section": section, "version": version, "job": job.pk, **data},
         )
         if organization is None:
+            # Now, so this writer's next read is fresh (the root's values are read from the override row),
+            # and again at commit, so no reader caches the pre-commit row meanwhile.
+            invalidate(tenant_id=tenant.pk, organization_ids=[None], section=section)
             transaction.on_commit(lambda: invalidate(tenant_id=tenant.pk, organization_ids=[None], section=section))
         transaction.on_commit(lambda: _enqueue(job.pk))
     return job
