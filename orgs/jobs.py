@@ -26,14 +26,31 @@ J = TypeVar("J", bound=LeasedJob)
 MAX_ERRORS = 20
 
 
-def job_claim(model: type[J], job_id: int, owner: str, *, lease_seconds: float) -> J | None:
-    """Take the job's lease, or None: finished, gone, or another live run holds it."""
+def job_claim(
+    model: type[J],
+    job_id: int,
+    owner: str,
+    *,
+    lease_seconds: float,
+    superseded: Callable[[J], bool] | None = None,
+) -> J | None:
+    """Take the job's lease, or None: finished, gone, or another live run holds it.
+
+    ``superseded`` (propagation jobs: a newer job covers this one) ends the job as superseded
+    under the same lock instead of running it.
+    """
     now = timezone.now()
     with transaction.atomic():
         job = model.objects.select_for_update(of=("self",)).filter(pk=job_id).first()  # type: ignore[attr-defined]
         if job is None or not job.is_active:
             return None
         if job.lease_owner and job.lease_owner != owner and job.lease_until and job.lease_until > now:
+            return None
+        if superseded is not None and superseded(job):
+            job.status = JobStatus.SUPERSEDED
+            job.finished_at = now
+            job.lease_owner, job.lease_until = owner, None
+            job.save(update_fields=["status", "finished_at", "lease_owner", "lease_until"])
             return None
         job.status = JobStatus.RUNNING
         job.lease_owner = owner

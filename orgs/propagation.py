@@ -27,7 +27,6 @@ import os
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +35,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from orgs import jobs
 from orgs.models import PATH_SEGMENT_LENGTH, EffectiveSettings, Organization, PropagationJob, SettingsOverride
 from orgs.settings_schema import ROOT, SECTIONS, Section, defaults, merge
 
@@ -256,45 +256,14 @@ def _newer_covering_job_exists(job: PropagationJob) -> bool:
 
 
 def _finish(job_id: int, status: str, owner: str, error: str | None = None) -> None:
-    with transaction.atomic():
-        job = PropagationJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.lease_owner != owner:
-            return
-        job.status = status
-        job.finished_at = timezone.now()
-        job.lease_until = None
-        if error:
-            job.errors = [*job.errors, {"at": timezone.now().isoformat(), "error": error[:2000]}][-20:]
-        job.save(update_fields=["status", "finished_at", "lease_until", "errors"])
+    jobs.job_finish(PropagationJob, job_id, status, owner, error)
 
 
 def job_claim(job_id: int, owner: str) -> PropagationJob | None:
-    """Take the job's lease (or None: finished, gone, or another live run holds it)."""
-    now = timezone.now()
-    with transaction.atomic():
-        job = (
-            PropagationJob.objects.select_for_update(of=("self",))
-            .select_related("organization")
-            .filter(pk=job_id)
-            .first()
-        )
-        if job is None or job.status not in (PropagationJob.Status.PENDING, PropagationJob.Status.RUNNING):
-            return None
-        if job.lease_owner and job.lease_owner != owner and job.lease_until and job.lease_until > now:
-            return None
-        if _newer_covering_job_exists(job):
-            job.status = PropagationJob.Status.SUPERSEDED
-            job.finished_at = now
-            job.lease_owner, job.lease_until = owner, None
-            job.save(update_fields=["status", "finished_at", "lease_owner", "lease_until"])
-            return None
-        job.status = PropagationJob.Status.RUNNING
-        job.lease_owner = owner
-        job.lease_until = now + timedelta(seconds=lease_seconds())
-        job.attempts += 1
-        job.started_at = job.started_at or now
-        job.save(update_fields=["status", "lease_owner", "lease_until", "attempts", "started_at"])
-        return job
+    """Take the job's lease (``orgs.jobs.job_claim``); a job a newer one covers ends as superseded."""
+    return jobs.job_claim(
+        PropagationJob, job_id, owner, lease_seconds=lease_seconds(), superseded=_newer_covering_job_exists
+    )
 
 
 def job_run(job_id: int, owner: str | None = None) -> str:
@@ -320,11 +289,9 @@ def job_run(job_id: int, owner: str | None = None) -> str:
                 break
             rows = computer.compute(orgs)
             with transaction.atomic():
-                current = PropagationJob.objects.select_for_update().filter(pk=job.pk).first()
-                if current is None:  # the organization (and so the job) was deleted
-                    return "gone"
-                if current.lease_owner != owner or current.status != PropagationJob.Status.RUNNING:
-                    return "lost-lease"
+                current = jobs.job_locked_if_owned(PropagationJob, job.pk, owner)
+                if current is None:  # the organization (and so the job) was deleted, or another run took it
+                    return "lost-lease" if PropagationJob.objects.filter(pk=job.pk).exists() else "gone"
                 if _newer_covering_job_exists(current):
                     current.status = PropagationJob.Status.SUPERSEDED
                     current.finished_at = timezone.now()
@@ -337,7 +304,7 @@ def job_run(job_id: int, owner: str | None = None) -> str:
                 current.processed += len(orgs)
                 current.written += written
                 current.batches += 1
-                current.lease_until = timezone.now() + timedelta(seconds=lease_seconds())
+                jobs.job_renew(current, lease_seconds=lease_seconds())
                 current.save(update_fields=["cursor", "processed", "written", "batches", "lease_until"])
             invalidate(tenant_id=job.tenant_id, organization_ids=[o[0] for o in orgs], section=job.section)
             if delay:
@@ -350,17 +317,5 @@ def job_run(job_id: int, owner: str | None = None) -> str:
 
 
 def stalled_jobs(*, now: Any = None) -> tuple[list[int], float | None]:
-    """Jobs to (re-)enqueue, and the seconds until the next live lease expires (if any)."""
-    now = now or timezone.now()
-    active = PropagationJob.objects.filter(
-        status__in=[PropagationJob.Status.PENDING, PropagationJob.Status.RUNNING]
-    ).values_list("pk", "status", "lease_until", "created_at")
-    due: list[int] = []
-    wait: float | None = None
-    for pk, status, lease_until, created_at in active:
-        if lease_until is not None and lease_until > now:
-            left = (lease_until - now).total_seconds()
-            wait = left if wait is None else min(wait, left)
-        elif status == PropagationJob.Status.RUNNING or (now - created_at).total_seconds() > 5:
-            due.append(pk)  # a dead run, or a pending job whose message may be lost
-    return due, wait
+    """Jobs to (re-)enqueue, and the seconds until the next live lease expires (``orgs.jobs.stalled``)."""
+    return jobs.stalled(PropagationJob, now=now)

@@ -132,15 +132,23 @@ class PropagationJobAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Resume selected jobs (pending, running with an expired lease, or failed)")
     def resume_jobs(self, request: HttpRequest, queryset: QuerySet[PropagationJob]) -> None:
-        from orgs.tasks import propagate_settings
+        """``orgs.jobs.job_resume`` for each (as for sharing jobs): audited, enqueued after commit."""
+        from django.core.exceptions import PermissionDenied, ValidationError
 
-        count = 0
-        for job in queryset.exclude(status__in=[PropagationJob.Status.DONE, PropagationJob.Status.SUPERSEDED]):
-            if job.status == PropagationJob.Status.FAILED:
-                PropagationJob.objects.filter(pk=job.pk).update(status=PropagationJob.Status.PENDING, lease_owner="")
-            propagate_settings.delay(job.pk)
-            count += 1
-        self.message_user(request, f"Re-enqueued {count} job(s).", messages.SUCCESS)
+        from orgs.jobs import job_resume
+
+        resumed, refused = 0, []
+        for job in queryset.select_related("tenant", "organization"):
+            try:
+                job_resume(actor=request.user, job=job)  # type: ignore[arg-type]
+            except (ValidationError, PermissionDenied) as exc:
+                refused.append(f"job {job.pk}: {' '.join(getattr(exc, 'messages', [str(exc)]))}")
+            else:
+                resumed += 1
+        if resumed:
+            self.message_user(request, f"Resumed {resumed} job(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not resumed: " + "; ".join(refused), messages.WARNING)
 
 
 # --- User stores --------------------------------------------------------------

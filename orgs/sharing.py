@@ -33,7 +33,7 @@ from django.utils import timezone
 from orgs import permissions
 from orgs.jobs import job_claim, job_finish, job_locked_if_owned, job_renew
 from orgs.models import JobStatus, Membership, Organization, SharingJob, SharingPolicy
-from orgs.selectors import organization_descendants
+from orgs.selectors import organization_descendants, organizations_changed
 from tenants.actors import Actor, actor_label, is_tenant_admin
 from tenants.audit import audit_record
 from tenants.models import Tenant, User
@@ -206,11 +206,25 @@ def _still_covered(
     return still
 
 
-def _remove_shared(*, user_id: int, organization_ids: list[uuid.UUID], exclude_policy: int | None) -> int:
+def _remove_shared(
+    *, tenant_id: int, user_id: int, organization_ids: list[uuid.UUID], exclude_policy: int | None
+) -> int:
+    """Delete the shared memberships no other policy keeps, as one bulk DELETE.
+
+    ``QuerySet.delete()`` would load every row to send its ``post_delete`` signal (one cache
+    write per row for the eligible-organization version); nothing references a membership, so
+    the rows go in one statement and the tenant's organization version is bumped once.
+    """
     keep = _still_covered(user_id=user_id, organization_ids=organization_ids, exclude_policy=exclude_policy)
-    gone, _ = Membership.objects.filter(
-        user_id=user_id, origin=Membership.Origin.SHARED, organization_id__in=set(organization_ids) - keep
-    ).delete()
+    rows = Membership.objects.filter(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        origin=Membership.Origin.SHARED,
+        organization_id__in=set(organization_ids) - keep,
+    )
+    gone = int(rows._raw_delete(rows.db))  # noqa: SLF001 - Django's own fast delete, without per-row signals
+    if gone:
+        organizations_changed(tenant_id=tenant_id)
     return gone
 
 
@@ -236,6 +250,7 @@ def sharing_policy_unshare(*, actor: Actor, policy: SharingPolicy) -> tuple[int,
             job = _job_create(actor=actor, kind=SharingJob.Kind.UNSHARE, policy=policy, total=total)
         else:
             gone = _remove_shared(
+                tenant_id=policy.tenant_id,
                 user_id=policy.user_id,
                 organization_ids=list(targets.values_list("pk", flat=True)),
                 exclude_policy=policy.pk,
@@ -294,7 +309,9 @@ def _job_batch(job: SharingJob, organization_ids: list[uuid.UUID]) -> int:
         return _insert_shared(
             tenant_id=job.tenant_id, user_id=job.user_id, role=job.role, organization_ids=organization_ids
         )
-    return _remove_shared(user_id=job.user_id, organization_ids=organization_ids, exclude_policy=None)
+    return _remove_shared(
+        tenant_id=job.tenant_id, user_id=job.user_id, organization_ids=organization_ids, exclude_policy=None
+    )
 
 
 def sharing_job_run(job_id: int, owner: str | None = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import URLValidator
 from rest_framework import serializers
 
 from orgs.models import Invitation, Membership, Organization, PropagationJob, SharingJob, SharingPolicy
@@ -336,26 +337,15 @@ class MemberProfilePatchSerializer(serializers.Serializer):
 
 # --- OIDC clients -------------------------------------------------------------------------
 
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-
 
 def check_redirect_uri(uri: str) -> str:
-    """Exact URIs only: https, or http on the loopback interface (native apps, RFC 8252)."""
-    from urllib.parse import urlsplit
+    """The service's rule (idp.oidc.services.redirect_uri_problem), as a field error here."""
+    from idp.oidc.services import redirect_uri_problem
 
-    refuse_nul(uri, "URI")
-    try:
-        parts = urlsplit(uri.strip())
-        host = parts.hostname or ""
-    except ValueError as exc:
-        raise serializers.ValidationError(f"'{uri}' is not a valid URL.") from exc
-    if "*" in uri:
-        raise serializers.ValidationError(f"'{uri}': redirect URIs are matched exactly; wildcards are not allowed.")
-    if parts.scheme == "https" and host:
-        return uri.strip()
-    if parts.scheme == "http" and host in LOOPBACK_HOSTS:
-        return uri.strip()
-    raise serializers.ValidationError(f"'{uri}': use https, or http only on the loopback interface (127.0.0.1).")
+    problem = redirect_uri_problem(uri.strip())
+    if problem:
+        raise serializers.ValidationError(problem)
+    return uri.strip()
 
 
 class RedirectUriField(serializers.CharField):
@@ -471,13 +461,31 @@ class UpstreamIdPSerializer(serializers.Serializer):
     jit_role = serializers.CharField(read_only=True)
     sync_on_login = serializers.BooleanField(read_only=True)
     linking = serializers.CharField(read_only=True)
+    end_session_endpoint = serializers.CharField(read_only=True)
+    saml_metadata_url = serializers.CharField(read_only=True)
+    saml_metadata_fetched_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    saml_metadata_error = serializers.CharField(read_only=True, help_text="Why the last fetch failed (else empty).")
+    saml_sign_requests = serializers.BooleanField(read_only=True)
+    attribute_map = serializers.DictField(child=serializers.CharField(), read_only=True)
+    backchannel_logout_uri = serializers.SerializerMethodField(
+        help_text="OIDC: register this at the partner for its back-channel logout (else empty)."
+    )
     created_at = serializers.DateTimeField(read_only=True)
 
     def get_has_client_secret(self, obj: Any) -> bool:
         return bool(obj.client_secret_encrypted)
 
+    def get_backchannel_logout_uri(self, obj: Any) -> str:
+        from idp.federation.backchannel import backchannel_logout_uri
+        from idp.federation.models import UpstreamIdP
+
+        return backchannel_logout_uri(obj) if obj.kind == UpstreamIdP.Kind.OIDC else ""
+
     def get_jit_organizations(self, obj: Any) -> list[str]:
         return sorted(str(pk) for pk in obj.jit_organizations.values_list("pk", flat=True))
+
+
+HTTP_URL = URLValidator(schemes=["http", "https"], message="Use an absolute http(s) URL.")
 
 
 def _idp_fields(required: bool) -> dict[str, serializers.Field]:
@@ -518,6 +526,21 @@ def _idp_fields(required: bool) -> dict[str, serializers.Field]:
         ),
         "sync_on_login": serializers.BooleanField(required=False),
         "linking": serializers.ChoiceField(choices=UpstreamIdP.Linking.choices, required=False),
+        "end_session_endpoint": url(),
+        "saml_metadata_url": serializers.URLField(
+            max_length=500,
+            required=False,
+            allow_blank=True,
+            help_text="SAML: fetch the partner's metadata from here now, and again periodically.",
+            validators=[HTTP_URL],
+        ),
+        "saml_sign_requests": serializers.BooleanField(required=False),
+        "attribute_map": serializers.DictField(
+            child=serializers.CharField(max_length=200),
+            required=False,
+            validators=[refuse_nul],
+            help_text='User field or "profile:<attribute>" → upstream claim, e.g. {"first_name": "given_name"}.',
+        ),
     }
 
 
@@ -563,7 +586,14 @@ class SamlSPSerializer(serializers.Serializer):
     organization_required = serializers.BooleanField(read_only=True)
     default_organization = serializers.UUIDField(source="default_organization_id", read_only=True, allow_null=True)
     metadata_source = serializers.CharField(read_only=True)
+    metadata_url = serializers.SerializerMethodField(help_text="The http(s) URL its metadata is fetched from, if any.")
+    metadata_fetched_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    metadata_error = serializers.CharField(read_only=True, help_text="Why the last fetch failed (else empty).")
     created_at = serializers.DateTimeField(read_only=True)
+
+    def get_metadata_url(self, obj: Any) -> str:
+        source = str(obj.metadata_source or "")
+        return source if source.startswith(("https://", "http://")) else ""
 
 
 def _sp_fields() -> dict[str, serializers.Field]:
@@ -591,6 +621,12 @@ def _sp_fields() -> dict[str, serializers.Field]:
         "organization_required": serializers.BooleanField(required=False),
         "default_organization": serializers.CharField(
             max_length=64, required=False, allow_null=True, help_text="Id or identifier."
+        ),
+        "metadata_url": serializers.URLField(
+            max_length=1024,
+            required=False,
+            help_text="Fetch the SP's metadata from this http(s) URL now, and again periodically.",
+            validators=[HTTP_URL],
         ),
     }
 
@@ -623,8 +659,8 @@ class SamlSPCreateSerializer(SamlSPUpdateSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
-        if not attrs.get("metadata") and not attrs.get("entity_id"):
+        if not attrs.get("metadata") and not attrs.get("entity_id") and not attrs.get("metadata_url"):
             raise serializers.ValidationError(
-                {"metadata": ["Post the SP's metadata XML, or its entity_id and fields (acs, …)."]}
+                {"metadata": ["Post the SP's metadata XML or its metadata_url, or its entity_id and fields (acs, …)."]}
             )
         return attrs

@@ -178,11 +178,18 @@ class _DomainViews(TenantAPIView):
 class UpstreamDomainDetailView(_DomainViews):
     @extend_schema(operation_id="upstream_domains_retrieve", responses={200: UpstreamDomainSerializer, **PROBLEMS})
     def get(self, request: Request, tenant_slug: str, idp_id: int, upstream_domain_id: int) -> Response:
-        return Response(UpstreamDomainSerializer(self.object).data)
+        body = UpstreamDomainSerializer(self.object).data
+        return Response(body, headers={"ETag": etag_of(body)})
 
-    @extend_schema(operation_id="upstream_domains_release", responses={204: None, **PROBLEMS})
+    @extend_schema(
+        operation_id="upstream_domains_release", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS}
+    )
     def delete(self, request: Request, tenant_slug: str, idp_id: int, upstream_domain_id: int) -> Response:
-        domain_release(actor=self.actor, domain=self.object)
+        with transaction.atomic():
+            rows = UpstreamDomain.objects.select_for_update(of=("self",)).select_related("idp__tenant")
+            domain = rows.get(pk=self.object.pk)
+            self.check_if_match(etag_of(UpstreamDomainSerializer(domain).data))
+            domain_release(actor=self.actor, domain=domain)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -87,11 +87,18 @@ class OrganizationDomainDetailView(_OrgObjectViews):
         operation_id="organization_domains_retrieve", responses={200: OrganizationDomainSerializer, **PROBLEMS}
     )
     def get(self, request: Request, tenant_slug: str, org: str, domain_id: int) -> Response:
-        return Response(OrganizationDomainSerializer(self.object).data)
+        body = OrganizationDomainSerializer(self.object).data
+        return Response(body, headers={"ETag": etag_of(body)})
 
-    @extend_schema(operation_id="organization_domains_remove", responses={204: None, **PROBLEMS})
+    @extend_schema(
+        operation_id="organization_domains_remove", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS}
+    )
     def delete(self, request: Request, tenant_slug: str, org: str, domain_id: int) -> Response:
-        services.domain_remove(actor=self.actor, domain=self.object)
+        with transaction.atomic():
+            row = OrganizationDomain.objects.select_for_update(of=("self",)).select_related("organization__tenant")
+            domain = row.get(pk=self.object.pk)
+            self.check_if_match(etag_of(OrganizationDomainSerializer(domain).data))
+            services.domain_remove(actor=self.actor, domain=domain)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -128,11 +135,18 @@ class ActsForDetailView(_OrgObjectViews):
 
     @extend_schema(operation_id="acts_for_retrieve", responses={200: ActsForLinkSerializer, **PROBLEMS})
     def get(self, request: Request, tenant_slug: str, org: str, link_id: int) -> Response:
-        return Response(ActsForLinkSerializer(self.object).data)
+        body = ActsForLinkSerializer(self.object).data
+        return Response(body, headers={"ETag": etag_of(body)})
 
-    @extend_schema(operation_id="acts_for_remove", responses={204: None, **PROBLEMS})
+    @extend_schema(operation_id="acts_for_remove", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
     def delete(self, request: Request, tenant_slug: str, org: str, link_id: int) -> Response:
-        services.acts_for_remove(actor=self.actor, link=self.object)
+        with transaction.atomic():
+            rows = ActsForLink.objects.select_for_update(of=("self",)).select_related(
+                "organization__tenant", "on_behalf_of"
+            )
+            link = rows.get(pk=self.object.pk)
+            self.check_if_match(etag_of(ActsForLinkSerializer(link).data))
+            services.acts_for_remove(actor=self.actor, link=link)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -22,9 +23,11 @@ from idp.api.serializers import SamlSPCreateSerializer, SamlSPSerializer, SamlSP
 from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
 from idp.saml.models import ServiceProvider
 from idp.saml.services import (
+    fetch_metadata,
     service_provider_create,
     service_provider_delete,
     service_provider_from_metadata,
+    service_provider_refresh_metadata,
     service_provider_update,
 )
 from orgs.selectors import organization_get
@@ -75,14 +78,21 @@ class SamlSPListView(_SPViews):
         data.is_valid(raise_exception=True)
         values = self._values(data.validated_data)
         metadata = values.pop("metadata", None)
+        metadata_url = values.pop("metadata_url", None)
+        source = "api"
+        if metadata_url and not metadata:
+            metadata, source = fetch_metadata(metadata_url).decode("utf-8", "replace"), metadata_url
         with transaction.atomic():
             if metadata:
                 values.pop("entity_id", None)
                 if _known(self.tenant, metadata):
                     raise ValidationError({"metadata": ["This SP is already registered; update it instead."]})
                 sp, _created = service_provider_from_metadata(
-                    actor=self.actor, tenant=self.tenant, metadata=metadata.encode(), source="api", **values
+                    actor=self.actor, tenant=self.tenant, metadata=metadata.encode(), source=source, **values
                 )
+                if source != "api":
+                    sp.metadata_fetched_at, sp.metadata_error = timezone.now(), ""
+                    sp.save(update_fields=["metadata_fetched_at", "metadata_error"])
             else:
                 sp = service_provider_create(actor=self.actor, tenant=self.tenant, **values)
         body = SamlSPSerializer(sp).data
@@ -117,10 +127,16 @@ class SamlSPDetailView(_SPViews):
         data = SamlSPUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = self._values(data.validated_data)
+        metadata_url = values.pop("metadata_url", None)
+        if metadata_url is not None:
+            values["metadata_source"] = metadata_url
         with transaction.atomic():
             sp = ServiceProvider.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=self.object.pk)
             self.check_if_match(etag_of(SamlSPSerializer(sp).data))
             sp = service_provider_update(actor=self.actor, sp=sp, **values)
+        if metadata_url:
+            # Fetched now; a failure keeps the registration as it was and says why in metadata_error.
+            service_provider_refresh_metadata(actor=self.actor, sp=sp)
         body = SamlSPSerializer(sp).data
         return Response(body, headers={"ETag": etag_of(body)})
 

@@ -14,6 +14,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.timezone import now
 
+from idp.federation import saml_sp
+from idp.federation.backchannel import backchannel_logout_uri
+from idp.federation.logout import logout_return_url
 from idp.federation.models import UpstreamDomain, UpstreamIdentity, UpstreamIdP
 from idp.federation.services import (
     MetadataError,
@@ -25,7 +28,7 @@ from idp.federation.services import (
     saml_metadata_refresh,
     upstream_idp_validate,
 )
-from idp.federation.views import domain_status, saml_metadata_status
+from idp.federation.views import callback_url, domain_status, saml_metadata_status
 from orgs.services import normalize_domain
 from tenants.admin_base import TenantScopedAdmin
 from tenants.audit import audit_record
@@ -106,12 +109,24 @@ class UpstreamIdPAdmin(TenantScopedAdmin):
     list_filter = ("tenant", "kind", "enabled")
     search_fields = ("name", "slug", "client_id")
     autocomplete_fields = ("organization", "jit_organizations")
-    readonly_fields = ("metadata_status",)
+    readonly_fields = ("metadata_status", "partner_registration")
     actions = ("refresh_metadata",)
 
     @admin.display(description="SAML metadata status")
     def metadata_status(self, obj: UpstreamIdP) -> str:
         return saml_metadata_status(obj)
+
+    @admin.display(description="Register at the partner")
+    def partner_registration(self, obj: UpstreamIdP) -> str:
+        """The URLs the partner's administrator registers for Canopy (saved IdPs only)."""
+        if obj.pk is None:
+            return "Save first: the URLs include the slug."
+        if obj.kind == UpstreamIdP.Kind.SAML:
+            return f"SP metadata (entity id): {saml_sp.sp_entity_id(obj)}"
+        return (
+            f"Redirect URI: {callback_url(obj.tenant, obj)} · Post-logout redirect URI: {logout_return_url(obj)} "
+            f"· Back-channel logout URI: {backchannel_logout_uri(obj)}"
+        )
 
     @admin.action(description="Fetch the SAML metadata from its URL now")
     def refresh_metadata(self, request: HttpRequest, queryset: QuerySet[UpstreamIdP]) -> None:

@@ -44,7 +44,8 @@ def partner_report(tenant: Tenant, base_url: str) -> str:
         return (
             f"Partner IdP: {idp.name} ({idp.discovery_url}); {DEMO_DOMAIN} users sign in there. "
             f"Register {base_url}/t/{tenant.slug}/federation/{idp.slug}/callback as its redirect URI and "
-            f"{base_url}/t/{tenant.slug}/federation/{idp.slug}/logout/return as its post-logout redirect URI."
+            f"{base_url}/t/{tenant.slug}/federation/{idp.slug}/logout/return as its post-logout redirect URI and "
+            f"{base_url}/t/{tenant.slug}/federation/{idp.slug}/backchannel-logout as its back-channel logout URI."
         )
     return (
         "Partner IdP: none configured. Run quickstart with --partner-oidc-discovery-url "

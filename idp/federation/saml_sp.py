@@ -8,14 +8,17 @@ audience and our ACS; assertion ids are remembered until they expire (replay).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import secrets
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.core.cache import cache
@@ -29,6 +32,7 @@ SESSION_SAML = "canopy.federation.saml"
 SESSION_SAML_LOGOUT = "canopy.federation.saml-logout"
 TX_SECONDS = 600
 SIG_ALG = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+REDIRECT_SIG_ALGS = (SIG_ALG, "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512")  # no SHA-1
 SP_CERT_DAYS = 3650  # self-signed: partners pin it from our metadata, so it need not expire soon
 
 
@@ -125,7 +129,10 @@ def _client(idp: UpstreamIdP) -> Any:
                 "sp": {
                     "endpoints": {
                         "assertion_consumer_service": [(acs_url(idp), BINDING_HTTP_POST)],
-                        "single_logout_service": [(sls_url(idp), BINDING_HTTP_REDIRECT)],
+                        "single_logout_service": [
+                            (sls_url(idp), BINDING_HTTP_REDIRECT),
+                            (sls_url(idp), BINDING_HTTP_POST),
+                        ],
                     },
                     "want_assertions_signed": True,
                     "want_response_signed": False,
@@ -270,10 +277,7 @@ def logout_url(request: Any, *, idp: UpstreamIdP, session: dict[str, Any], conti
     entity_id = _idp_entity_id(client)
     if session.get("issuer") != entity_id or not session.get("name_id"):
         return None
-    services = client.metadata.single_logout_service(entity_id, BINDING_HTTP_REDIRECT, "idpsso") or []
-    if isinstance(services, dict):  # pysaml2 keys them by binding
-        services = services.get(BINDING_HTTP_REDIRECT) or []
-    locations = [str(s["location"]) for s in services if isinstance(s, dict) and s.get("location")]
+    locations = _idp_slo_locations(client, entity_id)
     if not locations:
         return None
     name_id = NameID(text=str(session["name_id"]), format=str(session.get("name_id_format") or "") or None)
@@ -299,8 +303,11 @@ def logout_url(request: Any, *, idp: UpstreamIdP, session: dict[str, Any], conti
     return str(dict(info["headers"])["Location"])
 
 
-def logout_finish(request: Any, *, idp: UpstreamIdP, saml_response: str, relay_state: str) -> str:
-    """The ``continue_url`` of the logout this LogoutResponse answers; :class:`SamlError` otherwise."""
+def logout_finish(request: Any, *, idp: UpstreamIdP, saml_response: str, relay_state: str, raw_query: str) -> str:
+    """The ``continue_url`` of the logout this LogoutResponse answers; :class:`SamlError` otherwise.
+
+    ``raw_query`` is the request's query string as received: its ``Signature`` over ``SAMLResponse``,
+    ``RelayState`` and ``SigAlg`` must verify with a signing key of the partner's metadata."""
     from saml2 import BINDING_HTTP_REDIRECT
 
     pending = dict(request.session.get(SESSION_SAML_LOGOUT) or {})
@@ -309,6 +316,7 @@ def logout_finish(request: Any, *, idp: UpstreamIdP, saml_response: str, relay_s
     if not isinstance(tx, dict) or tx.get("idp") != idp.pk or time.time() - tx.get("t", 0) >= TX_SECONDS:
         raise SamlError("no-logout-transaction")
     client = _client(idp)
+    _check_redirect_signature(client, raw_query, "SAMLResponse")
     try:
         response = client.parse_logout_request_response(saml_response, BINDING_HTTP_REDIRECT)
     except Exception as exc:  # noqa: BLE001 - pysaml2 raises many kinds for a bad response
@@ -318,3 +326,146 @@ def logout_finish(request: Any, *, idp: UpstreamIdP, saml_response: str, relay_s
     if response.issuer() != _idp_entity_id(client):
         raise SamlError("logout-response-issuer")
     return str(tx["continue"])
+
+
+def _idp_slo_locations(client: Any, entity_id: str, *, response: bool = False) -> list[str]:
+    """The partner's HTTP-Redirect SingleLogoutService (its ResponseLocation for a response)."""
+    from saml2 import BINDING_HTTP_REDIRECT
+
+    services = client.metadata.single_logout_service(entity_id, BINDING_HTTP_REDIRECT, "idpsso") or []
+    if isinstance(services, dict):  # pysaml2 keys them by binding
+        services = services.get(BINDING_HTTP_REDIRECT) or []
+    keys = ("response_location", "location") if response else ("location",)
+    return [
+        str(next(s[k] for k in keys if s.get(k)))
+        for s in services
+        if isinstance(s, dict) and any(s.get(k) for k in keys)
+    ]
+
+
+def _check_redirect_signature(client: Any, raw_query: str, kind: str) -> None:
+    """HTTP-Redirect binding (SAML bindings 3.4.4.1): the ``Signature`` over the URL-encoded
+    ``kind``, ``RelayState`` and ``SigAlg`` exactly as received, by a signing key of the partner's
+    metadata. Re-encoding the decoded values would break with partners that encode differently."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from saml2.sigver import pem_format
+
+    raw = dict(part.split("=", 1) for part in raw_query.split("&") if "=" in part)
+    sigalg, signature = unquote_plus(raw.get("SigAlg", "")), unquote_plus(raw.get("Signature", ""))
+    if not signature or sigalg not in REDIRECT_SIG_ALGS or kind not in raw:
+        raise SamlError("unsigned")
+    signed = "&".join(f"{k}={raw[k]}" for k in (kind, "RelayState", "SigAlg") if k in raw).encode("ascii", "replace")
+    digest = hashes.SHA512() if sigalg.endswith("sha512") else hashes.SHA256()
+    try:
+        value = base64.b64decode(signature, validate=False)
+    except ValueError as exc:
+        raise SamlError("bad-signature") from exc
+    for _name, cert in client.metadata.certs(_idp_entity_id(client), "idpsso", "signing"):
+        key = x509.load_pem_x509_certificate(pem_format(cert)).public_key()
+        if not isinstance(key, rsa.RSAPublicKey):
+            continue
+        try:
+            key.verify(value, signed, padding.PKCS1v15(), digest)
+        except InvalidSignature:
+            continue
+        return
+    raise SamlError("bad-signature")
+
+
+# --- single logout started by the partner (LogoutRequest to our SLS) -------------------
+
+
+@dataclass(frozen=True)
+class PartnerLogout:
+    """A LogoutRequest from the partner, checked: whom it names, and how to answer it."""
+
+    request_id: str
+    name_id: str
+    session_indexes: tuple[str, ...]
+    message: Any
+
+
+def partner_logout_request(
+    *, idp: UpstreamIdP, binding: str, saml_request: str, raw_query: str
+) -> tuple[PartnerLogout | None, str]:
+    """Parse and check the partner's LogoutRequest: (the request, "") when it may sign someone out;
+    (the request or None, reason) when not. None: too broken to answer with a LogoutResponse."""
+    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+
+    client = _client(idp)
+    bind = BINDING_HTTP_POST if binding == "post" else BINDING_HTTP_REDIRECT
+    try:
+        parsed = client.parse_logout_request(saml_request, bind)  # an XML signature, if any, is verified here
+    except Exception as exc:  # noqa: BLE001 - pysaml2 raises many kinds for a bad request
+        # Refused; still answer it (InResponseTo) when its ID can be read, to the partner's own SLO endpoint.
+        unverified = _unverified_logout_request(client, saml_request, bind)
+        return unverified, f"logout-request-invalid:{type(exc).__name__}"
+    message = getattr(parsed, "message", None)
+    if message is None or message.name_id is None or not message.name_id.text:
+        return None, "logout-request-invalid"
+    found = PartnerLogout(
+        request_id=str(message.id),
+        name_id=str(message.name_id.text),
+        session_indexes=tuple(str(i.text) for i in (message.session_index or []) if i.text),
+        message=message,
+    )
+    if message.issuer is None or message.issuer.text != _idp_entity_id(client):
+        return found, "issuer"
+    try:
+        if bind == BINDING_HTTP_REDIRECT:
+            _check_redirect_signature(client, raw_query, "SAMLRequest")
+        elif message.signature is None:
+            raise SamlError("unsigned")
+    except SamlError as exc:
+        return found, exc.reason
+    # Used once: the same signed request replayed later signs no one out.
+    if not cache.add(f"canopy:federation:saml-logout-request:{idp.pk}:{found.request_id}", 1, 2 * 86400):
+        return found, "replayed"
+    return found, ""
+
+
+def _unverified_logout_request(client: Any, saml_request: str, binding: str) -> PartnerLogout | None:
+    """The ID of a LogoutRequest that failed its checks, only to address the error LogoutResponse."""
+    from saml2 import samlp
+
+    try:
+        message = samlp.logout_request_from_string(client.unravel(saml_request, binding, "SAMLRequest"))
+    except Exception:  # noqa: BLE001 - unreadable: no answer can be addressed
+        return None
+    if message is None or not message.id:
+        return None
+    return PartnerLogout(request_id=str(message.id), name_id="", session_indexes=(), message=message)
+
+
+def partner_logout_response(
+    *, idp: UpstreamIdP, logout: PartnerLogout, relay_state: str, failure: tuple[str, str, str] | None = None
+) -> str:
+    """The signed LogoutResponse (HTTP-Redirect) to the partner's SLO endpoint: Success, or
+    ``failure`` = (top-level status, second-level status, plain-words message)."""
+    from saml2 import BINDING_HTTP_REDIRECT, samlp
+    from saml2.s_utils import status_message_factory
+
+    client = _client(idp)
+    locations = _idp_slo_locations(client, _idp_entity_id(client), response=True)
+    if not locations:
+        raise SamlError("no-partner-slo")
+    status = None
+    if failure is not None:
+        top, second, words = failure
+        status = status_message_factory(words, second, fro=top)
+    # Always to the SLO endpoint of the partner's metadata, never to an address the request names.
+    response = client._status_response(  # noqa: SLF001 - create_logout_response looks the issuer up again
+        samlp.LogoutResponse,
+        client._issuer(),  # noqa: SLF001 - our entity id, as pysaml2 writes it
+        status,
+        sign=False,
+        in_response_to=logout.request_id,
+        destination=locations[0],
+    )
+    info = client.apply_binding(
+        BINDING_HTTP_REDIRECT, str(response), locations[0], relay_state, response=True, sign=True, sigalg=SIG_ALG
+    )
+    return str(dict(info["headers"])["Location"])

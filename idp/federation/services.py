@@ -678,6 +678,10 @@ IDP_UPDATABLE = (
     "sync_on_login",
     "linking",
     "organization",
+    "end_session_endpoint",
+    "saml_metadata_url",
+    "saml_sign_requests",
+    "attribute_map",
 )
 
 
@@ -694,8 +698,16 @@ def upstream_idp_update(
     unknown = set(fields) - set(IDP_UPDATABLE)
     if unknown:
         raise TypeError(f"unknown fields {sorted(unknown)}")
+    new_url = "saml_metadata_url" in fields and fields["saml_metadata_url"] != idp.saml_metadata_url
     for name, value in fields.items():
         setattr(idp, name, value)
+    if new_url and idp.kind == UpstreamIdP.Kind.SAML and idp.saml_metadata_url and "saml_metadata" not in fields:
+        # A new metadata URL is fetched now: a wrong one is a field error, not a silent later failure.
+        try:
+            idp.saml_metadata = fetch_saml_metadata(idp.saml_metadata_url)
+        except MetadataError as exc:
+            raise ValidationError({"saml_metadata_url": [str(exc)]}) from exc
+        idp.saml_metadata_fetched_at, idp.saml_metadata_error = timezone.now(), ""
     orgs = list(jit_organizations) if jit_organizations is not None else None
     upstream_idp_validate(idp, jit_organizations=orgs or ())
     with transaction.atomic():

@@ -10,5 +10,6 @@ urlpatterns = [
     path("<slug:idp_slug>/saml/start", views.saml_start_view, name="saml_start"),
     path("<slug:idp_slug>/saml/acs", views.saml_acs_view, name="saml_acs"),
     path("<slug:idp_slug>/saml/sls", views.saml_sls_view, name="saml_sls"),
+    path("<slug:idp_slug>/backchannel-logout", views.backchannel_logout_view, name="backchannel_logout"),
     path("<slug:idp_slug>/logout/return", views.logout_return_view, name="logout_return"),
 ]

@@ -7,20 +7,23 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from idp.account.services import session_record_upstream
 from idp.federation import oidc_client, saml_sp
-from idp.federation.logout import pop_oidc_logout, remember_upstream_session
+from idp.federation.backchannel import backchannel_logout
+from idp.federation.logout import SESSION_UPSTREAM, pop_oidc_logout, remember_upstream_session
 from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.federation.services import FederationRefused, upstream_sign_in_user
 from idp.flow.redirects import home_url, safe_next
 from idp.flow.selection import error_page
 from idp.flow.session import SESSION_LOGIN, sign_in
+from idp.flow.session import logout as flow_logout
 from tenants.actors import SYSTEM
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -99,6 +102,8 @@ def _sign_in_and_go(
     upstream: str,
     id_token: str = "",
     saml: dict[str, Any] | None = None,
+    upstream_sid: str = "",
+    upstream_subject: str = "",
 ) -> HttpResponse:
     """Sign in, recording the upstream (tokens name it) and what its logout needs (server-side)."""
     user.backend = "tenants.backends.TenantModelBackend"  # as authenticate() sets it
@@ -114,6 +119,7 @@ def _sign_in_and_go(
         upstream_slug=idp.slug,
     )
     remember_upstream_session(request, tenant=tenant, idp=idp, id_token=id_token, saml=saml)
+    session_record_upstream(request=request, idp=idp, sid=upstream_sid, subject=upstream_subject)
     request.session.pop(SESSION_LOGIN, None)
     return HttpResponseRedirect(safe_next(tenant=tenant, candidate=next_url) or home_url(tenant))
 
@@ -153,7 +159,15 @@ def callback_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> Http
     except FederationRefused as exc:
         return _refuse(request, tenant, idp, exc.reason, exc.message)
     return _sign_in_and_go(
-        request, tenant, idp, user, str(tx.get("next") or ""), upstream=str(claims["iss"]), id_token=id_token
+        request,
+        tenant,
+        idp,
+        user,
+        str(tx.get("next") or ""),
+        upstream=str(claims["iss"]),
+        id_token=id_token,
+        upstream_sid=str(claims.get("sid") or ""),
+        upstream_subject=str(claims["sub"]),
     )
 
 
@@ -247,20 +261,55 @@ def logout_return_view(request: HttpRequest, tenant_slug: str, idp_slug: str) ->
     return _continue_logout(request, tenant, continue_url)
 
 
+MSG_PARTNER_LOGOUT_BAD = "This sign-out message from {name} could not be read. Nothing was changed."
+MSG_REFUSED = "The logout request was not accepted."  # goes back to the partner inside the LogoutResponse
+
+
+@csrf_exempt  # the partner's cross-site POST (SAML HTTP-POST binding): the signed LogoutRequest is the proof
 @never_cache
-@require_GET
+@require_http_methods(["GET", "POST"])
 def saml_sls_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
-    """The partner's LogoutResponse (HTTP-Redirect) to our signed LogoutRequest."""
+    """Single logout with the partner: its LogoutRequest (HTTP-Redirect or HTTP-POST), or its
+    LogoutResponse (HTTP-Redirect) to our signed LogoutRequest."""
     tenant = tenant_get_by_slug(tenant_slug)
     idp = _idp(tenant, idp_slug)
-    saml_response = request.GET.get("SAMLResponse", "")
     if idp is None or idp.kind != UpstreamIdP.Kind.SAML:
         return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=404)
+    data = request.POST if request.method == "POST" else request.GET
+    saml_request = data.get("SAMLRequest", "")
+    relay_state = data.get("RelayState", "")[:200]
+    if saml_request:
+        if len(saml_request) > 200_000:
+            return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=400)
+        if request.method == "POST" and request.POST.get("canopy_hop") != "1":
+            # Like the ACS: the partner's cross-site POST carries no SameSite=Lax session cookie; post
+            # once more from our own origin, which does. Nothing is parsed or trusted here.
+            return render(
+                request,
+                "federation/saml_logout_hop.html",
+                {"action": request.path, "saml_request": saml_request, "relay_state": relay_state},
+            )
+        binding = "post" if request.method == "POST" else "redirect"
+        return _partner_logout(
+            request, tenant, idp, binding=binding, saml_request=saml_request, relay_state=relay_state
+        )
+    if request.method == "POST":
+        return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=400)
+    return _logout_response(request, tenant, idp, relay_state)
+
+
+def _logout_response(request: HttpRequest, tenant: Tenant, idp: UpstreamIdP, relay_state: str) -> HttpResponse:
+    """The partner's LogoutResponse to our signed LogoutRequest: the chain goes on."""
+    saml_response = request.GET.get("SAMLResponse", "")
     if not saml_response or len(saml_response) > 200_000:
         return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=400)
     try:
         continue_url = saml_sp.logout_finish(
-            request, idp=idp, saml_response=saml_response, relay_state=request.GET.get("RelayState", "")[:200]
+            request,
+            idp=idp,
+            saml_response=saml_response,
+            relay_state=relay_state,
+            raw_query=request.META.get("QUERY_STRING", ""),
         )
     except saml_sp.SamlError as exc:
         log.info("upstream SAML logout via %s not confirmed: %s", idp.slug, exc.reason)
@@ -273,6 +322,92 @@ def saml_sls_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> Http
             status=400,
         )
     return _continue_logout(request, tenant, continue_url)
+
+
+def _session_matches(request: HttpRequest, tenant: Tenant, idp: UpstreamIdP, logout: saml_sp.PartnerLogout) -> bool:
+    """The browser's federated session is the one the partner names (NameID, and SessionIndex if given)."""
+    data = request.session.get(SESSION_UPSTREAM)
+    if not isinstance(data, dict) or data.get("tenant_id") != tenant.pk or data.get("idp") != idp.pk:
+        return False
+    facts = data.get("saml") or {}
+    if str(facts.get("name_id") or "") != logout.name_id:
+        return False
+    return not logout.session_indexes or str(facts.get("session_index") or "") in logout.session_indexes
+
+
+def _has_upstream_session(request: HttpRequest, tenant: Tenant, idp: UpstreamIdP) -> bool:
+    data = request.session.get(SESSION_UPSTREAM)
+    return isinstance(data, dict) and data.get("tenant_id") == tenant.pk and data.get("idp") == idp.pk
+
+
+def _partner_logout(
+    request: HttpRequest, tenant: Tenant, idp: UpstreamIdP, *, binding: str, saml_request: str, relay_state: str
+) -> HttpResponse:
+    """The partner signs the person out: check the request, sign out here, answer a signed LogoutResponse.
+
+    Only this browser's Canopy session ends (the logout chain of other participants is not run: the
+    partner waits for its answer). A bad request, or one naming another person, signs no one out.
+    A browser with no session from this partner is already signed out here: Success.
+    """
+    from saml2 import samlp
+
+    logout, reason = saml_sp.partner_logout_request(
+        idp=idp, binding=binding, saml_request=saml_request, raw_query=request.META.get("QUERY_STRING", "")
+    )
+    if logout is None:
+        log.info("upstream SAML logout request via %s unreadable: %s", idp.slug, reason)
+        return error_page(
+            request, tenant=tenant, title="Signed out", message=MSG_PARTNER_LOGOUT_BAD.format(name=idp.name), status=400
+        )
+    failure = (samlp.STATUS_REQUESTER, samlp.STATUS_REQUEST_DENIED, MSG_REFUSED) if reason else None
+    if (
+        failure is None
+        and _has_upstream_session(request, tenant, idp)
+        and not _session_matches(request, tenant, idp, logout)
+    ):
+        reason = "other-session"
+        failure = (samlp.STATUS_REQUESTER, samlp.STATUS_UNKNOWN_PRINCIPAL, MSG_REFUSED)
+    if failure is None:
+        signed_in_here = _has_upstream_session(request, tenant, idp)
+        if signed_in_here:  # a session that did not come from this partner is not its to end
+            flow_logout(request)
+        audit_record(
+            actor=SYSTEM, tenant=tenant, action="federation.partner_logout", target=idp, data={"ended": signed_in_here}
+        )
+    else:
+        log.info("upstream SAML logout request via %s refused: %s", idp.slug, reason)
+        audit_record(
+            actor=SYSTEM, tenant=tenant, action="federation.partner_logout_refused", target=idp, data={"reason": reason}
+        )
+    try:
+        location = saml_sp.partner_logout_response(idp=idp, logout=logout, relay_state=relay_state, failure=failure)
+    except saml_sp.SamlError:
+        return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=502)
+    return HttpResponseRedirect(location)
+
+
+@csrf_exempt  # a server-to-server POST without cookies; the partner's signed logout token is the proof
+@never_cache
+@require_POST
+def backchannel_logout_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
+    """OIDC Back-Channel Logout: the partner ended a session; end the Canopy sessions it started."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    idp = _idp(tenant, idp_slug)
+    if idp is None or idp.kind != UpstreamIdP.Kind.OIDC:
+        return JsonResponse({"error": "invalid_request", "error_description": "Unknown identity provider."}, status=404)
+    response: HttpResponse
+    try:
+        backchannel_logout(idp=idp, token=request.POST.get("logout_token", ""))
+    except oidc_client.UpstreamError as exc:
+        log.info("back-channel logout via %s refused: %s", idp.slug, exc.reason)
+        response = JsonResponse(
+            {"error": "invalid_request", "error_description": f"The logout token was refused ({exc.reason})."},
+            status=400,
+        )
+    else:
+        response = HttpResponse(status=200)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def domain_status(domain: UpstreamDomain) -> str:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from idp.oidc.models import AccessToken, Application, Grant, IDToken, RefreshToken
+from idp.oidc.services import validate_redirect_uris
 from tenants.admin_base import TenantScopedAdmin
 
 for model in (Application, AccessToken, RefreshToken, IDToken, Grant):
@@ -15,29 +18,56 @@ for model in (Application, AccessToken, RefreshToken, IDToken, Grant):
         admin.site.unregister(model)
 
 
+ADMIN_FIELDS = (
+    "tenant",
+    "client_id",
+    "name",
+    "client_type",
+    "authorization_grant_type",
+    "client_secret",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "allowed_origins",
+    "algorithm",
+    "skip_authorization",
+    "organization_required",
+    "org_name_source",
+    "org_claim_names",
+    "access_token_format",
+    "allow_token_exchange",
+)
+
+
+class ApplicationForm(forms.ModelForm):
+    """The admin keeps the service's redirect-URI rule (exact; https, or http on loopback)."""
+
+    class Meta:
+        model = Application
+        fields = ADMIN_FIELDS
+
+    def _uris(self, field: str) -> str:
+        return " ".join(validate_redirect_uris(field, str(self.cleaned_data.get(field) or "").split()))
+
+    def clean_redirect_uris(self) -> str:
+        try:
+            return self._uris("redirect_uris")
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["redirect_uris"]) from None
+
+    def clean_post_logout_redirect_uris(self) -> str:
+        try:
+            return self._uris("post_logout_redirect_uris")
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["post_logout_redirect_uris"]) from None
+
+
 @admin.register(Application)
 class ApplicationAdmin(TenantScopedAdmin):
+    form = ApplicationForm
     list_display = ("client_id", "name", "tenant", "client_type", "authorization_grant_type", "skip_authorization")
     list_filter = ("tenant", "client_type", "authorization_grant_type")
     search_fields = ("client_id", "name")
-    fields = (
-        "tenant",
-        "client_id",
-        "name",
-        "client_type",
-        "authorization_grant_type",
-        "client_secret",
-        "redirect_uris",
-        "post_logout_redirect_uris",
-        "allowed_origins",
-        "algorithm",
-        "skip_authorization",
-        "organization_required",
-        "org_name_source",
-        "org_claim_names",
-        "access_token_format",
-        "allow_token_exchange",
-    )
+    fields = ADMIN_FIELDS
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ("client_id",) if obj is not None else ()

@@ -11,9 +11,6 @@ from orgs.models import Organization
 from tenants.models import User
 
 ORGANIZATION_SCOPE = "organization"
-# A federated sign-in keeps its upstream next to the methods (grant/refresh ``amr`` column):
-# "fed upstream:<slug>". The marker never reaches a token's ``amr``; it becomes the ``idp`` claim.
-UPSTREAM_AMR_PREFIX = "upstream:"
 ORGANIZATION_SCOPE_PREFIX = "organization:"
 
 
@@ -80,19 +77,11 @@ def standard_claims(
     if profile["email"]:
         values["email"] = profile["email"]
         values["email_verified"] = False
+    if released - values.keys():  # custom attributes, under their dialects.oidc claim names (idp.flow.attributes)
+        from idp.flow.attributes import oidc_claims
+
+        values = {**oidc_claims(user), **values}
     return {key: value for key, value in values.items() if key in released and value not in ("", None)}
-
-
-def amr_record(amr: list[str], upstream_slug: str = "") -> list[str]:
-    """The methods to store for a sign-in, with the upstream IdP's marker when it was federated."""
-    return [*amr, f"{UPSTREAM_AMR_PREFIX}{upstream_slug}"] if upstream_slug else list(amr)
-
-
-def split_amr(stored: list[str]) -> tuple[list[str], str]:
-    """(the ``amr`` claim, the upstream IdP's slug or "") from stored methods."""
-    methods = [m for m in stored if not m.startswith(UPSTREAM_AMR_PREFIX)]
-    slugs = [m[len(UPSTREAM_AMR_PREFIX) :] for m in stored if m.startswith(UPSTREAM_AMR_PREFIX)]
-    return methods, (slugs[0] if slugs else "")
 
 
 def upstream_claims(*, tenant_id: int, upstream_slug: str) -> dict[str, Any]:

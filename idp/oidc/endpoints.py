@@ -23,6 +23,7 @@ from idp.oidc.claims import (
     organization_claims,
     requested_organization_scopes,
     standard_claims,
+    upstream_claims,
     wants_organization,
 )
 from idp.oidc.context import current_tenant, issuer_for
@@ -111,6 +112,7 @@ def introspect(request: HttpRequest) -> JsonResponse:
                     application=client, user=token.user, organization=token.organization, via=token.acting_via
                 )
             )
+        data.update(upstream_claims(tenant_id=token.tenant_id, upstream_slug=token.upstream))
     return JsonResponse(data)
 
 
@@ -156,6 +158,7 @@ def token_exchange(request: HttpRequest, validator: Any) -> JsonResponse:  # noq
     refresh_source = RefreshToken.objects.filter(access_token=subject, revoked__isnull=True).first()
     oauth_request.canopy_auth_time = refresh_source.auth_time if refresh_source else None
     oauth_request.canopy_amr = refresh_source.amr.split() if refresh_source and refresh_source.amr else []
+    oauth_request.canopy_upstream = subject.upstream
     value = generate_access_token(oauth_request)
     validator_lifetime = timedelta(seconds=_access_seconds())
     lifetime = int(validator_lifetime.total_seconds())

@@ -126,10 +126,14 @@ class TenantOrganizationFields(models.Model):
 
 
 class AuthenticationFields(models.Model):
-    """When and how the person signed in, kept so a refresh issues the same auth_time/amr."""
+    """When and how the person signed in, kept so a refresh issues the same auth_time/amr/idp.
+
+    ``upstream`` is the slug of the upstream IdP of a federated sign-in (blank: signed in here);
+    tokens, userinfo and introspection name that IdP in the ``idp`` claim."""
 
     auth_time: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(null=True, blank=True)
     amr: models.CharField[str, str] = models.CharField(max_length=100, blank=True, default="")
+    upstream: models.CharField[str, str] = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         abstract = True
@@ -140,7 +144,7 @@ class Grant(AbstractGrant, TenantOrganizationFields, AuthenticationFields):  # n
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
 
 
-class AccessToken(AbstractAccessToken, TenantOrganizationFields):  # noqa: DJ008 - __str__ from DOT
+class AccessToken(AbstractAccessToken, TenantOrganizationFields, AuthenticationFields):  # noqa: DJ008 - __str__ from DOT
     grant_code_hash: models.CharField[str, str] = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     class Meta(AbstractAccessToken.Meta):

@@ -26,9 +26,7 @@ from idp.flow.session import acr_for as flow_acr_for
 from idp.oidc import jws
 from idp.oidc.claims import (
     ORGANIZATION_SCOPE_PREFIX,
-    amr_record,
     organization_claims,
-    split_amr,
     standard_claims,
     upstream_claims,
     wants_organization,
@@ -135,7 +133,8 @@ class CanopyValidator(OAuth2Validator):
             organization=getattr(request, "canopy_organization", None),
             acting_via=getattr(request, "canopy_via", None),
             auth_time=datetime.fromtimestamp(auth.auth_time, tz=UTC) if auth is not None else None,
-            amr=AMR_SEPARATOR.join(amr_record(auth.amr, auth.upstream_slug)) if auth is not None else "",
+            amr=AMR_SEPARATOR.join(auth.amr) if auth is not None else "",
+            upstream=auth.upstream_slug if auth is not None else "",
         )
 
     def _grant(self, code: str, client: Any, request: Any) -> Grant | None:
@@ -174,6 +173,7 @@ class CanopyValidator(OAuth2Validator):
         request.canopy_via = grant.acting_via
         request.canopy_auth_time = grant.auth_time
         request.canopy_amr = grant.amr.split() if grant.amr else []
+        request.canopy_upstream = grant.upstream
         request.canopy_code_hash = code_hash(code)
         return True
 
@@ -225,6 +225,7 @@ class CanopyValidator(OAuth2Validator):
         request.canopy_via = instance.acting_via
         request.canopy_auth_time = instance.auth_time
         request.canopy_amr = instance.amr.split() if instance.amr else []
+        request.canopy_upstream = instance.upstream
         return True
 
     # --- token rows carry tenant and organization ---------------------------
@@ -244,6 +245,7 @@ class CanopyValidator(OAuth2Validator):
             organization=getattr(request, "canopy_organization", None),
             acting_via=getattr(request, "canopy_via", None),
             grant_code_hash=getattr(request, "canopy_code_hash", ""),
+            **_authentication_fields(request),
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
@@ -261,8 +263,7 @@ class CanopyValidator(OAuth2Validator):
             tenant=current_tenant(),
             organization=getattr(request, "canopy_organization", None),
             acting_via=getattr(request, "canopy_via", None),
-            auth_time=getattr(request, "canopy_auth_time", None),
-            amr=AMR_SEPARATOR.join(getattr(request, "canopy_amr", []) or []),
+            **_authentication_fields(request),
         )
         self._set_token_value(refresh, refresh_token_code)
         refresh.save()
@@ -338,8 +339,10 @@ class CanopyValidator(OAuth2Validator):
         claims = self.get_oidc_claims(token, token_handler, request)
         expiration = timezone.now() + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
         auth_time = getattr(request, "canopy_auth_time", None) or timezone.now()
-        amr, upstream = split_amr(getattr(request, "canopy_amr", None) or ["pwd"])
-        claims.update(upstream_claims(tenant_id=current_tenant().pk, upstream_slug=upstream))
+        amr = list(getattr(request, "canopy_amr", None) or ["pwd"])
+        claims.update(
+            upstream_claims(tenant_id=current_tenant().pk, upstream_slug=getattr(request, "canopy_upstream", ""))
+        )
         claims.update(
             iss=issuer_for(current_tenant()),
             exp=int(expiration.timestamp()),
@@ -362,7 +365,20 @@ class CanopyValidator(OAuth2Validator):
         return signed
 
     def get_userinfo_claims(self, request: Any) -> dict[str, Any]:
-        return self.get_oidc_claims(request.access_token, None, request)
+        claims = self.get_oidc_claims(request.access_token, None, request)
+        access = getattr(request, "access_token", None)
+        if isinstance(access, AccessToken):
+            claims.update(upstream_claims(tenant_id=access.tenant_id, upstream_slug=access.upstream))
+        return claims
+
+
+def _authentication_fields(request: Any) -> dict[str, Any]:
+    """auth_time/amr/upstream of the sign-in behind this token request, for the token rows."""
+    return {
+        "auth_time": getattr(request, "canopy_auth_time", None),
+        "amr": AMR_SEPARATOR.join(getattr(request, "canopy_amr", []) or []),
+        "upstream": str(getattr(request, "canopy_upstream", "") or ""),
+    }
 
 
 def acr_for(amr: list[str]) -> str:

@@ -10,6 +10,12 @@ without the form. ``GET /logout`` is its RP-initiated logout (end_session_endpoi
 ``id_token_hint`` it issued, ends that session and returns to a registered
 ``post_logout_redirect_uri`` with ``state``. ``GET /state`` lists the logouts it performed.
 
+Back-Channel Logout 1.0: ``POST /control`` with ``backchannel_logout_uri`` registers the RP's URI;
+``POST /signout`` (JSON ``{"username", "by": "sid"|"sub"|"both", "mode", "jti"}``) ends that user's
+sessions here as the partner's own sign-out page would and POSTs one ``logout_token`` per session
+(or one naming only ``sub``) to the RP, answering with the RP's replies. A *mode* makes the token
+wrong on purpose: bad-signature, wrong-aud, no-events, nonce, stale.
+
     python tests/partners/oidc_op.py PORT CLIENT_ID CLIENT_SECRET
 """
 
@@ -22,6 +28,8 @@ import json
 import secrets
 import sys
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -66,6 +74,43 @@ def id_token(user: dict[str, Any], nonce: str, sid: str = "") -> str:
     }
     key = ROGUE if mode == "bad-signature" else KEY
     return jwt.encode({"alg": "RS256", "kid": "partner-1", "typ": "JWT"}, claims, key)
+
+
+def logout_token(*, sub: str, sid: str, mode: str, jti: str) -> str:
+    """A logout token (OIDC Back-Channel Logout 1.0 section 2.4), wrong in the way *mode* says."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": CLIENT_ID if mode != "wrong-aud" else "someone-else",
+        "iat": now - (3600 if mode == "stale" else 0),
+        "exp": now + 120 - (3600 if mode == "stale" else 0),
+        "jti": jti or secrets.token_urlsafe(16),
+    }
+    if mode != "no-events":
+        claims["events"] = {"http://schemas.openid.net/event/backchannel-logout": {}}
+    if mode == "nonce":
+        claims["nonce"] = "should-not-be-here"
+    if sub:
+        claims["sub"] = sub
+    if sid:
+        claims["sid"] = sid
+    key = ROGUE if mode == "bad-signature" else KEY
+    return jwt.encode({"alg": "RS256", "kid": "partner-1", "typ": "logout+jwt"}, claims, key)
+
+
+def send_logout_token(token: str) -> dict[str, Any]:
+    """POST the token to the RP's registered back-channel logout URI, as a form (section 2.5)."""
+    request = urllib.request.Request(  # noqa: S310 - the URI the test registered, on 127.0.0.1
+        STATE["backchannel_logout_uri"],
+        data=urlencode({"logout_token": token}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - see above
+            return {"status": answer.status, "body": answer.read().decode()}
+    except urllib.error.HTTPError as exc:
+        return {"status": exc.code, "body": exc.read().decode()}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -177,12 +222,30 @@ class Handler(BaseHTTPRequestHandler):
         location = f"{target}?{urlencode({'state': query['state']})}" if query.get("state") else target
         self._send(302, "", "text/plain", {"Location": location, "Set-Cookie": "partner_sid=; Path=/; Max-Age=0"})
 
+    def _signout(self, order: dict[str, Any]) -> None:
+        """The partner's own sign-out of a user, told to the RP over the back channel."""
+        username = order.get("username", "dana")
+        sub = STATE["users"][username]["sub"]
+        by, mode, jti = order.get("by", "sid"), order.get("mode", "ok"), order.get("jti", "")
+        sids = [sid for sid, name in list(SESSIONS.items()) if name == username]
+        for sid in sids:
+            SESSIONS.pop(sid, None)
+        tokens = (
+            [logout_token(sub=sub if by == "both" else "", sid=sid, mode=mode, jti=jti) for sid in sids]
+            if by in ("sid", "both")
+            else [logout_token(sub=sub, sid="", mode=mode, jti=jti)]
+        )
+        replies = [send_logout_token(token) for token in tokens]
+        self._send(200, json.dumps({"ended": len(sids), "replies": replies}))
+
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
         url = urlsplit(self.path)
         if url.path == "/control":
             length = int(self.headers.get("Content-Length") or 0)
             STATE.update(json.loads(self.rfile.read(length) or b"{}"))
             self._send(200, json.dumps({"mode": STATE["mode"]}))
+        elif url.path == "/signout":
+            self._signout(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"))
         elif url.path == "/authorize":
             form = self._form()
             if form.get("username", "") not in STATE["users"]:

@@ -12,6 +12,13 @@ It keeps a session (cookie ``partner_saml_sid``): a second AuthnRequest from the
 answered without the form. ``GET /slo/redirect`` is its single logout (HTTP-Redirect): it checks the
 LogoutRequest (signed, when requests must be), ends the session and redirects a LogoutResponse to
 the SP's SingleLogoutService. ``GET /state`` lists the logouts it performed.
+
+Logout started here: ``POST /slo/initiate`` (JSON ``{"name_id", "session_index", "binding":
+"redirect"|"post", "mode": "ok"|"unsigned"|"bad-signature"|"other-issuer"}``) answers how a browser
+would carry a LogoutRequest to the SP's SingleLogoutService (``location``, or ``action`` and the
+form fields). The SP's LogoutResponse comes back to ``GET /slo/redirect``; its status and whether
+its query-string signature verified with the SP's metadata key are listed under ``responses``.
+Its own LogoutResponses are signed unless ``unsigned_logout_response`` is set.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import json
 import os
 import sys
 import tempfile
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -38,6 +46,8 @@ from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
 from saml2.server import Server
+from saml2.sigver import verify_redirect_signature
+from saml2.xmldsig import SIG_RSA_SHA256
 
 PORT, SP_ENTITY_ID, SP_ACS = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 BASE = f"http://127.0.0.1:{PORT}"
@@ -46,6 +56,7 @@ WORK = Path(tempfile.mkdtemp(prefix="partner-saml-"))
 STATE: dict[str, Any] = {"mode": "ok", "encrypt": False, "want_authn_requests_signed": False}
 SESSIONS: dict[str, dict[str, str]] = {}  # cookie → username, name id, session index
 LOGOUTS: list[dict[str, Any]] = []
+RESPONSES: list[dict[str, Any]] = []  # LogoutResponses the SP sent to logouts started here
 USERS = {
     "dana": {
         "email": ["dana@partner.example"],
@@ -196,9 +207,43 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(destination, dict):
             destination = destination.get(BINDING_HTTP_REDIRECT) or []
         info = SERVER.apply_binding(
-            BINDING_HTTP_REDIRECT, str(response), destination[0]["location"], query.get("RelayState", ""), response=True
+            BINDING_HTTP_REDIRECT,
+            str(response),
+            destination[0]["location"],
+            query.get("RelayState", ""),
+            response=True,
+            sign=not STATE.get("unsigned_logout_response"),
+            sigalg=SIG_RSA_SHA256,
         )
         self._redirect(dict(info["headers"])["Location"], "partner_saml_sid=; Path=/; Max-Age=0")
+
+    def _slo_response(self, query: dict[str, str]) -> None:
+        """The SP's LogoutResponse to a logout started here: its status, and its signature checked."""
+        certs = SERVER.metadata.certs(SP_ENTITY_ID, "spsso", "signing")
+        message = {k: query[k] for k in ("SAMLResponse", "RelayState", "SigAlg", "Signature") if k in query}
+        try:
+            signed = bool(query.get("Signature")) and any(
+                verify_redirect_signature(message, SERVER.sec.sec_backend, cert) for _name, cert in certs
+            )
+        except Exception:  # noqa: BLE001 - a malformed signature does not verify
+            signed = False
+        try:  # read as XML: pysaml2 raises on any status but Success, and the status is what we record
+            root = etree.fromstring(zlib.decompress(base64.b64decode(query["SAMLResponse"]), -15))
+        except Exception as exc:  # noqa: BLE001 - any bad response is recorded the same way
+            RESPONSES.append({"error": type(exc).__name__, "signed": signed})
+            self._send(400, "<p id='partner-error'>Bad LogoutResponse</p>")
+            return
+        codes = root.findall(".//{urn:oasis:names:tc:SAML:2.0:protocol}StatusCode")
+        RESPONSES.append(
+            {
+                "status": codes[0].get("Value") if codes else "",
+                "second": codes[1].get("Value") if len(codes) > 1 else "",
+                "in_response_to": root.get("InResponseTo"),
+                "relay_state": query.get("RelayState", ""),
+                "signed": signed,
+            }
+        )
+        self._send(200, "<p id='partner-signed-out'>Signed out at Partner.</p>")
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         url = urlsplit(self.path)
@@ -206,7 +251,13 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/metadata":
             self._send(200, create_metadata_string(None, config=CONFIG).decode(), "application/samlmetadata+xml")
         elif url.path == "/state":
-            self._send(200, json.dumps({"logouts": LOGOUTS, "sessions": len(SESSIONS)}), "application/json")
+            self._send(
+                200,
+                json.dumps({"logouts": LOGOUTS, "sessions": len(SESSIONS), "responses": RESPONSES}),
+                "application/json",
+            )
+        elif url.path == "/slo/redirect" and "SAMLResponse" in query:
+            self._slo_response(query)
         elif url.path == "/slo/redirect":
             self._slo(query)
         elif url.path == "/sso/redirect":
@@ -254,6 +305,9 @@ class Handler(BaseHTTPRequestHandler):
             CONFIG = _config(STATE.get("sp_metadata", ""))
             SERVER = Server(config=CONFIG)
             self._send(200, json.dumps({k: v for k, v in STATE.items() if k != "sp_metadata"}), "application/json")
+            return
+        if url.path == "/slo/initiate":
+            self._send(200, json.dumps(_initiate_logout(json.loads(body or b"{}"))), "application/json")
             return
         if url.path != "/sso/login":
             self._send(404, "not found", "text/plain")
@@ -303,6 +357,48 @@ class Handler(BaseHTTPRequestHandler):
             "<script>document.getElementById('saml-post').submit()</script>",
             cookie=cookie,
         )
+
+
+def _initiate_logout(order: dict[str, Any]) -> dict[str, Any]:
+    """A LogoutRequest for the SP, as the partner's own sign-out would send it through the browser."""
+    from saml2.saml import NameID
+
+    sp_entity = SP_ENTITY_ID
+    binding = BINDING_HTTP_POST if order.get("binding") == "post" else BINDING_HTTP_REDIRECT
+    mode = order.get("mode", "ok")
+    services = SERVER.metadata.single_logout_service(sp_entity, binding, "spsso")
+    if isinstance(services, dict):
+        services = services.get(binding) or []
+    destination = services[0]["location"]
+    name_id = order.get("name_id", "dana-0001")
+    request_id, request = SERVER.create_logout_request(
+        destination,
+        sp_entity,
+        name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=name_id),
+        session_indexes=[order["session_index"]] if order.get("session_index") else None,
+        sign=binding == BINDING_HTTP_POST and mode != "unsigned",  # HTTP-POST: an XML signature
+        sign_alg=SIG_RSA_SHA256,
+    )
+    relay = "partner-" + request_id[-8:]
+    if binding == BINDING_HTTP_POST:
+        xml = str(request)
+        if mode == "bad-signature":  # signed, then changed: the signature no longer matches
+            xml = xml.replace(f">{name_id}<", ">mallory-0001<")
+        return {
+            "id": request_id,
+            "action": destination,
+            "SAMLRequest": base64.b64encode(xml.encode()).decode(),
+            "RelayState": relay,
+        }
+    if mode == "other-issuer":
+        request.issuer.text = "https://someone-else.example/metadata"
+    info = SERVER.apply_binding(
+        BINDING_HTTP_REDIRECT, str(request), destination, relay, sign=mode != "unsigned", sigalg=SIG_RSA_SHA256
+    )
+    location = dict(info["headers"])["Location"]
+    if mode == "bad-signature":  # signed, then the RelayState changed: the signature no longer matches
+        location = location.replace(f"RelayState={relay}", f"RelayState={relay}x")
+    return {"id": request_id, "location": location}
 
 
 if __name__ == "__main__":
