@@ -155,6 +155,11 @@ ATTRIBUTE_TYPES = ("string", "boolean", "integer", "date")
 
 
 def check_custom_attribute(value: Any) -> Any:
+    """A definition; ``required`` (optional key, default false) makes the sign-up forms insist on a value."""
+    required = None
+    if isinstance(value, dict) and "required" in value:
+        value = dict(value)
+        required = check_bool(value.pop("required"))
     rec = check_record(
         name=check_str(64, allow_empty=False),
         display_name=check_str(100, allow_empty=False),
@@ -163,6 +168,8 @@ def check_custom_attribute(value: Any) -> Any:
     )(value)
     if not NAME_RE.match(rec["name"]) or rec["name"] in SYSTEM_ATTRIBUTES:
         _fail(f"'{rec['name']}' is not a valid new attribute name (letters, digits, _.:-; not a system attribute).")
+    if required is not None:
+        rec["required"] = required
     return rec
 
 
@@ -419,6 +426,8 @@ SECTIONS: dict[str, Section] = {
                 Field("logo_url", "Logo URL", check_url, ""),
                 Field("primary_color", "Primary colour", check_color, "#0b5cad"),
                 Field("background_color", "Background colour", check_color, "#f6f8fa"),
+                # The sign-up forms' ``terms`` step links here; the user's acceptance is recorded with its time.
+                Field("terms_url", "Terms of use URL", check_url, ""),
                 Field(
                     "footer_links",
                     "Footer links",

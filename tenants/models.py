@@ -79,6 +79,13 @@ class User(AbstractUser):
         default="",
         help_text="International format (+ and digits), for sign-in codes by text message.",
     )
+    # Values of the tenant root's custom attributes (``user_attributes.custom``), by attribute name;
+    # checked against the definitions by ``idp.flow.attributes`` on every write.
+    custom_attributes = models.JSONField("custom attributes", default=dict, blank=True)
+    terms_accepted_at = models.DateTimeField(
+        "terms accepted", null=True, blank=True, help_text="When the user accepted the terms at sign-up."
+    )
+    terms_url_accepted = models.URLField("terms accepted (address)", max_length=500, blank=True, default="")
 
     objects: ClassVar[TenantUserManager] = TenantUserManager()  # type: ignore[assignment]
 

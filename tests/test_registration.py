@@ -216,19 +216,22 @@ def test_invited_new_address_registers_once_with_the_policy(demo: Tenant) -> Non
     )
     assert weak.status_code == 400 and "Include at least one symbol" in weak.content.decode()
     assert not User.objects.filter(username="gail").exists()
-    done = client.post(
-        url,
-        {
-            "token": token,
-            "username": "gail",
-            "first_name": "G",
-            "last_name": "L",
-            "password": GOOD_PASSWORD,
-            "confirm": GOOD_PASSWORD,
-        },
-    )
+    good = {
+        "token": token,
+        "username": "gail",
+        "first_name": "G",
+        "last_name": "L",
+        "password": GOOD_PASSWORD,
+        "confirm": GOOD_PASSWORD,
+    }
+    # The invited flow's default steps include ``terms``: refused until the box is ticked.
+    unticked = client.post(url, good)
+    assert unticked.status_code == 400 and "accept the terms of use" in unticked.content.decode()
+    assert not User.objects.filter(username="gail").exists()
+    done = client.post(url, {**good, "accept_terms": "on"})
     assert done.status_code == 200 and "You are now a member of MexBanco" in done.content.decode()
     gail = User.objects.get(tenant=demo, username="gail")
+    assert gail.terms_accepted_at is not None
     assert client.session[SESSION_AUTH]["user_id"] == gail.pk
     assert Membership.objects.get(user=gail).organization.identifier == "mexbanco"
     assert AuditEvent.objects.filter(tenant=demo, action="invitation.register").exists()

@@ -121,6 +121,7 @@ def test_an_invited_person_without_an_account_joins_through_the_link(canopy: str
     assert not User.objects.filter(username="finn").exists()
     page.get_by_label("Password", exact=True).fill(GOOD_PASSWORD)
     page.get_by_label("Password again").fill(GOOD_PASSWORD)
+    page.get_by_label("I accept the terms of use").check()  # the invited flow's ``terms`` step
     page.get_by_role("button", name="Create account and join").click()
     assert "You are now a member of MexBanco" in page.inner_text("main")
     finn = User.objects.get(tenant=tenant, username="finn")

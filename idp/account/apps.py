@@ -1,4 +1,5 @@
-"""Records sessions on sign-in (``user_logged_in``) so the account page can list and end them."""
+"""Records sessions on sign-in (``user_logged_in``) so the account page can list and end them;
+ends them all on a password reset (a revoker of ``idp.flow.revocation``)."""
 
 from django.apps import AppConfig
 
@@ -10,6 +11,8 @@ class AccountConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from idp.account.services import session_record_on_login
+        from idp.account.services import session_record_on_login, sessions_end_all
+        from idp.flow.revocation import register_revoker
 
         user_logged_in.connect(session_record_on_login, dispatch_uid="canopy.account.session_record")
+        register_revoker(sessions_end_all)  # a password reset ends every session of the user

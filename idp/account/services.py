@@ -118,6 +118,47 @@ def sessions_sign_out_others(*, tenant: Tenant, user: User, current_key: str | N
     return len(keys)
 
 
+def sessions_end_all(user: User) -> int:
+    """A revoker (``idp.flow.revocation``, on a password reset): end every session of the user.
+
+    The changed password would sign them out on their next request anyway; deleting the rows now
+    also keeps the account page from listing sessions that can no longer be used.
+    """
+    if user.tenant_id is None:
+        return 0  # operators have no account-page sessions
+    records = SessionRecord.objects.filter(tenant_id=user.tenant_id, user=user)
+    keys = list(records.values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=keys).delete()
+    records.delete()
+    return len(keys)
+
+
+def session_record_upstream(*, request: HttpRequest, idp: Any, sid: str, subject: str) -> None:
+    """After a federated sign-in: which upstream session this browser session came from."""
+    key = request.session.session_key
+    if key:
+        SessionRecord.objects.filter(session_key=key, tenant_id=idp.tenant_id).update(
+            upstream_idp=idp, upstream_sid=sid[:255], upstream_subject=subject[:255]
+        )
+
+
+def sessions_end_upstream(*, idp: Any, sid: str, subject: str) -> int:
+    """End the sessions that came from one upstream session (``sid``) or, without one, from every
+    session of that upstream subject; returns how many ended. The caller audits."""
+    if not sid and not subject:
+        return 0  # naming no one ends nothing
+    records = SessionRecord.objects.filter(tenant_id=idp.tenant_id, upstream_idp=idp)
+    if sid:
+        records = records.filter(upstream_sid=sid)
+    if subject:
+        records = records.filter(upstream_subject=subject)
+    with transaction.atomic():
+        keys = list(records.values_list("session_key", flat=True))
+        Session.objects.filter(session_key__in=keys).delete()
+        SessionRecord.objects.filter(session_key__in=keys).delete()
+    return len(keys)
+
+
 # --- linked upstream accounts ---------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ app_name = "account"
 urlpatterns = [
     path("", views.account_view, name="home"),
     path("profile/", views.profile_view, name="profile"),
+    path("attributes/", views.attributes_view, name="attributes"),
     path("contact/", views.contact_view, name="contact"),
     path("contact/confirm/", views.confirm_view, name="confirm"),
     path("passkeys/<int:pk>/revoke/", views.passkey_revoke_view, name="passkey_revoke"),

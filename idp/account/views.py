@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from idp.account import services
 from idp.account.models import SessionRecord
 from idp.federation.models import UpstreamIdentity
+from idp.flow import attributes
 from idp.flow.redirects import HttpResponseSeeOther
 from idp.flow.session import AuthState, current_auth, login_url
 from idp.passkeys import services as passkey_services
@@ -97,6 +98,7 @@ def account_view(request: HttpRequest, tenant: Tenant, auth: AuthState) -> HttpR
             UpstreamIdentity.objects.filter(tenant=tenant, user=user).select_related("idp").order_by("pk")
         ),
         "auth_method": auth.amr,
+        "custom_fields": attributes.form_fields(attributes.definitions(tenant), user=user),
         "register_options_url": reverse("passkeys:register_options", kwargs={"tenant_slug": tenant.slug}),
         "register_url": reverse("passkeys:register", kwargs={"tenant_slug": tenant.slug}),
     }
@@ -119,6 +121,22 @@ def profile_view(request: HttpRequest, tenant: Tenant, auth: AuthState) -> HttpR
             messages.error(request, message)
         return HttpResponseSeeOther(_home(tenant))
     messages.success(request, "Your name was saved.")
+    return HttpResponseSeeOther(_home(tenant))
+
+
+@never_cache
+@require_POST
+@signed_in
+def attributes_view(request: HttpRequest, tenant: Tenant, auth: AuthState) -> HttpResponse:
+    """The user's values of the tenant's custom attributes; all or nothing (a bad value changes none)."""
+    fields = attributes.definitions(tenant)
+    values, errors = attributes.values_from_form(fields, request.POST, enforce_required=True)
+    if errors:
+        for message in errors.values():
+            messages.error(request, message)
+        return HttpResponseSeeOther(_home(tenant))
+    attributes.values_set(actor=auth.user, tenant=tenant, user=auth.user, values=values)
+    messages.success(request, "Your details were saved.")
     return HttpResponseSeeOther(_home(tenant))
 
 

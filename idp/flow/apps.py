@@ -15,4 +15,6 @@ class FlowConfig(AppConfig):
 
         register_login_options(login_options)
         # Push approval: a factor with a page of its own (idp.flow.factors), asked when configured.
-        register_factor(Factor(name=push.PUSH, required=push.required, page_url=push.page_url))
+        register_factor(
+            Factor(name=push.PUSH, required=push.required, page_url=push.page_url, step_up=push.can_step_up)
+        )

@@ -1,9 +1,14 @@
-"""Second factors that other apps add to the journey (passkeys), without this app importing them.
+"""Factors that other apps add to the journey (passkeys, push), without this app importing them.
 
 The built-in codes (``otp``) come first; then every registered factor the organization's
 effective settings require. A factor has a page of its own: the journey records the step in
 the login state and sends the browser there; the page calls ``views.factor_passed`` when the
 user passed it, with the RFC 8176 methods it proved.
+
+A factor may also say whether a given user can *step up* with it (``acr_values``:
+``idp.flow.stepup``) and whether it can be the *first* factor where an organization allows no
+password (``idp.flow.firstfactor``); the journey asks those questions here, so it never imports
+the app that provides the factor.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tenants.models import Tenant
+from tenants.models import Tenant, User
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,8 @@ class Factor:
     name: str
     required: Callable[..., bool]  # (*, tenant, organization) -> bool
     page_url: Callable[..., str]  # (*, tenant, next_url) -> path of the factor's page
+    step_up: Callable[..., bool] | None = None  # (*, tenant, organization, user) -> can this user step up with it
+    first: bool = False  # can stand alone as the first factor (it names and proves the user)
 
 
 _registry: dict[str, Factor] = {}
@@ -35,3 +42,17 @@ def get_factor(name: str) -> Factor | None:
 
 def required_extra_factors(*, tenant: Tenant, organization: uuid.UUID | None) -> list[str]:
     return [f.name for f in _registry.values() if f.required(tenant=tenant, organization=organization)]
+
+
+def step_up_factors(*, tenant: Tenant, organization: uuid.UUID | None, user: User) -> list[str]:
+    """Registered factors ``user`` can step up with here: first factors (passkeys) before the rest (push)."""
+    return [
+        f.name
+        for f in sorted(_registry.values(), key=lambda f: (not f.first, f.name))
+        if f.step_up is not None and f.step_up(tenant=tenant, organization=organization, user=user)
+    ]
+
+
+def first_factor_names() -> list[str]:
+    """Registered factors that can be the first factor."""
+    return [f.name for f in _registry.values() if f.first]

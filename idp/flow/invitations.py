@@ -8,17 +8,20 @@ signed-in user's email must be the invited one.
 An address without an account in the tenant gets a sign-up form instead (the effective
 ``flows.invited_registration`` flow of the inviting organization): a password under the
 effective policy, a username unless ``login.username_rule`` is ``email``, and with the
-``profile`` step the names; then ``orgs.invitations.invitation_register`` creates the account
+``profile`` step the names and the custom attributes (``idp.flow.attributes``), with the
+``terms`` step the terms checkbox; then ``orgs.invitations.invitation_register`` creates the account
 as a member of the organization and the browser is signed in.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from idp.flow import attributes
 from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther
 from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, current_auth, login_url, sign_in
@@ -79,12 +82,17 @@ def _register(request: HttpRequest, tenant: Tenant, invitation: Invitation, toke
     login = effective_section(tenant=tenant, organization=org.pk, section="login")
     flow = effective_section(tenant=tenant, organization=org.pk, section="flows")["invited_registration"] or {}
     email_as_username = login["username_rule"] == "email"
+    steps = flow.get("steps") or []
+    custom = attributes.definitions(tenant) if "profile" in steps else []
     context = {
         "invitation": invitation,
         "organization": org,
         "token": token,
         "email_as_username": email_as_username,
-        "ask_profile": "profile" in (flow.get("steps") or []),
+        "ask_profile": "profile" in steps,
+        "custom_fields": attributes.form_fields(custom),
+        "terms_step": "terms" in steps,
+        "terms_url": attributes.terms_url(tenant=tenant, organization=org.pk) if "terms" in steps else "",
     }
     if request.method == "GET":
         return _page(request, "invitation_register.html", tenant, errors={}, values={}, **context)
@@ -105,22 +113,42 @@ def _register(request: HttpRequest, tenant: Tenant, invitation: Invitation, toke
         problems = password_problems(tenant=tenant, organization=org.pk, password=password, user=probe)
         if problems:
             errors["password"] = " ".join(problems)
+    custom_values, custom_errors = attributes.values_from_form(custom, request.POST, enforce_required=True)
+    errors.update(custom_errors)
+    accepted = bool(request.POST.get(attributes.TERMS_FIELD))
+    if context["terms_step"] and not accepted:
+        errors[attributes.TERMS_FIELD] = attributes.MSG_TERMS
+    context.update(
+        custom_fields=attributes.form_fields(custom, data=request.POST, errors=errors),
+        terms_error=errors.get(attributes.TERMS_FIELD, ""),
+        terms_checked=accepted,
+    )
     user = None
     if not errors:
         try:
-            user = invitation_register(
-                invitation=invitation,
-                username=username,
-                password=password,
-                first_name=values["first_name"],
-                last_name=values["last_name"],
-            )
+            with transaction.atomic():  # the account, its attributes and the terms, or nothing
+                user = invitation_register(
+                    invitation=invitation,
+                    username=username,
+                    password=password,
+                    first_name=values["first_name"],
+                    last_name=values["last_name"],
+                )
+                _extras(tenant, user, custom_values, context)
         except ValidationError as exc:
-            errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
+            user, errors = None, {k: " ".join(v) for k, v in exc.message_dict.items()}
     if user is None:
         return _page(request, "invitation_register.html", tenant, status=400, errors=errors, values=values, **context)
     sign_in(request, user=user, tenant=tenant, amr=[AMR_PASSWORD], acr=ACR_PASSWORD, backend=_BACKEND)
     return _page(request, "invitation_done.html", tenant, organization=org, role=invitation.role)
+
+
+def _extras(tenant: Tenant, user: User, custom_values: dict[str, object], context: dict[str, object]) -> None:
+    """The new account's custom attributes and terms acceptance (inside the creating transaction)."""
+    if custom_values:
+        attributes.values_set(actor=user, tenant=tenant, user=user, values=custom_values)
+    if context["terms_step"]:
+        attributes.terms_record(user=user, url=str(context["terms_url"]))
 
 
 _NAMES = (("first_name", "given name"), ("last_name", "family name"))

@@ -83,6 +83,13 @@ def required(*, tenant: Tenant, organization: uuid.UUID | None) -> bool:
     return PUSH in (login["authenticators"] or []) and bool(connection.get("enabled"))
 
 
+def can_step_up(*, tenant: Tenant, organization: uuid.UUID | None, user: User) -> bool:
+    """Push serves a step-up (``acr_values``) where the organization enables it and a push service is set."""
+    del user  # one device per user, reached through the push service by username
+    connection = effective_section(tenant=tenant, organization=organization, section="connections")["push"] or {}
+    return configured() and bool(connection.get("enabled"))
+
+
 def page_url(*, tenant: Tenant, next_url: str) -> str:
     return step_url("flow:push", tenant=tenant, next_url=next_url)
 

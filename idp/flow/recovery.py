@@ -338,5 +338,6 @@ def reset_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     if error:
         return _page(request, tenant, "recover_reset.html", status=400, username=user.get_username(), error=error)
     password_reset(tenant=tenant, user=user, password=form.cleaned_data["password"])
-    request.session.pop(SESSION_RECOVER, None)
+    # A fresh session for this browser: the reset ended the user's sessions (this one too, if it was theirs).
+    request.session.flush()
     return HttpResponseSeeOther(f"{here}?done=1")

@@ -18,6 +18,10 @@
   (free-text rule) is said on the page: a username is public and must be chosen anyway.
 - Rate limits (``tenants.lockout.rate_exceeded``): per address 3 and per client IP 20 sign-up
   submissions per 15 minutes; resends after the OTP cool-down, at most five per attempt.
+- With the ``profile`` step the tenant's custom attributes (``idp.flow.attributes``) are asked
+  too, required or optional per definition; with the ``terms`` step a checkbox links to the
+  organization's effective ``branding.terms_url`` and the form is refused without it (the
+  acceptance is recorded on the user with its time).
 - On success the user is created with a ``created-here`` membership in the organization (none
   at the tenant root), an audit event ``user.register`` is written, the browser is signed in
   (``pwd``) and continues to ``next`` (the OIDC authorization or SAML request).
@@ -25,6 +29,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hmac
 import secrets
 import smtplib
@@ -42,10 +47,11 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from idp.flow import otp
+from idp.flow import attributes, otp
 from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther, home_url
 from idp.flow.services import client_ip
@@ -98,6 +104,7 @@ class Policy:
     email_as_username: bool
     verify_email: bool
     ask_profile: bool
+    ask_terms: bool = False
 
 
 def policy_for(*, tenant: Tenant, organization: uuid.UUID | None) -> Policy:
@@ -109,6 +116,7 @@ def policy_for(*, tenant: Tenant, organization: uuid.UUID | None) -> Policy:
         email_as_username=login["username_rule"] == "email",
         verify_email="email_verification" in steps,
         ask_profile="profile" in steps,
+        ask_terms="terms" in steps,
     )
 
 
@@ -116,7 +124,7 @@ def profile_fields(*, tenant: Tenant, organization: uuid.UUID | None) -> list[di
     """The form's profile fields: the single-valued system attributes stored on the user record.
 
     Read from the effective attribute definitions, so a tenant whose schema drops one stops
-    asking for it. Custom attributes have no per-user storage yet and are not asked.
+    asking for it. Custom attributes are asked beside them (``idp.flow.attributes``).
     """
     from orgs.settings_services import available_attributes
 
@@ -295,7 +303,19 @@ def registration_complete(*, tenant: Tenant, pending: dict[str, Any]) -> User:
             )
             user.password = str(pending["password_hash"])
             user.phone_number = str(pending.get("phone_number", ""))
-            user.save(update_fields=["password", "phone_number"])
+            user.custom_attributes = dict(pending.get("custom") or {})  # checked when the form was posted
+            if pending.get("terms_at"):
+                user.terms_accepted_at = datetime.datetime.fromisoformat(str(pending["terms_at"]))
+                user.terms_url_accepted = str(pending.get("terms_url") or "")[:500]
+            user.save(
+                update_fields=[
+                    "password",
+                    "phone_number",
+                    "custom_attributes",
+                    "terms_accepted_at",
+                    "terms_url_accepted",
+                ]
+            )
             if organization is not None:
                 membership_add(
                     actor=SYSTEM,
@@ -309,7 +329,11 @@ def registration_complete(*, tenant: Tenant, pending: dict[str, Any]) -> User:
                 tenant=tenant,
                 action="user.register",
                 target=user,
-                data={"organization": str(organization.pk) if organization else "", "email_verified": True},
+                data={
+                    "organization": str(organization.pk) if organization else "",
+                    "email_verified": True,
+                    "terms_accepted": bool(pending.get("terms_at")),
+                },
             )
     except IntegrityError as exc:
         raise ValidationError({"email": [MSG_TAKEN]}) from exc
@@ -341,11 +365,16 @@ def _context(request: HttpRequest, tenant: Tenant, organization: uuid.UUID | Non
     from idp.flow.views import _next, _param
 
     next_url = _next(request, tenant)
+    custom = attributes.definitions(tenant) if policy.ask_profile else []
     return {
         "next": next_url,
         "org": _param(request, "org")[:100],
         "policy": policy,
         "profile_fields": profile_fields(tenant=tenant, organization=organization) if policy.ask_profile else [],
+        "custom": custom,
+        "custom_fields": attributes.form_fields(custom),
+        "terms_step": policy.ask_terms,
+        "terms_url": attributes.terms_url(tenant=tenant, organization=organization) if policy.ask_terms else "",
         "login_url": login_url(tenant, next_url),
     }
 
@@ -366,7 +395,16 @@ def register_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # no
     form = RegistrationForm(request.POST)
     form.is_valid()
     errors = registration_errors(tenant=tenant, organization=organization, policy=policy, form=form)
+    custom_values, custom_errors = attributes.values_from_form(context["custom"], request.POST, enforce_required=True)
+    errors.update(custom_errors)
+    if policy.ask_terms and not request.POST.get(attributes.TERMS_FIELD):
+        errors[attributes.TERMS_FIELD] = attributes.MSG_TERMS
     values = {k: v for k, v in request.POST.items() if k not in {"password", "confirm", "csrfmiddlewaretoken"}}
+    context.update(
+        custom_fields=attributes.form_fields(context["custom"], data=request.POST, errors=errors),
+        terms_error=errors.get(attributes.TERMS_FIELD, ""),
+        terms_checked=bool(request.POST.get(attributes.TERMS_FIELD)),
+    )
     if errors:
         return _page(request, "register.html", tenant, status=400, errors=errors, values=values, **context)
     data = form.cleaned_data
@@ -385,6 +423,9 @@ def register_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # no
         "first_name": str(data.get("first_name") or ""),
         "last_name": str(data.get("last_name") or ""),
         "phone_number": str(data.get("phone_number") or ""),
+        "custom": custom_values,
+        "terms_at": timezone.now().isoformat() if policy.ask_terms else "",
+        "terms_url": context["terms_url"],
     }
     if not policy.verify_email:
         return _finish(request, tenant, pending)

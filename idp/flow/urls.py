@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/password/", views.password_view, name="password"),
     path("login/email-code/", views.email_otp_view, name="email_otp"),
     path("login/sms-code/", views.sms_otp_view, name="sms_otp"),
+    path("login/first-passkey/", views.first_bootstrap_view, name="first_bootstrap"),
     path("recover/", recovery.recover_view, name="recover"),
     path("recover/reset/", recovery.reset_view, name="recover_reset"),
     path("select-organization/", views.select_org_view, name="select_org"),

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from idp.flow import otp, selection, stepup
+from idp.flow import firstfactor, otp, selection, stepup
 from idp.flow.factors import get_factor, required_extra_factors
 from idp.flow.forms import CodeForm, IdentifierForm, PasswordForm, PickForm
 from idp.flow.logout import logout_chain_start, logout_prepare
@@ -48,6 +49,8 @@ MSG_CODE_NO_EMAIL = (
 MSG_CODE_NO_PHONE = (
     "Your account has no mobile number to send a sign-in code to. Ask an administrator to add one, then sign in again."
 )
+MSG_NO_PASSWORD = "This organization does not sign in with passwords. Start again and use the way it offers."  # noqa: S105
+MSG_NO_FIRST_FACTOR = "This organization has no way of signing in set up for you here. Ask your administrator for help."
 MSG_PICK_GONE = "This sign-in took too long or was already finished. Go back to the application and sign in again."
 
 
@@ -147,6 +150,17 @@ def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
         )
     identifier = form.cleaned_data["identifier"]
     step = choose_step(request=request, tenant=tenant, identifier=identifier)
+    if step.name == PASSWORD:
+        organization = _organization_in_context(request, tenant)
+        if not firstfactor.password_allowed(tenant=tenant, organization=organization):
+            return _passwordless_begin(
+                request,
+                tenant=tenant,
+                identifier=identifier,
+                organization=organization,
+                next_url=next_url,
+                prompt_login=prompt_login,
+            )
     request.session[SESSION_LOGIN] = {
         "tenant_id": tenant.pk,
         "identifier": identifier,
@@ -161,6 +175,12 @@ def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
     tenant = tenant_get_by_slug(tenant_slug)
     next_url = _next(request, tenant)
+    if not firstfactor.password_allowed(tenant=tenant, organization=_organization_in_context(request, tenant)):
+        # Refused before any password check, so a direct POST proves nothing and counts nothing.
+        if request.method == "GET":
+            return HttpResponseRedirect(login_url(tenant, next_url))
+        request.session.pop(SESSION_LOGIN, None)
+        return _page(request, "error.html", tenant, status=403, title="No passwords here", message=MSG_NO_PASSWORD)
     state = _login_state(request, tenant)
     if state is None or state.get("step") != PASSWORD:
         back = login_url(tenant, next_url)
@@ -191,7 +211,7 @@ def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # no
     )
     if attempt.outcome is Outcome.SECOND_FACTOR and attempt.user is not None:
         if step_up:
-            factors = stepup.stepup_factors(tenant=tenant, organization=organization, user=attempt.user)[:1]
+            factors = stepup.stepup_choices(tenant=tenant, organization=organization, user=attempt.user)[:1]
             if not factors:  # nothing to step up with: the protocol app refuses (idp.flow.stepup)
                 stepup.sign_in_without_stepup(request, tenant=tenant, user=attempt.user)
                 return HttpResponseSeeOther(next_url or home_url(tenant))
@@ -209,6 +229,75 @@ def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # no
     if attempt.outcome is Outcome.LOCKED:
         return _page(request, "password.html", tenant, status=429, error=MSG_LOCKED, locked=True, **context)
     return _page(request, "password.html", tenant, error=MSG_INVALID, **context)
+
+
+def _passwordless_begin(
+    request: HttpRequest,
+    *,
+    tenant: Tenant,
+    identifier: str,
+    organization: uuid.UUID | None,
+    next_url: str,
+    prompt_login: bool,
+) -> HttpResponse:
+    """No password allowed here (``idp.flow.firstfactor``): start with the organization's first factor."""
+    factors = firstfactor.first_factors(tenant=tenant, organization=organization)
+    if not factors:
+        request.session.pop(SESSION_LOGIN, None)
+        return _page(request, "error.html", tenant, status=403, title="No way to sign in", message=MSG_NO_FIRST_FACTOR)
+    user = firstfactor.user_for_identifier(tenant=tenant, identifier=identifier)
+    state: dict[str, Any] = {
+        "tenant_id": tenant.pk,
+        "identifier": identifier,
+        "prompt_login": prompt_login,
+        "factors": factors,
+        "user_id": user.pk if user is not None else None,
+        "backend": settings.AUTHENTICATION_BACKENDS[0],
+        "organization": organization.hex if organization else "",
+        "amr": [],
+        "first": True,
+    }
+    return _first_factor_start(request, tenant=tenant, state=state, user=user, factor=factors[0], next_url=next_url)
+
+
+def _first_factor_start(
+    request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], user: User | None, factor: str, next_url: str
+) -> HttpResponse:
+    """Start ``factor`` with no password before it; an unknown user (or one without an address) gets a decoy."""
+    extra = get_factor(factor)
+    if extra is not None:  # the factor's page handles a missing user (it shows "no passkey yet")
+        state["step"] = factor
+        request.session[SESSION_LOGIN] = state
+        return HttpResponseSeeOther(extra.page_url(tenant=tenant, next_url=next_url))
+    if user is None or not otp.destination(user, factor):
+        state.update(step=factor, decoy=True, decoy_wrong=0)
+        request.session[SESSION_LOGIN] = state
+        return HttpResponseSeeOther(_otp_page_url(tenant, factor, next_url))
+    return _factor_start(request=request, tenant=tenant, state=state, user=user, factor=factor, next_url=next_url)
+
+
+@never_cache
+@require_POST
+def first_bootstrap_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """No passkey yet where passkeys replace the password: an emailed code first, then a new passkey."""
+    tenant = tenant_get_by_slug(tenant_slug)
+    next_url = _next(request, tenant)
+    state = _login_state(request, tenant)
+    if (
+        state is None
+        or not state.get("first")
+        or state.get("amr")
+        or str(state.get("step")) not in firstfactor.first_factor_names()
+    ):
+        return HttpResponseSeeOther(login_url(tenant, next_url))
+    organization = _state_organization(state)
+    code = firstfactor.bootstrap_factor(tenant=tenant, organization=organization)
+    if not code:
+        return _page(request, "error.html", tenant, status=403, title="No way to sign in", message=MSG_NO_FIRST_FACTOR)
+    user_id = state.get("user_id")
+    user = User.objects.filter(pk=user_id, tenant=tenant, is_active=True).first() if user_id else None
+    state.update(factors=[code, str(state["step"])], bootstrap=True)
+    return _first_factor_start(request, tenant=tenant, state=state, user=user, factor=code, next_url=next_url)
 
 
 OTP_PAGES = {otp.EMAIL_OTP: "flow:email_otp", otp.SMS_OTP: "flow:sms_otp"}
@@ -279,6 +368,8 @@ def _otp_view(request: HttpRequest, tenant_slug: str, factor: str) -> HttpRespon
     tenant = tenant_get_by_slug(tenant_slug)
     next_url = _next(request, tenant)
     state = _login_state(request, tenant)
+    if state is not None and state.get("decoy") and state.get("step") == factor:
+        return _decoy_otp(request, tenant=tenant, state=state, factor=factor, next_url=next_url)
     user = None
     if state is not None and state.get("step") == factor and state.get("user_id"):
         user = User.objects.filter(pk=state["user_id"], tenant=tenant, is_active=True).first()
@@ -320,6 +411,37 @@ def _otp_view(request: HttpRequest, tenant_slug: str, factor: str) -> HttpRespon
     request.session[SESSION_LOGIN] = state
     message = {otp.Check.WRONG: MSG_CODE_WRONG, otp.Check.EXPIRED: MSG_CODE_EXPIRED}.get(result, MSG_CODE_GONE)
     return _page(request, "otp.html", tenant, status=400, error=message, **context)
+
+
+def _decoy_otp(
+    request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], factor: str, next_url: str
+) -> HttpResponse:
+    """The code page for an identifier with no account (or no address): it looks the same, no code fits."""
+    organization = _state_organization(state)
+    context: dict[str, Any] = {
+        "next": next_url,
+        "identifier": str(state["identifier"]),
+        "by_sms": factor == otp.SMS_OTP,
+        "destination_hint": _mask("", factor),
+        "action_url": reverse(OTP_PAGES[factor], kwargs={"tenant_slug": tenant.slug}),
+        "restart_url": login_url(tenant, next_url, prompt_login=bool(state.get("prompt_login"))),
+        "length": otp.policy_for(tenant=tenant, organization=organization, factor=factor).length,
+    }
+    if request.method == "GET":
+        notice = "We sent a new code." if request.GET.get("sent") == "1" else ""
+        return _page(request, "otp.html", tenant, notice=notice, **context)
+    if request.POST.get("action") == "resend":
+        here = _otp_page_url(tenant, factor, next_url)
+        return HttpResponseSeeOther(here + ("&" if "?" in here else "?") + "sent=1")
+    form = CodeForm(request.POST)
+    if not form.is_valid():
+        return _page(request, "otp.html", tenant, error=form.errors["code"][0], **context)
+    state["decoy_wrong"] = int(state.get("decoy_wrong") or 0) + 1
+    if state["decoy_wrong"] >= otp.policy_for(tenant=tenant, organization=organization, factor=factor).max_attempts:
+        request.session.pop(SESSION_LOGIN, None)
+        return _page(request, "otp.html", tenant, status=429, error=MSG_CODE_TOO_MANY, spent=True, **context)
+    request.session[SESSION_LOGIN] = state
+    return _page(request, "otp.html", tenant, status=400, error=MSG_CODE_WRONG, **context)
 
 
 def _otp_resend(

@@ -133,6 +133,12 @@ def passkey_required(*, tenant: Tenant, organization: uuid.UUID | None) -> bool:
     return PASSKEY in (login["authenticators"] or [])
 
 
+def can_step_up(*, tenant: Tenant, organization: uuid.UUID | None, user: User) -> bool:
+    """A passkey serves a step-up (``acr_values``) for a user who has one in this tenant."""
+    del organization  # passkeys belong to the user, whatever the organization
+    return PasskeyCredential.objects.filter(tenant=tenant, user=user).exists()
+
+
 # --- challenges -----------------------------------------------------------------------------
 
 
@@ -253,17 +259,21 @@ def register(*, session: Any, tenant: Tenant, user: User, credential: Any, name:
 # --- authentication -------------------------------------------------------------------------
 
 
-def authentication_options(*, session: Any, tenant: Tenant, user: User | None) -> dict[str, Any]:
+def authentication_options(
+    *, session: Any, tenant: Tenant, user: User | None, verify_user: bool = False
+) -> dict[str, Any]:
     """Options for ``navigator.credentials.get``.
 
-    With ``user`` (the second factor): that user's passkeys, user verification as the
-    settings say. Without (username-less): any discoverable passkey, and user verification
-    is required, because the passkey is then the whole sign-in.
+    With ``user`` (a factor of the journey): that user's passkeys, user verification as the
+    settings say, or required with ``verify_user`` (the passkey is the first factor, where the
+    organization allows no password). Without (username-less): any discoverable passkey, and
+    user verification is required, because the passkey is then the whole sign-in.
     """
     rp = relying_party(tenant)
     if user is not None:
         allowed = _descriptors(list(PasskeyCredential.objects.filter(tenant=tenant, user=user)))
-        verification = UserVerificationRequirement(rp.user_verification)
+        wanted = UserVerificationRequirement.REQUIRED if verify_user else None
+        verification = wanted or UserVerificationRequirement(rp.user_verification)
         purpose = FACTOR
     else:
         allowed, verification, purpose = [], UserVerificationRequirement.REQUIRED, SIGN_IN
@@ -271,7 +281,12 @@ def authentication_options(*, session: Any, tenant: Tenant, user: User | None) -
         rp_id=rp.id, timeout=CHALLENGE_SECONDS * 1000, allow_credentials=allowed, user_verification=verification
     )
     _challenge_put(
-        session, purpose=purpose, tenant=tenant, challenge=options.challenge, user_id=user.pk if user else None
+        session,
+        purpose=purpose,
+        tenant=tenant,
+        challenge=options.challenge,
+        user_id=user.pk if user else None,
+        uv=verification == UserVerificationRequirement.REQUIRED,
     )
     return dict(json.loads(options_to_json(options)))
 
@@ -321,7 +336,7 @@ def authenticate(*, session: Any, tenant: Tenant, credential: Any, user: User | 
             expected_origin=rp.origin,
             credential_public_key=bytes(row.public_key),
             credential_current_sign_count=row.sign_count,
-            require_user_verification=purpose == SIGN_IN or rp.user_verification == "required",
+            require_user_verification=purpose == SIGN_IN or bool(pending.get("uv")),
         )
     except (WebAuthnException, KeyError, TypeError, ValueError) as exc:
         audit_record(

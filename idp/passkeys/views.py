@@ -20,13 +20,16 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from idp.flow import firstfactor
 from idp.flow.redirects import home_url, safe_next
+from idp.flow.services import client_ip
 from idp.flow.session import SESSION_LOGIN, acr_for, current_auth, login_url, sign_in
 from idp.flow.steps import step_url
 from idp.flow.views import factor_passed
 from idp.passkeys import services
 from idp.passkeys.selectors import passkeys_of
 from orgs.settings_selectors import EffectiveSection, effective_section, organization_in_context
+from tenants.lockout import ip_locked, rate_exceeded
 from tenants.models import Tenant, User
 from tenants.selectors import tenant_get_by_slug
 
@@ -35,13 +38,35 @@ MSG_BAD_REQUEST = "Something went wrong with this request. Reload the page and t
 MSG_SIGN_IN_AGAIN = "This sign-in took too long or was already finished. Sign in again."
 MSG_NOT_SIGNED_IN = "Sign in first, then add a passkey."
 MSG_ALREADY_HAS = "Use one of your passkeys to continue."
+MSG_TOO_MANY = "Too many passkey attempts from your network. Wait a few minutes, then try again."
+MSG_PROVE_FIRST = "A new passkey can only be added once you have proved who you are. Sign in again."
 
 ACCOUNT = "account"  # registration from the account page
 FLOW = "flow"  # registration or second factor during the login journey
 
 
+# Per client address and tenant, in a fixed window (``tenants.lockout.rate_exceeded``, as sign-up and
+# recovery): options are cheap to ask for but each one stores a challenge in the session; answers
+# cost a signature check. An address locked for failed passwords is refused here too.
+RATE_WINDOW_SECONDS = 5 * 60
+RATE_LIMITS = {"options": 30, "answer": 20}
+
+
 def _error(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
+
+
+def _throttled(request: HttpRequest, tenant: Tenant, kind: str) -> JsonResponse | None:
+    """429 when this address asked too often (or is locked out); else None."""
+    ip = client_ip(request)
+    limited = ip_locked(ip=ip) or rate_exceeded(
+        scope=f"passkey-{kind}",
+        tenant=tenant,
+        key=ip or "-",
+        limit=RATE_LIMITS[kind],
+        window_seconds=RATE_WINDOW_SECONDS,
+    )
+    return _error(MSG_TOO_MANY, status=429) if limited else None
 
 
 def _body(request: HttpRequest) -> dict[str, Any] | None:
@@ -58,10 +83,22 @@ def _next(tenant: Tenant, candidate: Any) -> str:
     return safe_next(tenant=tenant, candidate=candidate if isinstance(candidate, str) else "") or ""
 
 
-def _login_user(request: HttpRequest, tenant: Tenant) -> tuple[dict[str, Any], User] | None:
-    """The journey's state and user when it is at the passkey step (after the password)."""
+def _passkey_state(request: HttpRequest, tenant: Tenant) -> dict[str, Any] | None:
     state = request.session.get(SESSION_LOGIN)
     if not isinstance(state, dict) or state.get("tenant_id") != tenant.pk or state.get("step") != services.PASSKEY:
+        return None
+    return state
+
+
+def _first(state: dict[str, Any]) -> bool:
+    """The passkey is the first factor: nothing proved yet (no password where the organization allows none)."""
+    return bool(state.get("first")) and not state.get("amr")
+
+
+def _login_user(request: HttpRequest, tenant: Tenant) -> tuple[dict[str, Any], User] | None:
+    """The journey's state and user when it is at the passkey step (after the password, or first)."""
+    state = _passkey_state(request, tenant)
+    if state is None:
         return None
     user_id = state.get("user_id")
     if not isinstance(user_id, int):
@@ -113,16 +150,22 @@ def factor_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """The passkey step after the password: use a passkey, or create the first one."""
     tenant = tenant_get_by_slug(tenant_slug)
     next_url = _next(tenant, request.GET.get("next"))
+    state = _passkey_state(request, tenant)
     found = _login_user(request, tenant)
-    if found is None:
+    if state is None or (found is None and not _first(state)):
         return HttpResponseRedirect(login_url(tenant, next_url))
-    state, user = found
+    # First factor for an identifier with no account: the page of an account with no passkey.
+    user = found[1] if found else None
+    organization = organization_in_context(tenant=tenant, key=str(state.get("organization") or ""))
+    bootstrap = _first(state) and firstfactor.bootstrap_factor(tenant=tenant, organization=organization)
     context = {
         "tenant": tenant,
         "branding": _branding(tenant, next_url, str(state.get("organization") or "")),
         "next": next_url,
         "identifier": str(state.get("identifier") or ""),
-        "has_passkeys": passkeys_of(tenant=tenant, user=user).exists(),
+        "has_passkeys": user is not None and passkeys_of(tenant=tenant, user=user).exists(),
+        "first": _first(state),
+        "bootstrap_url": reverse("flow:first_bootstrap", kwargs={"tenant_slug": tenant.slug}) if bootstrap else "",
         "restart_url": login_url(tenant, next_url, prompt_login=bool(state.get("prompt_login"))),
         **_urls(tenant),
     }
@@ -138,16 +181,20 @@ def factor_page_url(*, tenant: Tenant, next_url: str) -> str:
 def authenticate_options_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
     """``{"mode": "flow"}`` for the second factor, anything else for username-less sign-in."""
     tenant = tenant_get_by_slug(tenant_slug)
+    if (refused := _throttled(request, tenant, "options")) is not None:
+        return refused
     data = _body(request)
     if data is None:
         return _error(MSG_BAD_REQUEST)
-    user = None
+    user, first = None, False
     if data.get("mode") == FLOW:
         found = _login_user(request, tenant)
         if found is None:
             return _error(MSG_SIGN_IN_AGAIN)
-        user = found[1]
-    return JsonResponse(services.authentication_options(session=request.session, tenant=tenant, user=user))
+        user, first = found[1], _first(found[0])
+    return JsonResponse(
+        services.authentication_options(session=request.session, tenant=tenant, user=user, verify_user=first)
+    )
 
 
 @never_cache
@@ -155,6 +202,8 @@ def authenticate_options_view(request: HttpRequest, tenant_slug: str) -> JsonRes
 def authenticate_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
     """The authenticator's answer: sign in (username-less) or pass the factor; ``{"redirect": url}``."""
     tenant = tenant_get_by_slug(tenant_slug)
+    if (refused := _throttled(request, tenant, "answer")) is not None:
+        return refused
     data = _body(request)
     if data is None or not isinstance(data.get("credential"), dict):
         return _error(MSG_BAD_REQUEST)
@@ -205,6 +254,8 @@ def _factor_passed(
 def register_options_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
     """``{"mode": "account"}`` for a signed-in user; ``{"mode": "flow"}`` for a first passkey at the step."""
     tenant = tenant_get_by_slug(tenant_slug)
+    if (refused := _throttled(request, tenant, "options")) is not None:
+        return refused
     data = _body(request)
     if data is None:
         return _error(MSG_BAD_REQUEST)
@@ -222,6 +273,8 @@ def _registering_user(
         found = _login_user(request, tenant)
         if found is None:
             return _error(MSG_SIGN_IN_AGAIN)
+        if _first(found[0]):
+            return _error(MSG_PROVE_FIRST, status=403)  # nothing proved yet: no enrolment on a bare identifier
         if passkeys_of(tenant=tenant, user=found[1]).exists():
             return _error(MSG_ALREADY_HAS, status=403)  # the step asks for an existing passkey then
         return found[1], found[0]
@@ -233,9 +286,11 @@ def _registering_user(
 
 @never_cache
 @require_POST
-def register_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
+def register_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:  # noqa: PLR0911 - one return per outcome
     """Store the new passkey. During the journey it also passes the passkey step."""
     tenant = tenant_get_by_slug(tenant_slug)
+    if (refused := _throttled(request, tenant, "answer")) is not None:
+        return refused
     data = _body(request)
     if data is None or not isinstance(data.get("credential"), dict):
         return _error(MSG_BAD_REQUEST)

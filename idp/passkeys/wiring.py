@@ -39,5 +39,13 @@ def register() -> None:
     from tenants.admin_base import register_delegated_scope
 
     register_login_options(login_options)
-    register_factor(Factor(name=services.PASSKEY, required=services.passkey_required, page_url=factor_page_url))
+    register_factor(
+        Factor(
+            name=services.PASSKEY,
+            required=services.passkey_required,
+            page_url=factor_page_url,
+            step_up=services.can_step_up,
+            first=True,  # it names and proves the user: it can replace the password (idp.flow.firstfactor)
+        )
+    )
     register_delegated_scope(PasskeyCredential, _delegated_rows, writable=True)

@@ -11,6 +11,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
+from idp.flow.attributes import custom_names
 from idp.saml import crypto
 from idp.saml.models import BINDING_POST, BINDING_REDIRECT, OPT_IN_ATTRIBUTES, RELEASABLE_ATTRIBUTES, ServiceProvider
 from idp.saml.protocol import SpMetadata, read_sp_metadata
@@ -87,12 +88,13 @@ def service_provider_validate(sp: ServiceProvider) -> None:
         errors["encrypt_assertion"] = ["Encrypting assertions needs the SP's encryption certificate."]
     if sp.want_authn_requests_signed and not sp.signing_certificates:
         errors["want_authn_requests_signed"] = ["Requiring signed requests needs the SP's signing certificate."]
-    unknown = [a for a in (sp.attribute_release or []) if a not in (*RELEASABLE_ATTRIBUTES, *OPT_IN_ATTRIBUTES)]
+    # The tenant's custom attributes (idp.flow.attributes) may be released too, by their names.
+    known = (*RELEASABLE_ATTRIBUTES, *OPT_IN_ATTRIBUTES, *(custom_names(sp.tenant_id) if sp.tenant_id else []))
+    unknown = [a for a in (sp.attribute_release or []) if a not in known]
     if unknown:
         errors["attribute_release"] = [f"Unknown attributes: {', '.join(map(str, unknown))}."]
     if not isinstance(sp.attribute_names, dict) or any(
-        k not in (*RELEASABLE_ATTRIBUTES, *OPT_IN_ATTRIBUTES) or not isinstance(v, dict | str)
-        for k, v in (sp.attribute_names or {}).items()
+        k not in known or not isinstance(v, dict | str) for k, v in (sp.attribute_names or {}).items()
     ):
         errors["attribute_names"] = ['Use {"<attribute>": {"name": "...", "friendly_name": "..."}}.']
     if sp.nameid_format not in ServiceProvider.NameIDFormat.values:

@@ -30,6 +30,7 @@ from lxml import etree
 
 from idp.flow import selection, stepup
 from idp.flow import session as flow_session
+from idp.flow.attributes import released_values
 from idp.saml import crypto, protocol
 from idp.saml import selectors as saml_selectors
 from idp.saml.models import BINDING_POST, BINDING_REDIRECT, PROFILE_ATTRIBUTES, ServiceProvider
@@ -489,6 +490,11 @@ def _attributes(
         if sp.releases(key_) and (values.get(key_) or key_ in keep_empty):
             name, friendly = sp.attribute_name(key_)
             out.append((name, friendly, values.get(key_, [])))
+    for key_, value in released_values(user).items():  # custom attributes the SP's release names
+        if sp.releases(key_):
+            name, friendly = sp.attribute_name(key_)
+            items = value if isinstance(value, list) else [value]
+            out.append((name, friendly, [("true" if v else "false") if isinstance(v, bool) else str(v) for v in items]))
     return out
 
 
