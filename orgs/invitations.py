@@ -103,9 +103,31 @@ def invitation_link(invitation: Invitation) -> str:
     return f"{settings.CANOPY_BASE_URL}/t/{slug}/invitations/accept/?token={invitation_token(invitation)}"
 
 
+MSG_INVALID = "This invitation link is invalid, expired or already used."
+
+
+def _usable(invitation: Invitation) -> bool:
+    """Not used yet and not expired: the one rule every way of redeeming a link checks."""
+    return invitation.accepted_at is None and invitation.expires_at > timezone.now()
+
+
+def _lock_usable(invitation: Invitation) -> Invitation:
+    """The invitation's row, locked for this transaction, if it is still usable (a link redeems once)."""
+    locked = Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
+    if not _usable(locked):
+        raise ValidationError({"token": [MSG_INVALID]})
+    return locked
+
+
+def _mark_used(locked: Invitation, *, by: User) -> None:
+    locked.accepted_at = timezone.now()
+    locked.accepted_by = by
+    locked.save(update_fields=["accepted_at", "accepted_by"])
+
+
 def invitation_from_token(*, tenant: Tenant, token: str) -> Invitation:
     """The pending invitation the token names, in this tenant; ValidationError otherwise."""
-    invalid = ValidationError({"token": ["This invitation link is invalid, expired or already used."]})
+    invalid = ValidationError({"token": [MSG_INVALID]})
     try:
         data = signing.loads(token or "", salt=SALT, max_age=_lifetime())
     except signing.BadSignature as exc:  # includes SignatureExpired
@@ -120,8 +142,7 @@ def invitation_from_token(*, tenant: Tenant, token: str) -> Invitation:
     if (
         invitation is None
         or not secrets.compare_digest(invitation.nonce, str(data.get("n", "")))
-        or invitation.accepted_at is not None
-        or invitation.expires_at <= timezone.now()
+        or not _usable(invitation)
     ):
         raise invalid
     return invitation
@@ -157,9 +178,7 @@ def send_invitation(*, invitation_id: int) -> bool:
 
 def invitation_accept(*, actor: User, invitation: Invitation) -> Membership:
     with transaction.atomic():
-        locked = Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
-        if locked.accepted_at is not None or locked.expires_at <= timezone.now():
-            raise ValidationError({"token": ["This invitation link is invalid, expired or already used."]})
+        locked = _lock_usable(invitation)
         if actor.tenant_id != locked.tenant_id or (actor.email or "").lower() != locked.email:
             raise PermissionDenied("This invitation was sent to another email address.")
         membership_validate(organization=locked.organization, user=actor, origin=Membership.Origin.INVITED)
@@ -173,9 +192,7 @@ def invitation_accept(*, actor: User, invitation: Invitation) -> Membership:
             )
         except IntegrityError as exc:
             raise ValidationError({"user": ["You are already a member of this organization."]}) from exc
-        locked.accepted_at = timezone.now()
-        locked.accepted_by = actor
-        locked.save(update_fields=["accepted_at", "accepted_by"])
+        _mark_used(locked, by=actor)
         audit_record(
             actor=actor,
             tenant=locked.organization.tenant,
@@ -211,9 +228,7 @@ def invitation_register(
     from tenants.services import user_create
 
     with transaction.atomic():
-        locked = Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
-        if locked.accepted_at is not None or locked.expires_at <= timezone.now():
-            raise ValidationError({"token": ["This invitation link is invalid, expired or already used."]})
+        locked = _lock_usable(invitation)
         if not invitation_needs_account(locked):
             raise ValidationError({"email": ["An account with this email address exists. Sign in to accept."]})
         user = user_create(
@@ -237,9 +252,7 @@ def invitation_register(
             )
         except IntegrityError as exc:  # pragma: no cover - a brand-new user has no membership
             raise ValidationError({"user": ["Already a member."]}) from exc
-        locked.accepted_at = timezone.now()
-        locked.accepted_by = user
-        locked.save(update_fields=["accepted_at", "accepted_by"])
+        _mark_used(locked, by=user)
         audit_record(
             actor=user,
             tenant=locked.organization.tenant,

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
-from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 
 from orgs.models import ROLE_RANK, ActsForLink, Membership, Organization
 from tenants.models import AuditEvent, Tenant, User
+from tenants.version_tokens import version_token, version_token_replace
 
 
 def organization_descendants(*, organization: Organization, include_self: bool = False) -> QuerySet[Organization]:
@@ -125,12 +123,7 @@ _version_key = organizations_version_key
 
 def organizations_version(*, tenant_id: int) -> str:
     """The tenant's current organization version (created on first use)."""
-    key = _version_key(tenant_id)
-    found = cache.get(key)
-    if found is None:
-        cache.add(key, secrets.token_hex(8), timeout=None)
-        found = cache.get(key)
-    return str(found)
+    return version_token(_version_key(tenant_id))
 
 
 def organizations_changed(*, tenant_id: int) -> None:
@@ -139,9 +132,7 @@ def organizations_changed(*, tenant_id: int) -> None:
     Now (so the writer's own next read is fresh, tests included) and again once the
     transaction commits (so no reader caches the pre-commit rows under the new version).
     """
-    key = _version_key(tenant_id)
-    cache.set(key, secrets.token_hex(8), timeout=None)
-    transaction.on_commit(lambda: cache.set(key, secrets.token_hex(8), timeout=None))
+    version_token_replace(_version_key(tenant_id))
 
 
 def user_eligible_organizations(*, user: User, version: str | None = None) -> list[EligibleOrganization]:

@@ -25,6 +25,7 @@ from orgs.models import (
     Organization,
     PropagationJob,
     SettingsOverride,
+    SharingJob,
     UserStore,
     UserStoreAttributeMapping,
 )
@@ -85,8 +86,33 @@ class EffectiveSettingsAdmin(ReadOnlyAdmin):
     list_select_related = ("organization", "tenant")
 
 
+class LeasedJobAdmin(ReadOnlyAdmin):
+    """What propagation and sharing jobs show alike: a progress bar, the error list, no bulk delete.
+
+    Each subclass keeps its own resume action (their messages to the administrator differ).
+    """
+
+    @admin.display(description="Progress")
+    def progress_bar(self, obj: PropagationJob | SharingJob) -> str:
+        return format_html(
+            '<progress max="100" value="{}" aria-label="progress">{}%</progress> {}%',
+            obj.progress,
+            obj.progress,
+            obj.progress,
+        )
+
+    @admin.display(description="Errors")
+    def error_list(self, obj: PropagationJob | SharingJob) -> str:
+        return "\n".join(f"{e.get('at')}: {e.get('error')}" for e in obj.errors) or "—"
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
 @admin.register(PropagationJob)
-class PropagationJobAdmin(ReadOnlyAdmin):
+class PropagationJobAdmin(LeasedJobAdmin):
     list_display = (
         "id",
         "section",
@@ -111,24 +137,6 @@ class PropagationJobAdmin(ReadOnlyAdmin):
     @admin.display(description="Scope")
     def scope(self, obj: PropagationJob) -> str:
         return str(obj.organization) if obj.organization_id else "whole tenant"
-
-    @admin.display(description="Progress")
-    def progress_bar(self, obj: PropagationJob) -> str:
-        return format_html(
-            '<progress max="100" value="{}" aria-label="progress">{}%</progress> {}%',
-            obj.progress,
-            obj.progress,
-            obj.progress,
-        )
-
-    @admin.display(description="Errors")
-    def error_list(self, obj: PropagationJob) -> str:
-        return "\n".join(f"{e.get('at')}: {e.get('error')}" for e in obj.errors) or "—"
-
-    def get_actions(self, request: HttpRequest) -> Any:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     @admin.action(description="Resume selected jobs (pending, running with an expired lease, or failed)")
     def resume_jobs(self, request: HttpRequest, queryset: QuerySet[PropagationJob]) -> None:

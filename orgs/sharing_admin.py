@@ -9,13 +9,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
 
 from orgs.invitations import invitation_create, invitation_validate
 from orgs.jobs import job_resume
 from orgs.models import Invitation, OrganizationProfileValue, SharingJob, SharingPolicy
 from orgs.profiles import profile_value_clear
-from orgs.settings_admin import ReadOnlyAdmin
+from orgs.settings_admin import LeasedJobAdmin
 from orgs.sharing import sharing_policy_remove
 from tenants.admin_base import TenantScopedAdmin
 
@@ -150,7 +149,7 @@ class OrganizationProfileValueAdmin(TenantScopedAdmin):
 
 
 @admin.register(SharingJob)
-class SharingJobAdmin(ReadOnlyAdmin):
+class SharingJobAdmin(LeasedJobAdmin):
     """Large share/unshare runs: progress, errors, and a resume action (through ``orgs.jobs``)."""
 
     list_display = (
@@ -174,24 +173,6 @@ class SharingJobAdmin(ReadOnlyAdmin):
     list_select_related = ("user", "organization", "tenant")
     readonly_fields = ("progress_bar", "error_list")
     actions = ["resume_jobs"]
-
-    @admin.display(description="Progress")
-    def progress_bar(self, obj: SharingJob) -> str:
-        return format_html(
-            '<progress max="100" value="{}" aria-label="progress">{}%</progress> {}%',
-            obj.progress,
-            obj.progress,
-            obj.progress,
-        )
-
-    @admin.display(description="Errors")
-    def error_list(self, obj: SharingJob) -> str:
-        return "\n".join(f"{e.get('at')}: {e.get('error')}" for e in obj.errors) or "—"
-
-    def get_actions(self, request: HttpRequest) -> Any:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     @admin.action(description="Resume selected jobs (failed, or running with an expired lease)")
     def resume_jobs(self, request: HttpRequest, queryset: QuerySet[SharingJob]) -> None:

@@ -69,6 +69,11 @@ class ApiClient:
         return self.call("DELETE", path, **kw)
 
 
+def client_for(tenant: Tenant, username: str) -> ApiClient:
+    """An API client holding an admin-scoped token of that user of the tenant."""
+    return ApiClient(api_token(tenant=tenant, user=User.objects.get(tenant=tenant, username=username)), tenant.slug)
+
+
 def assert_problem(response: Any, status: int) -> dict[str, Any]:
     """A problem+json answer with this status; returns its body."""
     assert response.status_code == status, (response.status_code, response.content[:500])

@@ -6,6 +6,11 @@ from email import message_from_bytes
 from email.message import Message
 
 
+def body_of(message: Message) -> str:
+    """The decoded text of a single-part message (what Canopy sends)."""
+    return message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+
+
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []

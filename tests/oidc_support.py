@@ -7,14 +7,19 @@ import hashlib
 import json
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import requests
+from authlib.integrations.requests_client import OAuth2Session
 from django.test import Client
+from joserfc.jwk import KeySet
 
 from tenants.models import Tenant, User
 
 DEMO_WEB = ("demo-web", "demo-web-secret", "http://127.0.0.1:8765/callback")
+RP_ORIGIN = "http://127.0.0.1:8765"  # the relying party's address in browser tests: nothing listens there
 
 
 def sign_in(client: Client, tenant: Tenant, user: User, *, auth_time: int | None = None) -> None:
@@ -41,6 +46,40 @@ def authorize_url(tenant: Tenant, **params: Any) -> str:
     return f"/t/{tenant.slug}/oauth/authorize/?{urlencode(params)}"
 
 
+def demo_web_authorize(tenant: Tenant, *, scope: str, state: str, nonce: str, **params: Any) -> tuple[str, str]:
+    """An authorization request of the demo-web client with PKCE (S256): its path, and the verifier."""
+    verifier, challenge = pkce()
+    path = authorize_url(
+        tenant,
+        response_type="code",
+        client_id=DEMO_WEB[0],
+        redirect_uri=DEMO_WEB[2],
+        scope=scope,
+        state=state,
+        nonce=nonce,
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        **params,
+    )
+    return path, verifier
+
+
+def demo_web_claims(location: str, verifier: str, *, slug: str = "mightybank") -> dict[str, Any]:
+    """Redeem the code in demo-web's callback ``location`` (test client); the ID token's claims."""
+    token = Client().post(
+        f"/t/{slug}/oauth/token/",
+        {
+            "grant_type": "authorization_code",
+            "code": query_of(location)["code"],
+            "redirect_uri": DEMO_WEB[2],
+            "code_verifier": verifier,
+        },
+        HTTP_AUTHORIZATION=basic(*DEMO_WEB[:2]),
+    )
+    assert token.status_code == 200, token.content
+    return jwt_claims(token.json()["id_token"])
+
+
 def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
@@ -57,3 +96,59 @@ def jwt_claims(token: str) -> dict[str, Any]:
 def jwt_header(token: str) -> dict[str, Any]:
     head = token.split(".", maxsplit=1)[0]
     return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+
+
+# --- an independent relying party (Authlib) against a live Canopy, for browser tests ----------
+
+
+@dataclass
+class DemoWebRP:
+    """The quickstart's ``demo-web`` client as Authlib runs it: discovery, the JWKS, PKCE and a nonce."""
+
+    config: dict[str, Any]
+    keys: KeySet
+    session: OAuth2Session
+    verifier: str
+    nonce: str
+
+    def authorization_url(self, **params: Any) -> str:
+        url, _ = self.session.create_authorization_url(
+            self.config["authorization_endpoint"], code_verifier=self.verifier, nonce=self.nonce, **params
+        )
+        return str(url)
+
+    def fetch_token(self, callback: str) -> dict[str, Any]:
+        """Redeem the code in the callback URL (the RP checks ``state``) with the PKCE verifier."""
+        return dict(
+            self.session.fetch_token(
+                self.config["token_endpoint"], authorization_response=callback, code_verifier=self.verifier
+            )
+        )
+
+
+def demo_web_rp(canopy: str, *, scope: str = "openid profile email organization", nonce: str = "") -> DemoWebRP:
+    """``canopy`` is the tenant's issuer on the live server; a fresh verifier (and nonce unless given)."""
+    client_id, secret, redirect_uri = DEMO_WEB
+    config = requests.get(f"{canopy}/.well-known/openid-configuration", timeout=10).json()
+    keys = KeySet.import_key_set(requests.get(config["jwks_uri"], timeout=10).json())
+    session = OAuth2Session(
+        client_id,
+        secret,
+        scope=scope,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_basic",
+    )
+    return DemoWebRP(config, keys, session, secrets.token_urlsafe(48), nonce or secrets.token_urlsafe(16))
+
+
+def catch_rp_callbacks(page: Any) -> list[str]:
+    """Answer every request to the RP's address in this Playwright page; the URLs, in order."""
+    landed: list[str] = []
+
+    def catch_callback(route: Any) -> None:
+        landed.append(route.request.url)
+        route.fulfill(status=200, content_type="text/plain", body="signed in")
+
+    page.route(f"{RP_ORIGIN}/**", catch_callback)
+    return landed

@@ -20,7 +20,7 @@ from orgs.settings_services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.mail_support import Inbox
-from tests.oidc_support import DEMO_WEB, authorize_url, basic, jwt_claims, pkce, query_of, sign_in
+from tests.oidc_support import DEMO_WEB, demo_web_authorize, demo_web_claims, query_of, sign_in
 from tests.test_otp_email import code_in
 from tests.test_saml_protocol import idp, signed_in  # noqa: F401 - the fixture and helper
 from tests.test_saml_protocol import login_url as saml_login_url
@@ -51,22 +51,15 @@ def disable_codes(tenant: Tenant) -> None:
 
 
 def mfa_authorize(tenant: Tenant, **extra: str) -> tuple[str, str]:
-    verifier, challenge = pkce()
-    url = authorize_url(
+    return demo_web_authorize(
         tenant,
-        response_type="code",
-        client_id=DEMO_WEB[0],
-        redirect_uri=DEMO_WEB[2],
         scope="openid organization",
         state="st-acr",
         nonce="n-acr",
-        code_challenge=challenge,
-        code_challenge_method="S256",
         organization="mightybank-americas",  # requires no second factor
         acr_values=MFA,
         **extra,
     )
-    return url, verifier
 
 
 def journey(client: Client, login_location: str, username: str = "alice") -> Any:
@@ -79,14 +72,7 @@ def journey(client: Client, login_location: str, username: str = "alice") -> Any
 
 def tokens_for(location: str, verifier: str) -> dict[str, Any]:
     assert location.startswith(DEMO_WEB[2]), location
-    code = query_of(location)["code"]
-    token = Client().post(
-        "/t/mightybank/oauth/token/",
-        {"grant_type": "authorization_code", "code": code, "redirect_uri": DEMO_WEB[2], "code_verifier": verifier},
-        HTTP_AUTHORIZATION=basic(*DEMO_WEB[:2]),
-    )
-    assert token.status_code == 200, token.content
-    return jwt_claims(token.json()["id_token"])
+    return demo_web_claims(location, verifier)
 
 
 def test_acr_values_mfa_asks_for_the_code_and_the_token_says_mfa(demo: Tenant, smtp: Inbox) -> None:

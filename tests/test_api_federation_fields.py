@@ -17,8 +17,7 @@ from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.saml.models import ServiceProvider
 from orgs.models import ActsForLink, OrganizationDomain
 from tenants.models import Tenant
-from tests.api_support import ApiClient, api_token, assert_problem
-from tests.conftest import user
+from tests.api_support import ApiClient, assert_problem, client_for
 from tests.test_api_integrations import IDP
 from tests.test_federation_periodic import MetadataServer, idp_metadata
 from tests.test_saml_metadata_refresh import ENTITY, metadata
@@ -34,7 +33,7 @@ def _clear_cache() -> None:
 
 @pytest.fixture
 def sam(demo: Tenant) -> ApiClient:
-    return ApiClient(api_token(tenant=demo, user=user(demo, "sam")), demo.slug)
+    return client_for(demo, "sam")
 
 
 @pytest.fixture

@@ -12,15 +12,11 @@ from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.oidc.models import Application
 from idp.saml.models import ServiceProvider
 from tenants.models import AuditEvent, Tenant
-from tests.api_support import ApiClient, api_token, assert_problem
-from tests.conftest import org, user
+from tests.api_support import ApiClient, assert_problem, client_for
+from tests.conftest import org
 from tests.partners.support import DNSServer, start_dns_server
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(tenant: Tenant, username: str) -> ApiClient:
-    return ApiClient(api_token(tenant=tenant, user=user(tenant, username)), tenant.slug)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from orgs.sharing import sharing_policy_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tenants.services import user_create
-from tests.api_support import ApiClient, api_token, assert_problem
+from tests.api_support import assert_problem, client_for
 from tests.conftest import org, user
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +20,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     cache.clear()
-
-
-def client_for(tenant: Tenant, username: str) -> ApiClient:
-    return ApiClient(api_token(tenant=tenant, user=user(tenant, username)), tenant.slug)
 
 
 def test_domains_list_add_remove_and_verified_is_read_only(demo: Tenant) -> None:

@@ -8,8 +8,8 @@ from django.core.cache import cache
 from orgs.models import PropagationJob, SettingsOverride
 from orgs.settings_selectors import effective_section
 from tenants.models import AuditEvent, Tenant
-from tests.api_support import ApiClient, api_token, assert_problem
-from tests.conftest import org, user
+from tests.api_support import ApiClient, assert_problem, client_for
+from tests.conftest import org
 
 pytestmark = pytest.mark.django_db
 
@@ -21,19 +21,19 @@ def _clear_cache() -> None:
 
 @pytest.fixture
 def sam(demo: Tenant) -> ApiClient:
-    return ApiClient(api_token(tenant=demo, user=user(demo, "sam")), demo.slug)
+    return client_for(demo, "sam")
 
 
 @pytest.fixture
 def alma(demo: Tenant) -> ApiClient:
     """Owner of mightybank-americas (and so of its subtree)."""
-    return ApiClient(api_token(tenant=demo, user=user(demo, "alma")), demo.slug)
+    return client_for(demo, "alma")
 
 
 @pytest.fixture
 def barbara(demo: Tenant) -> ApiClient:
     """Administrator (not owner) of mightybank-americas."""
-    return ApiClient(api_token(tenant=demo, user=user(demo, "barbara")), demo.slug)
+    return client_for(demo, "barbara")
 
 
 def test_patch_on_a_root_reaches_the_child_through_propagation(

@@ -6,16 +6,13 @@ The partner OP is tests/partners/oidc_op.py, an independent process on 127.0.0.1
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 from django.core.management import call_command
 from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from idp.federation.models import UpstreamIdentity
 from idp.federation.services import domain_set_verified, upstream_idp_create
@@ -23,10 +20,10 @@ from orgs.models import Membership
 from orgs.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
+from tests.oidc_support import catch_rp_callbacks, demo_web_rp
 from tests.partners.support import CLIENT_ID, CLIENT_SECRET, PartnerOP, start_partner_op
 
 pytestmark = pytest.mark.browser
-REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +59,7 @@ def canopy(live_server, settings, partner: PartnerOP) -> str:
 def federated_sign_in(browser: Any, authorization_url: str, identifier: str, partner_user: str, pick: str) -> str:
     context = browser.new_context()
     page = context.new_page()
-    landed: list[str] = []
-
-    def catch_callback(route: Any) -> None:
-        landed.append(route.request.url)
-        route.fulfill(status=200, content_type="text/plain", body="signed in")
-
-    page.route("http://127.0.0.1:8765/**", catch_callback)
+    landed = catch_rp_callbacks(page)
     try:
         page.goto(authorization_url)
         page.fill("input[name=identifier]", identifier)
@@ -87,22 +78,10 @@ def federated_sign_in(browser: Any, authorization_url: str, identifier: str, par
 
 @pytest.mark.django_db(transaction=True)
 def test_dana_signs_in_at_her_partner_idp_and_picks_an_organization(canopy: str, browser: Any) -> None:
-    config = requests.get(f"{canopy}/.well-known/openid-configuration", timeout=10).json()
-    keys = KeySet.import_key_set(requests.get(config["jwks_uri"], timeout=10).json())
-    session = OAuth2Session(
-        "demo-web",
-        "demo-web-secret",
-        scope="openid profile email organization",
-        redirect_uri=REDIRECT_URI,
-        code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic",
-    )
-    verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
-    url, _ = session.create_authorization_url(config["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
-    callback = federated_sign_in(browser, url, "dana@partner.example", "dana", pick="Partner Labs")
-    token = session.fetch_token(config["token_endpoint"], authorization_response=callback, code_verifier=verifier)
-    claims = jwt.decode(token["id_token"], keys).claims
-    assert claims["iss"] == canopy and claims["aud"] in ("demo-web", ["demo-web"]) and claims["nonce"] == nonce
+    rp = demo_web_rp(canopy)
+    callback = federated_sign_in(browser, rp.authorization_url(), "dana@partner.example", "dana", pick="Partner Labs")
+    claims = jwt.decode(rp.fetch_token(callback)["id_token"], rp.keys).claims
+    assert claims["iss"] == canopy and claims["aud"] in ("demo-web", ["demo-web"]) and claims["nonce"] == rp.nonce
 
     tenant = Tenant.objects.get(slug="mightybank")
     dana = User.objects.get(tenant=tenant, email="dana@partner.example")
@@ -200,17 +179,8 @@ def test_saml_sp_gets_org_claims_after_dana_signs_in_at_her_partner_saml_idp(
 @pytest.mark.django_db(transaction=True)
 def test_rp_logout_in_chromium_also_ends_the_partner_session(canopy: str, browser: Any, partner: PartnerOP) -> None:
     partner.control(post_logout_redirect_uris=[f"{canopy}/federation/partner/logout/return"])
-    config = requests.get(f"{canopy}/.well-known/openid-configuration", timeout=10).json()
-    session = OAuth2Session(
-        "demo-web",
-        "demo-web-secret",
-        scope="openid organization",
-        redirect_uri=REDIRECT_URI,
-        code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic",
-    )
-    verifier = secrets.token_urlsafe(48)
-    url, _ = session.create_authorization_url(config["authorization_endpoint"], code_verifier=verifier, nonce="n-1")
+    rp = demo_web_rp(canopy, scope="openid organization", nonce="n-1")
+    config, url = rp.config, rp.authorization_url()
     context = browser.new_context()
     page = context.new_page()
     landed: list[str] = []
@@ -228,13 +198,8 @@ def test_rp_logout_in_chromium_also_ends_the_partner_session(canopy: str, browse
         page.wait_for_selector("#org-list")
         page.click("#org-list button:has-text('Partner Inc')")
         page.wait_for_url("http://127.0.0.1:8765/**")
-        token = session.fetch_token(config["token_endpoint"], authorization_response=landed[-1], code_verifier=verifier)
-        assert (
-            jwt.decode(
-                token["id_token"], KeySet.import_key_set(requests.get(config["jwks_uri"], timeout=10).json())
-            ).claims["idp"]
-            == partner.url
-        )
+        token = rp.fetch_token(landed[-1])
+        assert jwt.decode(token["id_token"], rp.keys).claims["idp"] == partner.url
         logout_url = (
             f"{config['end_session_endpoint']}?id_token_hint={token['id_token']}"
             "&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2F&state=bye"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -41,17 +42,37 @@ def upstream(world_a: World, partner: PartnerOP) -> UpstreamIdP:
     return idp
 
 
-def federated_tokens(world: World) -> dict[str, str]:
-    slug = world.tenant.slug
+def confidential_rp(world: World, client_id: str) -> None:
+    """A first-party confidential client whose secret is ``<client_id>-secret``."""
     application_create(
         actor=SYSTEM,
         tenant=world.tenant,
-        client_id="partner-rp",
-        client_secret="partner-rp-secret",  # noqa: S106 - a test fixture
+        client_id=client_id,
+        client_secret=f"{client_id}-secret",
         client_type=Application.CLIENT_CONFIDENTIAL,
         redirect_uris=[RP_REDIRECT],
         first_party=True,
     )
+
+
+def redeem_code(slug: str, client_id: str, code: str, verifier: str) -> Any:
+    return Client().post(
+        f"/t/{slug}/oauth/token/",
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": RP_REDIRECT, "code_verifier": verifier},
+        HTTP_AUTHORIZATION=basic(client_id, f"{client_id}-secret"),
+    )
+
+
+def introspect(slug: str, client_id: str, token: str) -> dict[str, Any]:
+    response = Client().post(
+        f"/t/{slug}/oauth/introspect/", {"token": token}, HTTP_AUTHORIZATION=basic(client_id, f"{client_id}-secret")
+    )
+    return dict(response.json())
+
+
+def federated_tokens(world: World) -> dict[str, str]:
+    slug = world.tenant.slug
+    confidential_rp(world, "partner-rp")
     client = Client()
     verifier, challenge = pkce()
     authorize = (
@@ -63,11 +84,7 @@ def federated_tokens(world: World) -> dict[str, str]:
     code = parse_qs(urlsplit(answered["Location"]).query)["code"][0]
     grant = Grant.objects.get(tenant=world.tenant, code=code)
     assert (grant.amr, grant.upstream) == ("fed", "partner")  # no marker left in amr
-    tokens = Client().post(
-        f"/t/{slug}/oauth/token/",
-        {"grant_type": "authorization_code", "code": code, "redirect_uri": RP_REDIRECT, "code_verifier": verifier},
-        HTTP_AUTHORIZATION=basic("partner-rp", "partner-rp-secret"),
-    )
+    tokens = redeem_code(slug, "partner-rp", code, verifier)
     assert tokens.status_code == 200, tokens.content
     return dict(tokens.json())
 
@@ -84,15 +101,7 @@ def test_userinfo_introspection_and_refresh_name_the_upstream(
 
     info = Client().get(f"/t/{slug}/oauth/userinfo/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
     assert info.status_code == 200 and info.json()["idp"] == partner.url
-    introspected = (
-        Client()
-        .post(
-            f"/t/{slug}/oauth/introspect/",
-            {"token": tokens["access_token"]},
-            HTTP_AUTHORIZATION=basic("partner-rp", "partner-rp-secret"),
-        )
-        .json()
-    )
+    introspected = introspect(slug, "partner-rp", tokens["access_token"])
     assert introspected["active"] is True and introspected["idp"] == partner.url
 
     refreshed = Client().post(
@@ -110,15 +119,7 @@ def test_userinfo_introspection_and_refresh_name_the_upstream(
 @pytest.mark.django_db
 def test_a_password_sign_in_has_no_idp_claim_anywhere(world_a: World) -> None:
     slug = world_a.tenant.slug
-    application_create(
-        actor=SYSTEM,
-        tenant=world_a.tenant,
-        client_id="local-rp",
-        client_secret="local-rp-secret",  # noqa: S106 - a test fixture
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        redirect_uris=[RP_REDIRECT],
-        first_party=True,
-    )
+    confidential_rp(world_a, "local-rp")
     client = Client()
     client.force_login(world_a.member)
     from idp.flow.session import SESSION_AUTH
@@ -138,27 +139,11 @@ def test_a_password_sign_in_has_no_idp_claim_anywhere(world_a: World) -> None:
         f"&state=s&nonce=n&code_challenge={challenge}&code_challenge_method=S256"
     )
     code = parse_qs(urlsplit(answered["Location"]).query)["code"][0]
-    tokens = (
-        Client()
-        .post(
-            f"/t/{slug}/oauth/token/",
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": RP_REDIRECT, "code_verifier": verifier},
-            HTTP_AUTHORIZATION=basic("local-rp", "local-rp-secret"),
-        )
-        .json()
-    )
+    tokens = redeem_code(slug, "local-rp", code, verifier).json()
     assert "idp" not in jwt_claims(tokens["id_token"])
     info = Client().get(f"/t/{slug}/oauth/userinfo/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").json()
     assert "idp" not in info
-    introspected = (
-        Client()
-        .post(
-            f"/t/{slug}/oauth/introspect/",
-            {"token": tokens["access_token"]},
-            HTTP_AUTHORIZATION=basic("local-rp", "local-rp-secret"),
-        )
-        .json()
-    )
+    introspected = introspect(slug, "local-rp", tokens["access_token"])
     assert introspected["active"] is True and "idp" not in introspected
 
 

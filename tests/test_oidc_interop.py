@@ -6,21 +6,18 @@ Discovery → authorization code + PKCE → token → ID token validated against
 from __future__ import annotations
 
 import os
-import secrets
 from typing import Any
 
 import pytest
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 from django.core.management import call_command
 from joserfc import jwt
-from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from orgs.models import Organization
+from tests.oidc_support import catch_rp_callbacks, demo_web_rp
 
 pytestmark = pytest.mark.browser
-REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 
 @pytest.fixture
@@ -35,13 +32,7 @@ def sign_in_in_browser(browser: Any, authorization_url: str, username: str, pass
     """Drive the login journey in Chromium; return the URL the browser was sent back to."""
     context = browser.new_context()
     page = context.new_page()
-    landed: list[str] = []
-
-    def catch_callback(route: Any) -> None:
-        landed.append(route.request.url)
-        route.fulfill(status=200, content_type="text/plain", body="signed in")
-
-    page.route("http://127.0.0.1:8765/**", catch_callback)
+    landed = catch_rp_callbacks(page)
     try:
         page.goto(authorization_url)
         page.fill("input[name=identifier]", username)
@@ -60,23 +51,13 @@ def sign_in_in_browser(browser: Any, authorization_url: str, username: str, pass
 
 def rp_login(canopy: str, browser: Any, username: str, pick: str | None) -> dict[str, Any]:
     """The whole relying-party journey, as Authlib does it."""
-    config = requests.get(f"{canopy}/.well-known/openid-configuration", timeout=10).json()
+    rp = demo_web_rp(canopy, scope="openid profile email organization offline_access")
+    config, jwks, session, nonce = rp.config, rp.keys, rp.session, rp.nonce
     assert config["issuer"] == canopy
-    jwks = KeySet.import_key_set(requests.get(config["jwks_uri"], timeout=10).json())
-    session = OAuth2Session(
-        "demo-web",
-        "demo-web-secret",
-        scope="openid profile email organization offline_access",
-        redirect_uri=REDIRECT_URI,
-        code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic",
-    )
-    verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
-    url, state = session.create_authorization_url(config["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
-    callback = sign_in_in_browser(browser, url, username, f"{username}-demo-pass", pick)
+    callback = sign_in_in_browser(browser, rp.authorization_url(), username, f"{username}-demo-pass", pick)
     assert f"iss={requests.utils.quote(canopy, safe='')}" in callback  # RFC 9207
 
-    token = session.fetch_token(config["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+    token = rp.fetch_token(callback)
     claims = jwt.decode(token["id_token"], jwks, algorithms=["RS256", "ES256"]).claims
     JWTClaimsRegistry(
         leeway=5,

@@ -21,8 +21,8 @@ from orgs.settings_services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import org
-from tests.mail_support import Inbox
-from tests.oidc_support import DEMO_WEB, authorize_url, basic, jwt_claims, pkce, query_of
+from tests.mail_support import Inbox, body_of
+from tests.oidc_support import DEMO_WEB, demo_web_authorize, demo_web_claims
 
 pytestmark = pytest.mark.django_db
 NEXT_HOME = "/t/mightybank/"
@@ -59,7 +59,7 @@ def require_email_otp(tenant: Tenant, identifier: str | None, **connection: Any)
 
 
 def code_in(message: Message) -> str:
-    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    body = body_of(message)
     found = re.search(r"\b(\d{4,10})\b", body)
     assert found, body
     return found.group(1)
@@ -72,20 +72,7 @@ def password_step(client: Client, next_url: str, username: str = "alice") -> Any
 
 
 def authorize_next(tenant: Tenant, organization: str) -> tuple[str, str]:
-    verifier, challenge = pkce()
-    url = authorize_url(
-        tenant,
-        response_type="code",
-        client_id=DEMO_WEB[0],
-        redirect_uri=DEMO_WEB[2],
-        scope="openid organization",
-        state="st-1",
-        nonce="n-1",
-        code_challenge=challenge,
-        code_challenge_method="S256",
-        organization=organization,
-    )
-    return url, verifier
+    return demo_web_authorize(tenant, scope="openid organization", state="st-1", nonce="n-1", organization=organization)
 
 
 def start_authorize(client: Client, tenant: Tenant, organization: str) -> tuple[str, str]:
@@ -100,14 +87,7 @@ def start_authorize(client: Client, tenant: Tenant, organization: str) -> tuple[
 def id_token_after(client: Client, url: str, verifier: str) -> dict[str, Any]:
     r = client.get(url)
     assert r.status_code == 302 and r["Location"].startswith(DEMO_WEB[2]), (r.status_code, r.content[:300])
-    code = query_of(r["Location"])["code"]
-    token = Client().post(
-        "/t/mightybank/oauth/token/",
-        {"grant_type": "authorization_code", "code": code, "redirect_uri": DEMO_WEB[2], "code_verifier": verifier},
-        HTTP_AUTHORIZATION=basic(*DEMO_WEB[:2]),
-    )
-    assert token.status_code == 200, token.content
-    return jwt_claims(token.json()["id_token"])
+    return demo_web_claims(r["Location"], verifier)
 
 
 def test_acme_bank_asks_for_the_emailed_code_and_tokens_say_mfa(demo: Tenant, smtp: Inbox) -> None:

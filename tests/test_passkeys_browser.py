@@ -23,7 +23,8 @@ from orgs.settings_services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org
-from tests.oidc_support import DEMO_WEB, authorize_url, basic, jwt_claims, pkce
+from tests.oidc_support import DEMO_WEB, basic, demo_web_authorize, jwt_claims
+from tests.webauthn_support import add_first_passkey, password_sign_in, sign_out, with_authenticator
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,41 +39,6 @@ def canopy(live_server: Any, settings: Any) -> str:
     call_command("quickstart", stdout=open(os.devnull, "w"))  # noqa: SIM115
     ARTIFACTS.mkdir(exist_ok=True)
     return str(live_server.url)
-
-
-def with_authenticator(browser: Any) -> tuple[Any, Any, str]:
-    """A page whose browser has a platform authenticator that keeps resident keys and verifies the user."""
-    context = browser.new_context()
-    page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable", {"enableUI": False})
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    return page, cdp, added["authenticatorId"]
-
-
-def password_sign_in(page: Any, username: str) -> None:
-    page.get_by_label("Username or email").fill(username)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Password").fill(f"{username}-demo-pass")
-    page.get_by_role("button", name="Sign in").click()
-
-
-def sign_out(page: Any, base: str) -> None:
-    page.goto(f"{base}/t/mightybank/logout/")
-    page.get_by_role("button", name="Sign out").click()
-    page.wait_for_load_state()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -94,19 +60,8 @@ def test_add_a_passkey_then_sign_in_without_a_username_to_an_oidc_client(canopy:
     page.screenshot(path=str(ARTIFACTS / "account-passkeys.png"), full_page=True)
     sign_out(page, canopy)
 
-    verifier, challenge = pkce()
     tenant = Tenant.objects.get(slug="mightybank")
-    path = authorize_url(
-        tenant,
-        response_type="code",
-        client_id=DEMO_WEB[0],
-        redirect_uri=DEMO_WEB[2],
-        scope="openid",
-        state="st-pk",
-        nonce="n-pk",
-        code_challenge=challenge,
-        code_challenge_method="S256",
-    )
+    path, verifier = demo_web_authorize(tenant, scope="openid", state="st-pk", nonce="n-pk")
     page.goto(canopy + path)
     page.wait_for_url("**/t/mightybank/login/**")
     page.get_by_role("link", name="Sign in with a passkey").click()
@@ -138,12 +93,7 @@ def test_add_a_passkey_then_sign_in_without_a_username_to_an_oidc_client(canopy:
 def test_an_answer_for_another_relying_party_is_refused_on_the_page(canopy: str, browser: Any, settings: Any) -> None:
     """The authenticator signs for ``localhost``; the server then expects another RP id and must refuse."""
     page, _, _ = with_authenticator(browser)
-    page.goto(f"{canopy}/t/mightybank/login/?next=/t/mightybank/account/")
-    password_sign_in(page, "alice")
-    page.wait_for_url(f"{canopy}/t/mightybank/account/")
-    page.get_by_role("button", name="Add a passkey").click()
-    page.wait_for_selector("text=Passkey 1")
-    sign_out(page, canopy)
+    add_first_passkey(page, canopy, "alice")
 
     def expect_another_rp(route: Any) -> None:
         settings.CANOPY_BASE_URL = canopy.replace("localhost", "login.example")

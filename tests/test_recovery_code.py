@@ -17,7 +17,7 @@ from orgs.settings_services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import user
-from tests.mail_support import Inbox
+from tests.mail_support import Inbox, body_of
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "Fresh-Recovery-Pass-42"
@@ -30,10 +30,6 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-def body_of(message: Message) -> str:
-    return message.get_payload(decode=True).decode()  # type: ignore[union-attr]
 
 
 def code_of(message: Message) -> str:

@@ -21,7 +21,7 @@ from orgs.settings_services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tests.conftest import build_world, org
-from tests.mail_support import Inbox
+from tests.mail_support import Inbox, body_of
 from tests.test_otp_email import authorize_next, id_token_after
 
 pytestmark = pytest.mark.django_db
@@ -44,10 +44,6 @@ def configure(tenant: Tenant, identifier: str | None, section: str, **values: An
 
 def open_signup(tenant: Tenant, identifier: str | None = "acme-bank", **login: Any) -> None:
     configure(tenant, identifier, "login", self_registration=True, **login)
-
-
-def body_of(message: Message) -> str:
-    return message.get_payload(decode=True).decode()  # type: ignore[union-attr]
 
 
 def code_in(message: Message) -> str:

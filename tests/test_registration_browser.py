@@ -5,26 +5,23 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from typing import Any
 
 import pytest
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 from django.core.cache import cache
 from django.core.management import call_command
 from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from orgs.models import Invitation, Membership
 from tenants.models import Tenant, User
 from tests.api_support import api_token
 from tests.conftest import org, user
-from tests.mail_support import Inbox
-from tests.test_registration import GOOD_PASSWORD, body_of, code_in, open_signup
+from tests.mail_support import Inbox, body_of
+from tests.oidc_support import catch_rp_callbacks, demo_web_rp
+from tests.test_registration import GOOD_PASSWORD, code_in, open_signup
 
 pytestmark = pytest.mark.browser
-REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 
 @pytest.fixture
@@ -41,30 +38,11 @@ def test_sign_up_from_an_authorization_lands_back_at_the_rp_with_org_claims(
 ) -> None:
     tenant = Tenant.objects.get(slug="mightybank")
     open_signup(tenant)
-    config = requests.get(f"{canopy}/.well-known/openid-configuration", timeout=10).json()
-    keys = KeySet.import_key_set(requests.get(config["jwks_uri"], timeout=10).json())
-    session = OAuth2Session(
-        "demo-web",
-        "demo-web-secret",
-        scope="openid profile email organization",
-        redirect_uri=REDIRECT_URI,
-        code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic",
-    )
-    verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
-    url, _ = session.create_authorization_url(
-        config["authorization_endpoint"], code_verifier=verifier, nonce=nonce, organization="acme-bank"
-    )
+    rp = demo_web_rp(canopy)
     context = browser.new_context()
     page = context.new_page()
-    landed: list[str] = []
-
-    def catch_callback(route: Any) -> None:
-        landed.append(route.request.url)
-        route.fulfill(status=200, content_type="text/plain", body="signed in")
-
-    page.route("http://127.0.0.1:8765/**", catch_callback)
-    page.goto(url)
+    landed = catch_rp_callbacks(page)
+    page.goto(rp.authorization_url(organization="acme-bank"))
     page.get_by_role("link", name="Create an account").click()
     page.get_by_label("Email address").fill("erin@acme.example")
     page.get_by_label("Username").fill("erin")
@@ -85,11 +63,11 @@ def test_sign_up_from_an_authorization_lands_back_at_the_rp_with_org_claims(
     page.wait_for_url("http://127.0.0.1:8765/**")
     context.close()
     assert landed
-    token = session.fetch_token(config["token_endpoint"], authorization_response=landed[-1], code_verifier=verifier)
-    claims = jwt.decode(token["id_token"], keys).claims
+    token = rp.fetch_token(landed[-1])
+    claims = jwt.decode(token["id_token"], rp.keys).claims
     acme = org(tenant, "acme-bank")
     erin = User.objects.get(tenant=tenant, username="erin")
-    assert claims["nonce"] == nonce and claims["sub"] == str(erin.pk)
+    assert claims["nonce"] == rp.nonce and claims["sub"] == str(erin.pk)
     assert claims["org_id"] == str(acme.pk) and claims["org_name"] and claims["org_ids"] == [str(acme.pk)]
     assert Membership.objects.get(user=erin).organization == acme
 

@@ -16,29 +16,19 @@ from orgs.models import Membership
 from tenants.models import Tenant, User
 from tests.conftest import org
 from tests.mail_support import Inbox
-from tests.oidc_support import DEMO_WEB, authorize_url, basic, jwt_claims, pkce
+from tests.oidc_support import DEMO_WEB, basic, demo_web_authorize, jwt_claims
 from tests.test_otp_email import code_in
 from tests.test_passkey_first_factor import authenticators
-from tests.test_passkeys_browser import ARTIFACTS, canopy, password_sign_in, sign_out, with_authenticator  # noqa: F401
+from tests.test_passkeys_browser import ARTIFACTS, canopy  # noqa: F401 - the live-server fixture
+from tests.webauthn_support import add_first_passkey, password_sign_in, sign_out, with_authenticator
 
 pytestmark = pytest.mark.browser
 
 
 def authorize_for(tenant: Tenant, organization: str, state: str) -> tuple[str, str]:
-    verifier, challenge = pkce()
-    path = authorize_url(
-        tenant,
-        response_type="code",
-        client_id=DEMO_WEB[0],
-        redirect_uri=DEMO_WEB[2],
-        scope="openid organization",
-        state=state,
-        nonce=f"n-{state}",
-        code_challenge=challenge,
-        code_challenge_method="S256",
-        organization=organization,
+    return demo_web_authorize(
+        tenant, scope="openid organization", state=state, nonce=f"n-{state}", organization=organization
     )
-    return path, verifier
 
 
 def id_token(base: str, callback_url: str, verifier: str) -> dict[str, Any]:
@@ -62,12 +52,7 @@ def test_password_and_code_at_acme_bank_a_passkey_only_at_mexbanco(canopy: str, 
     Membership.objects.create(tenant=tenant, user=alice, organization=org(tenant, "mexbanco"))
     page, _, _ = with_authenticator(browser)
     # Alice adds a passkey on her account page (a password sign-in at the tenant root).
-    page.goto(f"{canopy}/t/mightybank/login/?next=/t/mightybank/account/")
-    password_sign_in(page, "alice")
-    page.wait_for_url(f"{canopy}/t/mightybank/account/")
-    page.get_by_role("button", name="Add a passkey").click()
-    page.wait_for_selector("text=Passkey 1")
-    sign_out(page, canopy)
+    add_first_passkey(page, canopy, "alice")
 
     # Acme Bank: password, then the emailed code.
     path, verifier = authorize_for(tenant, "acme-bank", "st-acme")

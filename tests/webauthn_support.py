@@ -4,7 +4,8 @@ It builds what a real authenticator and browser send (CBOR attestation object wi
 ``fmt: none``, authenticator data, client data JSON, an ES256 signature) with
 ``cryptography`` and ``cbor2`` only, so the server's checks (py_webauthn) run on real bytes.
 Tests can point it at another relying-party id or origin to produce answers a browser would
-never send.
+never send. At the end: the steps Chromium tests share (a CDP virtual authenticator, signing
+in and out, adding a first passkey on the account page).
 """
 
 from __future__ import annotations
@@ -63,26 +64,36 @@ class SoftAuthenticator:
             {"type": kind, "challenge": challenge, "origin": origin or self.origin, "crossOrigin": False}
         ).encode()
 
-    def create(self, options: dict[str, Any], *, rp_id: str | None = None, origin: str | None = None) -> dict[str, Any]:
-        """The answer to ``navigator.credentials.create`` for these (JSON) options."""
-        self.user_handle = unb64u(options["user"]["id"])
+    def _auth_data(self, rp_id: str | None, flags: int) -> bytes:
+        """Authenticator data up to the sign count: RP id hash, flags, counter (big-endian)."""
         rp_hash = hashlib.sha256((rp_id or self.rp_id).encode()).digest()
-        attested = (
-            b"\x00" * 16 + struct.pack(">H", len(self.credential_id)) + self.credential_id + self.cose_public_key()
-        )
-        auth_data = rp_hash + bytes([self._flags() | FLAG_AT]) + struct.pack(">I", self.sign_count) + attested
-        attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        return rp_hash + bytes([flags]) + struct.pack(">I", self.sign_count)
+
+    def _credential(self, response: dict[str, Any]) -> dict[str, Any]:
+        """The PublicKeyCredential JSON a browser posts, around a ceremony's ``response``."""
         return {
             "id": self.credential_id_b64,
             "rawId": self.credential_id_b64,
             "type": "public-key",
             "clientExtensionResults": {},
-            "response": {
+            "response": response,
+        }
+
+    def create(self, options: dict[str, Any], *, rp_id: str | None = None, origin: str | None = None) -> dict[str, Any]:
+        """The answer to ``navigator.credentials.create`` for these (JSON) options."""
+        self.user_handle = unb64u(options["user"]["id"])
+        attested = (
+            b"\x00" * 16 + struct.pack(">H", len(self.credential_id)) + self.credential_id + self.cose_public_key()
+        )
+        auth_data = self._auth_data(rp_id, self._flags() | FLAG_AT) + attested
+        attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        return self._credential(
+            {
                 "clientDataJSON": b64u(self._client_data("webauthn.create", options["challenge"], origin)),
                 "attestationObject": b64u(attestation),
                 "transports": ["internal"],
-            },
-        }
+            }
+        )
 
     def get(
         self,
@@ -94,19 +105,62 @@ class SoftAuthenticator:
     ) -> dict[str, Any]:
         """The answer to ``navigator.credentials.get``: a signed assertion."""
         self.sign_count += 1
-        rp_hash = hashlib.sha256((rp_id or self.rp_id).encode()).digest()
-        auth_data = rp_hash + bytes([self._flags()]) + struct.pack(">I", self.sign_count)
+        auth_data = self._auth_data(rp_id, self._flags())
         client_data = self._client_data("webauthn.get", challenge or options["challenge"], origin)
         signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
-        return {
-            "id": self.credential_id_b64,
-            "rawId": self.credential_id_b64,
-            "type": "public-key",
-            "clientExtensionResults": {},
-            "response": {
+        return self._credential(
+            {
                 "clientDataJSON": b64u(client_data),
                 "authenticatorData": b64u(auth_data),
                 "signature": b64u(signature),
                 "userHandle": self.user_handle_b64,
-            },
-        }
+            }
+        )
+
+
+# --- in Chromium (Playwright) ---------------------------------------------------------------
+
+
+def with_authenticator(browser: Any) -> tuple[Any, Any, str]:
+    """A page whose browser has a platform authenticator that keeps resident keys and verifies the user."""
+    context = browser.new_context()
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return page, cdp, added["authenticatorId"]
+
+
+def password_sign_in(page: Any, username: str) -> None:
+    page.get_by_label("Username or email").fill(username)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Password").fill(f"{username}-demo-pass")
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_out(page: Any, base: str) -> None:
+    page.goto(f"{base}/t/mightybank/logout/")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_load_state()
+
+
+def add_first_passkey(page: Any, base: str, username: str) -> None:
+    """Sign in with the password at the tenant root, add a passkey on the account page, sign out."""
+    page.goto(f"{base}/t/mightybank/login/?next=/t/mightybank/account/")
+    password_sign_in(page, username)
+    page.wait_for_url(f"{base}/t/mightybank/account/")
+    page.get_by_role("button", name="Add a passkey").click()
+    page.wait_for_selector("text=Passkey 1")
+    sign_out(page, base)

@@ -6,7 +6,7 @@ user, id): another user's or tenant's is 404. Writes are POST with CSRF and answ
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
@@ -25,6 +25,7 @@ from idp.flow import attributes
 from idp.flow.redirects import HttpResponseSeeOther
 from idp.flow.session import AuthState, current_auth, login_url
 from idp.passkeys import services as passkey_services
+from idp.passkeys.models import PasskeyCredential
 from idp.passkeys.selectors import passkey_of, passkeys_of
 from orgs.models import Membership
 from orgs.profiles import FROM_ORIGIN, origin_profile, resolved_profile, source_modes
@@ -56,6 +57,21 @@ def signed_in(view: AccountView) -> Callable[..., HttpResponse]:
 
 def _errors(exc: ValidationError) -> list[str]:
     return [m for msgs in exc.message_dict.values() for m in msgs] if hasattr(exc, "error_dict") else exc.messages
+
+
+def _back_with_errors(request: HttpRequest, tenant: Tenant, errors: Iterable[str]) -> HttpResponse:
+    """Every refused change ends the same way: its messages on the account page, nothing saved."""
+    for message in errors:
+        messages.error(request, message)
+    return HttpResponseSeeOther(_home(tenant))
+
+
+def _own_passkey(tenant: Tenant, auth: AuthState, pk: int) -> PasskeyCredential:
+    """The signed-in user's passkey ``pk``; anyone else's (or none) is a 404, as if it did not exist."""
+    credential = passkey_of(tenant=tenant, user=auth.user, pk=pk)
+    if credential is None:
+        raise Http404("No such passkey.")
+    return credential
 
 
 def _organization_values(tenant: Tenant, auth: AuthState) -> list[dict[str, Any]]:
@@ -117,9 +133,7 @@ def profile_view(request: HttpRequest, tenant: Tenant, auth: AuthState) -> HttpR
             family_name=request.POST.get("family_name", "")[:500],
         )
     except ValidationError as exc:
-        for message in _errors(exc):
-            messages.error(request, message)
-        return HttpResponseSeeOther(_home(tenant))
+        return _back_with_errors(request, tenant, _errors(exc))
     messages.success(request, "Your name was saved.")
     return HttpResponseSeeOther(_home(tenant))
 
@@ -132,9 +146,7 @@ def attributes_view(request: HttpRequest, tenant: Tenant, auth: AuthState) -> Ht
     fields = attributes.definitions(tenant)
     values, errors = attributes.values_from_form(fields, request.POST, enforce_required=True)
     if errors:
-        for message in errors.values():
-            messages.error(request, message)
-        return HttpResponseSeeOther(_home(tenant))
+        return _back_with_errors(request, tenant, errors.values())
     attributes.values_set(actor=auth.user, tenant=tenant, user=auth.user, values=values)
     messages.success(request, "Your details were saved.")
     return HttpResponseSeeOther(_home(tenant))
@@ -147,8 +159,7 @@ def contact_view(request: HttpRequest, tenant: Tenant, auth: AuthState) -> HttpR
     """Change the email address or mobile number (``attribute``): verified first when the settings say so."""
     attribute = request.POST.get("attribute", "")
     if attribute not in (services.EMAIL, services.MOBILE):
-        messages.error(request, "Choose what to change: your email address or your mobile number.")
-        return HttpResponseSeeOther(_home(tenant))
+        return _back_with_errors(request, tenant, ["Choose what to change: your email address or your mobile number."])
     try:
         pending = services.change_start(
             session=request.session,
@@ -158,12 +169,11 @@ def contact_view(request: HttpRequest, tenant: Tenant, auth: AuthState) -> HttpR
             value=request.POST.get("value", "")[:254],
         )
     except ValidationError as exc:
-        for message in _errors(exc):
-            messages.error(request, message)
-        return HttpResponseSeeOther(_home(tenant))
+        return _back_with_errors(request, tenant, _errors(exc))
     except services.DeliveryError:
-        messages.error(request, "We could not send a code just now. Nothing was changed; try again in a few minutes.")
-        return HttpResponseSeeOther(_home(tenant))
+        return _back_with_errors(
+            request, tenant, ["We could not send a code just now. Nothing was changed; try again in a few minutes."]
+        )
     label = services.LABELS[attribute]
     if pending:
         messages.success(request, f"We sent a code to your new {label}. Type it below to finish the change.")
@@ -181,9 +191,7 @@ def confirm_view(request: HttpRequest, tenant: Tenant, auth: AuthState) -> HttpR
             session=request.session, tenant=tenant, user=auth.user, code=request.POST.get("code", "")[:20]
         )
     except ValidationError as exc:
-        for message in _errors(exc):
-            messages.error(request, message)
-        return HttpResponseSeeOther(_home(tenant))
+        return _back_with_errors(request, tenant, _errors(exc))
     messages.success(request, f"Your {services.LABELS[attribute]} was changed.")
     return HttpResponseSeeOther(_home(tenant))
 
@@ -192,9 +200,7 @@ def confirm_view(request: HttpRequest, tenant: Tenant, auth: AuthState) -> HttpR
 @require_POST
 @signed_in
 def passkey_revoke_view(request: HttpRequest, tenant: Tenant, auth: AuthState, pk: int) -> HttpResponse:
-    credential = passkey_of(tenant=tenant, user=auth.user, pk=pk)
-    if credential is None:
-        raise Http404("No such passkey.")
+    credential = _own_passkey(tenant, auth, pk)
     passkey_services.passkey_revoke(actor=auth.user, credential=credential)
     messages.success(request, f"The passkey “{credential.name}” was removed. It can no longer sign you in.")
     return HttpResponseSeeOther(_home(tenant))
@@ -204,15 +210,11 @@ def passkey_revoke_view(request: HttpRequest, tenant: Tenant, auth: AuthState, p
 @require_POST
 @signed_in
 def passkey_rename_view(request: HttpRequest, tenant: Tenant, auth: AuthState, pk: int) -> HttpResponse:
-    credential = passkey_of(tenant=tenant, user=auth.user, pk=pk)
-    if credential is None:
-        raise Http404("No such passkey.")
+    credential = _own_passkey(tenant, auth, pk)
     try:
         passkey_services.passkey_rename(actor=auth.user, credential=credential, name=request.POST.get("name", "")[:500])
     except ValidationError as exc:
-        for message in _errors(exc):
-            messages.error(request, message)
-        return HttpResponseSeeOther(_home(tenant))
+        return _back_with_errors(request, tenant, _errors(exc))
     messages.success(request, "The passkey was renamed.")
     return HttpResponseSeeOther(_home(tenant))
 

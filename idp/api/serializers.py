@@ -183,11 +183,15 @@ def refuse_nul(value: Any, field: str = "value") -> Any:
 # --- Settings and jobs ---------------------------------------------------------------------
 
 
-class PropagationJobSerializer(serializers.ModelSerializer):
+class _LeasedJobSerializer(serializers.ModelSerializer):
+    """The fields every leased job (propagation, sharing) shows the same way."""
+
     organization = serializers.UUIDField(source="organization_id", read_only=True, allow_null=True)
     progress = serializers.IntegerField(read_only=True, help_text="Percent of the organizations done.")
     errors = serializers.ListField(child=serializers.DictField(), read_only=True)
 
+
+class PropagationJobSerializer(_LeasedJobSerializer):
     class Meta:
         model = PropagationJob
         fields = [
@@ -210,12 +214,9 @@ class PropagationJobSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SharingJobSerializer(serializers.ModelSerializer):
-    organization = serializers.UUIDField(source="organization_id", read_only=True, allow_null=True)
+class SharingJobSerializer(_LeasedJobSerializer):
     policy = serializers.IntegerField(source="policy_id", read_only=True, allow_null=True)
     user = serializers.IntegerField(source="user_id", read_only=True)
-    progress = serializers.IntegerField(read_only=True, help_text="Percent of the organizations done.")
-    errors = serializers.ListField(child=serializers.DictField(), read_only=True)
 
     class Meta:
         model = SharingJob

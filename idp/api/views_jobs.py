@@ -34,6 +34,9 @@ class _JobViews(TenantAPIView):
     def reachable_objects(self) -> QuerySet[Any]:
         return self.in_reach(self.model.objects.select_related("organization", "tenant"))
 
+    # The list's own filter besides status and organization: "section" or "kind".
+    extra_filter = ""
+
     def _filtered(self, request: Request) -> QuerySet[Any]:
         qs = self.reachable_objects().order_by("-created_at", "-pk")
         wanted = request.query_params.get("status")
@@ -43,7 +46,14 @@ class _JobViews(TenantAPIView):
         if key:
             found = organization_get(tenant=self.tenant, key=key)
             qs = qs.filter(organization=found) if found else qs.none()
+        extra = request.query_params.get(self.extra_filter) if self.extra_filter else None
+        if extra:
+            qs = qs.filter(**{self.extra_filter: extra})
         return qs
+
+    def _list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self._filtered(request))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def _one(self) -> Response:
         body = self.get_serializer(self.object).data
@@ -56,6 +66,7 @@ class _JobViews(TenantAPIView):
 
 class PropagationJobListView(_JobViews):
     model = PropagationJob
+    extra_filter = "section"
     serializer_class = PropagationJobSerializer
 
     @extend_schema(
@@ -64,12 +75,7 @@ class PropagationJobListView(_JobViews):
         responses={200: PropagationJobSerializer(many=True), **PROBLEMS},
     )
     def get(self, request: Request, tenant_slug: str) -> Response:
-        qs = self._filtered(request)
-        section = request.query_params.get("section")
-        if section:
-            qs = qs.filter(section=section)
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(PropagationJobSerializer(page, many=True).data)
+        return self._list(request)
 
 
 class PropagationJobDetailView(_JobViews):
@@ -100,6 +106,7 @@ class PropagationJobResumeView(_JobViews):
 
 class SharingJobListView(_JobViews):
     model = SharingJob
+    extra_filter = "kind"
     serializer_class = SharingJobSerializer
 
     @extend_schema(
@@ -108,12 +115,7 @@ class SharingJobListView(_JobViews):
         responses={200: SharingJobSerializer(many=True), **PROBLEMS},
     )
     def get(self, request: Request, tenant_slug: str) -> Response:
-        qs = self._filtered(request)
-        kind = request.query_params.get("kind")
-        if kind:
-            qs = qs.filter(kind=kind)
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(SharingJobSerializer(page, many=True).data)
+        return self._list(request)
 
 
 class SharingJobDetailView(_JobViews):

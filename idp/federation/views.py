@@ -40,8 +40,20 @@ MSG_LOGOUT_GONE = "You are signed out here. Close your browser to be sure you ar
 MSG_GONE = "This sign-in took too long or was already finished. Go back to the application and sign in again."
 
 
-def _idp(tenant: Tenant, idp_slug: str) -> UpstreamIdP | None:
-    return UpstreamIdP.objects.filter(tenant=tenant, slug=idp_slug, enabled=True).first()
+def _idp(tenant: Tenant, idp_slug: str, kind: str | None = None) -> UpstreamIdP | None:
+    """The tenant's enabled upstream with this slug (and of this kind, when given); else None."""
+    found = UpstreamIdP.objects.filter(tenant=tenant, slug=idp_slug, enabled=True).first()
+    return found if found is not None and kind in (None, found.kind) else None
+
+
+def _sign_in_unavailable(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    return error_page(
+        request,
+        tenant=tenant,
+        title="Sign-in unavailable",
+        message="This sign-in option is not available.",
+        status=404,
+    )
 
 
 def callback_url(tenant: Tenant, idp: UpstreamIdP) -> str:
@@ -61,15 +73,9 @@ def start_url(tenant: Tenant, idp: UpstreamIdP, next_url: str, login_hint: str =
 @require_GET
 def start_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
     tenant = tenant_get_by_slug(tenant_slug)
-    idp = _idp(tenant, idp_slug)
-    if idp is None or idp.kind != UpstreamIdP.Kind.OIDC:
-        return error_page(
-            request,
-            tenant=tenant,
-            title="Sign-in unavailable",
-            message="This sign-in option is not available.",
-            status=404,
-        )
+    idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.OIDC)
+    if idp is None:
+        return _sign_in_unavailable(request, tenant)
     next_url = safe_next(tenant=tenant, candidate=request.GET.get("next")) or ""
     login_hint = request.GET.get("login_hint", "")[:254]
     if not login_hint:
@@ -176,8 +182,8 @@ def callback_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> Http
 def saml_metadata_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
     """Canopy's SP metadata for one upstream SAML IdP, at a stable URL (its entity id)."""
     tenant = tenant_get_by_slug(tenant_slug)
-    idp = _idp(tenant, idp_slug)
-    if idp is None or idp.kind != UpstreamIdP.Kind.SAML:
+    idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.SAML)
+    if idp is None:
         return HttpResponse("Not found.", status=404, content_type="text/plain")
     return HttpResponse(saml_sp.metadata_xml(idp), content_type="application/samlmetadata+xml")
 
@@ -186,15 +192,9 @@ def saml_metadata_view(request: HttpRequest, tenant_slug: str, idp_slug: str) ->
 @require_GET
 def saml_start_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
     tenant = tenant_get_by_slug(tenant_slug)
-    idp = _idp(tenant, idp_slug)
-    if idp is None or idp.kind != UpstreamIdP.Kind.SAML:
-        return error_page(
-            request,
-            tenant=tenant,
-            title="Sign-in unavailable",
-            message="This sign-in option is not available.",
-            status=404,
-        )
+    idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.SAML)
+    if idp is None:
+        return _sign_in_unavailable(request, tenant)
     next_url = safe_next(tenant=tenant, candidate=request.GET.get("next")) or ""
     try:
         return HttpResponseRedirect(saml_sp.begin(request, idp=idp, next_url=next_url))
@@ -214,9 +214,9 @@ def saml_start_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> Ht
 @require_POST
 def saml_acs_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
     tenant = tenant_get_by_slug(tenant_slug)
-    idp = _idp(tenant, idp_slug)
+    idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.SAML)
     saml_response = request.POST.get("SAMLResponse", "")
-    if idp is None or idp.kind != UpstreamIdP.Kind.SAML or not saml_response or len(saml_response) > 2_000_000:
+    if idp is None or not saml_response or len(saml_response) > 2_000_000:
         return error_page(request, tenant=tenant, title="Sign in again", message=MSG_GONE)
     relay_state = request.POST.get("RelayState", "")[:200]
     if request.POST.get("canopy_hop") != "1" and relay_state not in (request.session.get(saml_sp.SESSION_SAML) or {}):
@@ -254,8 +254,8 @@ def _continue_logout(request: HttpRequest, tenant: Tenant, continue_url: str | N
 def logout_return_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
     """The upstream OP's ``post_logout_redirect_uri``: its session is over; the chain goes on."""
     tenant = tenant_get_by_slug(tenant_slug)
-    idp = _idp(tenant, idp_slug)
-    if idp is None or idp.kind != UpstreamIdP.Kind.OIDC:
+    idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.OIDC)
+    if idp is None:
         return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=404)
     continue_url = pop_oidc_logout(request, idp=idp, state=request.GET.get("state", "")[:200])
     return _continue_logout(request, tenant, continue_url)
@@ -272,8 +272,8 @@ def saml_sls_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> Http
     """Single logout with the partner: its LogoutRequest (HTTP-Redirect or HTTP-POST), or its
     LogoutResponse (HTTP-Redirect) to our signed LogoutRequest."""
     tenant = tenant_get_by_slug(tenant_slug)
-    idp = _idp(tenant, idp_slug)
-    if idp is None or idp.kind != UpstreamIdP.Kind.SAML:
+    idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.SAML)
+    if idp is None:
         return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=404)
     data = request.POST if request.method == "POST" else request.GET
     saml_request = data.get("SAMLRequest", "")
@@ -392,8 +392,8 @@ def _partner_logout(
 def backchannel_logout_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
     """OIDC Back-Channel Logout: the partner ended a session; end the Canopy sessions it started."""
     tenant = tenant_get_by_slug(tenant_slug)
-    idp = _idp(tenant, idp_slug)
-    if idp is None or idp.kind != UpstreamIdP.Kind.OIDC:
+    idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.OIDC)
+    if idp is None:
         return JsonResponse({"error": "invalid_request", "error_description": "Unknown identity provider."}, status=404)
     response: HttpResponse
     try:

@@ -46,6 +46,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from idp.flow.registry import NamedRegistry
 from tenants.models import Tenant
 from tenants.selectors import tenant_get_by_slug
 
@@ -74,18 +75,14 @@ class LogoutParticipant:
 
 
 P = TypeVar("P", bound=type[LogoutParticipant])
-_registry: dict[str, type[LogoutParticipant]] = {}
+_registry: NamedRegistry[type[LogoutParticipant]] = NamedRegistry("logout participant")
 
 
 def register_logout_participant(name: str) -> Callable[[P], P]:
     """Class decorator: ``@register_logout_participant("upstream")``. A name is registered once."""
 
     def decorator(cls: P) -> P:
-        existing = _registry.get(name)
-        if existing is not None and existing.__qualname__ != cls.__qualname__:
-            raise ValueError(f"A logout participant named '{name}' is already registered ({existing.__qualname__}).")
-        cls.name = name
-        _registry[name] = cls
+        _registry.register(name)(cls)
         return cls
 
     return decorator
@@ -93,17 +90,17 @@ def register_logout_participant(name: str) -> Callable[[P], P]:
 
 def unregister_logout_participant(name: str) -> None:
     """For tests and apps that replace a participant."""
-    _registry.pop(name, None)
+    _registry.unregister(name)
 
 
 def registered_logout_participants() -> dict[str, type[LogoutParticipant]]:
-    return dict(_registry)
+    return _registry.all()
 
 
 def logout_prepare(request: HttpRequest, *, tenant: Tenant) -> list[tuple[str, dict[str, Any]]]:
     """Ask every participant, in priority order, what it needs to sign out later; call before ``logout``."""
     pending: list[tuple[str, dict[str, Any]]] = []
-    for participant in sorted(_registry.values(), key=lambda p: (p.priority, p.name)):
+    for participant in _registry.by_priority():
         try:
             state = participant.prepare(request=request, tenant=tenant)
         except Exception:  # noqa: BLE001 - one broken participant must not stop the sign-out

@@ -62,15 +62,15 @@ class WebhookGateway:
             raise SmsError("The SMS gateway did not accept the message.")
 
 
-def post_signed(*, url: str, secret: str, payload: Mapping[str, object], timeout: float) -> bool:
-    """POST ``payload`` as compact JSON with the timestamp and signature headers; True on a 2xx.
+def signed_request(*, url: str, secret: str, payload: Mapping[str, object]) -> urllib.request.Request:
+    """A POST of ``payload`` as compact JSON with the timestamp and signature headers (not sent yet).
 
-    Shared by the SMS gateway and push approvals (``idp.flow.push``): one signing scheme for
-    every webhook Canopy calls. No redirects; errors are logged by kind only (never the body).
+    The one way a signed webhook is built: Canopy's calls here, and the answers of
+    ``manage.py push_console`` to Canopy's push callback.
     """
     body = json.dumps(payload, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
-    request = urllib.request.Request(  # noqa: S310 - callers check the scheme
+    return urllib.request.Request(  # noqa: S310 - callers check the scheme
         url,
         data=body,
         method="POST",
@@ -80,9 +80,17 @@ def post_signed(*, url: str, secret: str, payload: Mapping[str, object], timeout
             "X-Canopy-Signature": signature(secret, timestamp, body),
         },
     )
+
+
+def post_signed(*, url: str, secret: str, payload: Mapping[str, object], timeout: float) -> bool:
+    """POST ``payload`` as compact JSON with the timestamp and signature headers; True on a 2xx.
+
+    Shared by the SMS gateway and push approvals (``idp.flow.push``): one signing scheme for
+    every webhook Canopy calls. No redirects; errors are logged by kind only (never the body).
+    """
     opener = urllib.request.build_opener(_NoRedirect)
     try:
-        with opener.open(request, timeout=timeout) as response:
+        with opener.open(signed_request(url=url, secret=secret, payload=payload), timeout=timeout) as response:
             status = response.status
     except OSError as exc:  # URLError, HTTPError (non-2xx), timeouts
         logger.warning("webhook to %s failed: %s", urllib.parse.urlsplit(url).netloc, type(exc).__name__)

@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 from django.http import HttpRequest
 from django.urls import reverse
 
+from idp.flow.registry import NamedRegistry
 from tenants.models import Tenant
 
 PASSWORD = "password"  # noqa: S105 - the password step's name
@@ -57,18 +58,14 @@ class Step:
 
 
 S = TypeVar("S", bound=type[Step])
-_registry: dict[str, type[Step]] = {}
+_registry: NamedRegistry[type[Step]] = NamedRegistry("login step")
 
 
 def register_step(name: str) -> Callable[[S], S]:
     """Class decorator: ``@register_step("password")``. A name is registered once."""
 
     def decorator(cls: S) -> S:
-        existing = _registry.get(name)
-        if existing is not None and existing.__qualname__ != cls.__qualname__:
-            raise ValueError(f"A login step named '{name}' is already registered ({existing.__qualname__}).")
-        cls.name = name
-        _registry[name] = cls
+        _registry.register(name)(cls)
         return cls
 
     return decorator
@@ -76,7 +73,7 @@ def register_step(name: str) -> Callable[[S], S]:
 
 def unregister_step(name: str) -> None:
     """For tests and apps that replace a step."""
-    _registry.pop(name, None)
+    _registry.unregister(name)
 
 
 def get_step(name: str) -> type[Step] | None:
@@ -84,11 +81,11 @@ def get_step(name: str) -> type[Step] | None:
 
 
 def registered_steps() -> dict[str, type[Step]]:
-    return dict(_registry)
+    return _registry.all()
 
 
 def choose_step(*, request: HttpRequest, tenant: Tenant, identifier: str) -> type[Step]:
-    for step in sorted(_registry.values(), key=lambda s: (s.priority, s.name)):
+    for step in _registry.by_priority():
         if step.applies(request=request, tenant=tenant, identifier=identifier):
             return step
     return _registry[PASSWORD]

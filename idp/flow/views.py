@@ -377,15 +377,14 @@ def _otp_view(request: HttpRequest, tenant_slug: str, factor: str) -> HttpRespon
         back = login_url(tenant, next_url)
         return HttpResponseSeeOther(back) if request.method == "POST" else HttpResponseRedirect(back)
     organization = _state_organization(state)
-    context: dict[str, Any] = {
-        "next": next_url,
-        "identifier": str(state["identifier"]),
-        "by_sms": factor == otp.SMS_OTP,
-        "destination_hint": _mask(otp.destination(user, factor), factor),
-        "action_url": reverse(OTP_PAGES[factor], kwargs={"tenant_slug": tenant.slug}),
-        "restart_url": login_url(tenant, next_url, prompt_login=bool(state.get("prompt_login"))),
-        "length": otp.policy_for(tenant=tenant, organization=organization, factor=factor).length,
-    }
+    context = _otp_context(
+        tenant,
+        state,
+        factor,
+        next_url,
+        organization=organization,
+        destination_hint=_mask(otp.destination(user, factor), factor),
+    )
     if request.method == "GET":
         notice = "We sent a new code." if request.GET.get("sent") == "1" else ""
         return _page(request, "otp.html", tenant, notice=notice, **context)
@@ -413,20 +412,36 @@ def _otp_view(request: HttpRequest, tenant_slug: str, factor: str) -> HttpRespon
     return _page(request, "otp.html", tenant, status=400, error=message, **context)
 
 
+def _otp_context(
+    tenant: Tenant,
+    state: dict[str, Any],
+    factor: str,
+    next_url: str,
+    *,
+    organization: uuid.UUID | None,
+    destination_hint: str,
+) -> dict[str, Any]:
+    """The code page's context, one source for the real page and the decoy so they cannot drift apart
+    (an identifier with no account must get the same page)."""
+    return {
+        "next": next_url,
+        "identifier": str(state["identifier"]),
+        "by_sms": factor == otp.SMS_OTP,
+        "destination_hint": destination_hint,
+        "action_url": reverse(OTP_PAGES[factor], kwargs={"tenant_slug": tenant.slug}),
+        "restart_url": login_url(tenant, next_url, prompt_login=bool(state.get("prompt_login"))),
+        "length": otp.policy_for(tenant=tenant, organization=organization, factor=factor).length,
+    }
+
+
 def _decoy_otp(
     request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], factor: str, next_url: str
 ) -> HttpResponse:
     """The code page for an identifier with no account (or no address): it looks the same, no code fits."""
     organization = _state_organization(state)
-    context: dict[str, Any] = {
-        "next": next_url,
-        "identifier": str(state["identifier"]),
-        "by_sms": factor == otp.SMS_OTP,
-        "destination_hint": _mask("", factor),
-        "action_url": reverse(OTP_PAGES[factor], kwargs={"tenant_slug": tenant.slug}),
-        "restart_url": login_url(tenant, next_url, prompt_login=bool(state.get("prompt_login"))),
-        "length": otp.policy_for(tenant=tenant, organization=organization, factor=factor).length,
-    }
+    context = _otp_context(
+        tenant, state, factor, next_url, organization=organization, destination_hint=_mask("", factor)
+    )
     if request.method == "GET":
         notice = "We sent a new code." if request.GET.get("sent") == "1" else ""
         return _page(request, "otp.html", tenant, notice=notice, **context)

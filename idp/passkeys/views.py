@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -77,6 +79,30 @@ def _body(request: HttpRequest) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) else None
+
+
+JsonView = Callable[[HttpRequest, Tenant, dict[str, Any]], JsonResponse]
+
+
+def _json_endpoint(kind: str) -> Callable[[JsonView], Callable[..., JsonResponse]]:
+    """What every JSON endpoint checks first, in this order: the rate limit of ``kind``, then a
+    JSON object body (an authenticator's answer must carry a ``credential`` object); then the view
+    gets the tenant and the body."""
+
+    def decorate(view: JsonView) -> Callable[..., JsonResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, tenant_slug: str) -> JsonResponse:
+            tenant = tenant_get_by_slug(tenant_slug)
+            if (refused := _throttled(request, tenant, kind)) is not None:
+                return refused
+            data = _body(request)
+            if data is None or (kind == "answer" and not isinstance(data.get("credential"), dict)):
+                return _error(MSG_BAD_REQUEST)
+            return view(request, tenant, data)
+
+        return wrapper
+
+    return decorate
 
 
 def _next(tenant: Tenant, candidate: Any) -> str:
@@ -178,14 +204,9 @@ def factor_page_url(*, tenant: Tenant, next_url: str) -> str:
 
 @never_cache
 @require_POST
-def authenticate_options_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
+@_json_endpoint("options")
+def authenticate_options_view(request: HttpRequest, tenant: Tenant, data: dict[str, Any]) -> JsonResponse:
     """``{"mode": "flow"}`` for the second factor, anything else for username-less sign-in."""
-    tenant = tenant_get_by_slug(tenant_slug)
-    if (refused := _throttled(request, tenant, "options")) is not None:
-        return refused
-    data = _body(request)
-    if data is None:
-        return _error(MSG_BAD_REQUEST)
     user, first = None, False
     if data.get("mode") == FLOW:
         found = _login_user(request, tenant)
@@ -199,14 +220,9 @@ def authenticate_options_view(request: HttpRequest, tenant_slug: str) -> JsonRes
 
 @never_cache
 @require_POST
-def authenticate_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
+@_json_endpoint("answer")
+def authenticate_view(request: HttpRequest, tenant: Tenant, data: dict[str, Any]) -> JsonResponse:
     """The authenticator's answer: sign in (username-less) or pass the factor; ``{"redirect": url}``."""
-    tenant = tenant_get_by_slug(tenant_slug)
-    if (refused := _throttled(request, tenant, "answer")) is not None:
-        return refused
-    data = _body(request)
-    if data is None or not isinstance(data.get("credential"), dict):
-        return _error(MSG_BAD_REQUEST)
     next_url = _next(tenant, data.get("next"))
     found = _login_user(request, tenant) if data.get("mode") == FLOW else None
     if data.get("mode") == FLOW and found is None:
@@ -251,14 +267,9 @@ def _factor_passed(
 
 @never_cache
 @require_POST
-def register_options_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
+@_json_endpoint("options")
+def register_options_view(request: HttpRequest, tenant: Tenant, data: dict[str, Any]) -> JsonResponse:
     """``{"mode": "account"}`` for a signed-in user; ``{"mode": "flow"}`` for a first passkey at the step."""
-    tenant = tenant_get_by_slug(tenant_slug)
-    if (refused := _throttled(request, tenant, "options")) is not None:
-        return refused
-    data = _body(request)
-    if data is None:
-        return _error(MSG_BAD_REQUEST)
     found = _registering_user(request, tenant, data)
     if isinstance(found, JsonResponse):
         return found
@@ -286,14 +297,9 @@ def _registering_user(
 
 @never_cache
 @require_POST
-def register_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:  # noqa: PLR0911 - one return per outcome
+@_json_endpoint("answer")
+def register_view(request: HttpRequest, tenant: Tenant, data: dict[str, Any]) -> JsonResponse:
     """Store the new passkey. During the journey it also passes the passkey step."""
-    tenant = tenant_get_by_slug(tenant_slug)
-    if (refused := _throttled(request, tenant, "answer")) is not None:
-        return refused
-    data = _body(request)
-    if data is None or not isinstance(data.get("credential"), dict):
-        return _error(MSG_BAD_REQUEST)
     found = _registering_user(request, tenant, data)
     if isinstance(found, JsonResponse):
         return found

@@ -10,13 +10,11 @@ SP_CACHE_SECONDS bounds what no signal reports (a queryset ``update()``).
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 
@@ -24,6 +22,7 @@ from idp.saml.models import ServiceProvider
 from orgs.models import Organization
 from orgs.selectors import organizations_version, organizations_version_key
 from tenants.models import Tenant
+from tenants.version_tokens import version_token, version_token_replace
 
 SP_CACHE_SECONDS = 60
 SP_CACHE_SIZE = 2048
@@ -38,19 +37,12 @@ _version_key = service_providers_version_key
 
 
 def service_providers_version(*, tenant_id: int) -> str:
-    key = _version_key(tenant_id)
-    found = cache.get(key)
-    if found is None:
-        cache.add(key, secrets.token_hex(8), timeout=None)
-        found = cache.get(key)
-    return str(found)
+    return version_token(_version_key(tenant_id))
 
 
 def service_providers_changed(*, tenant_id: int) -> None:
     """Now (the writer's next read is fresh) and at commit (no reader keeps pre-commit rows)."""
-    key = _version_key(tenant_id)
-    cache.set(key, secrets.token_hex(8), timeout=None)
-    transaction.on_commit(lambda: cache.set(key, secrets.token_hex(8), timeout=None))
+    version_token_replace(_version_key(tenant_id))
 
 
 @dataclass(frozen=True)

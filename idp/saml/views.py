@@ -324,15 +324,7 @@ def _proceed(  # noqa: PLR0911 - one return per outcome (step-up added one)
             failure = protocol.RequestFailed(
                 protocol.STATUS_RESPONDER, "The user is not signed in.", protocol.STATUS_NO_PASSIVE
             )
-            return _failure(
-                request,
-                tenant=tenant,
-                sp=sp,
-                acs_url=pending.acs_url,
-                in_response_to=pending.request_id,
-                relay_state=pending.relay_state,
-                failure=failure,
-            )
+            return _pending_failure(request, tenant, sp, pending, failure)
         if pending.require_mfa and not pending.stepped_up:
             return _step_up(request, tenant, sp, pending, key)  # the journey asks for a factor at once
         key = key or _park(request, tenant, pending)
@@ -356,15 +348,7 @@ def _proceed(  # noqa: PLR0911 - one return per outcome (step-up added one)
         return outcome
     _drop(request, key)
     if isinstance(outcome, protocol.RequestFailed):
-        return _failure(
-            request,
-            tenant=tenant,
-            sp=sp,
-            acs_url=pending.acs_url,
-            in_response_to=pending.request_id,
-            relay_state=pending.relay_state,
-            failure=outcome,
-        )
+        return _pending_failure(request, tenant, sp, pending, outcome)
     memberships = [e.organization for e in eligible if e.via is None] if eligible else None
     return _issue(request, tenant=tenant, sp=sp, pending=pending, auth=auth, chosen=outcome, memberships=memberships)
 
@@ -378,15 +362,7 @@ def _step_up(
         failure = protocol.RequestFailed(
             protocol.STATUS_RESPONDER, "A second factor could not be used.", protocol.STATUS_NO_AUTHN_CONTEXT
         )
-        return _failure(
-            request,
-            tenant=tenant,
-            sp=sp,
-            acs_url=pending.acs_url,
-            in_response_to=pending.request_id,
-            relay_state=pending.relay_state,
-            failure=failure,
-        )
+        return _pending_failure(request, tenant, sp, pending, failure)
     _drop(request, key)
     pending.stepped_up = True
     key = _park(request, tenant, pending)
@@ -585,6 +561,21 @@ def _failure(
     )
     xml = signed(tenant, root) if sp.sign_response else to_bytes(root)
     return post_form(request, action=acs_url, field="SAMLResponse", xml=xml, relay_state=relay_state)
+
+
+def _pending_failure(
+    request: HttpRequest, tenant: Tenant, sp: ServiceProvider, pending: Pending, failure: protocol.RequestFailed
+) -> HttpResponse:
+    """The error Response to a request already parked: to its ACS, answering its ID, with its RelayState."""
+    return _failure(
+        request,
+        tenant=tenant,
+        sp=sp,
+        acs_url=pending.acs_url,
+        in_response_to=pending.request_id,
+        relay_state=pending.relay_state,
+        failure=failure,
+    )
 
 
 # --- SLO ----------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import hmac
 import json
 import queue
 import threading
-import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from idp.flow.sms import signature
+from idp.flow.sms import signature, signed_request
 
 
 class Command(BaseCommand):
@@ -74,20 +73,11 @@ def _handler(secret: str, inbox: queue.Queue[dict[str, Any]]) -> type[BaseHTTPRe
 
 
 def _callback(request: dict[str, Any], secret: str, decision: str) -> int:
-    body = json.dumps({"id": request["id"], "decision": decision}).encode()
-    timestamp = str(int(time.time()))
-    call = urllib.request.Request(  # noqa: S310 - the URL is the callback Canopy sent (http(s))
-        str(request["callback"]),
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "X-Canopy-Timestamp": timestamp,
-            "X-Canopy-Signature": signature(secret, timestamp, body),
-        },
+    call = signed_request(
+        url=str(request["callback"]), secret=secret, payload={"id": request["id"], "decision": decision}
     )
     try:
-        with urllib.request.urlopen(call, timeout=10) as response:  # noqa: S310 - see above
+        with urllib.request.urlopen(call, timeout=10) as response:  # noqa: S310 - the callback Canopy sent (http(s))
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
