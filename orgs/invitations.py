@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orgs import permissions
+from orgs.messages import email_template, render_text
 from orgs.models import Invitation, Membership, Organization
 from orgs.services import membership_validate
 from tenants.actors import Actor, SystemActor
@@ -160,14 +161,21 @@ def send_invitation(*, invitation_id: int) -> bool:
         if invitation is None:
             return False
         org = invitation.organization
+        link = invitation_link(invitation)
+        subject, body = email_template(
+            tenant=org.tenant,
+            organization=org,
+            kind="invitation",
+            default_subject="You are invited to {org}",
+            default_body="Follow {link} to join {org}.",
+        )
+        values = {"org": org.display_name, "tenant": org.tenant.display_name, "role": invitation.role, "link": link}
+        body = render_text(body, values)
+        if link not in body:  # a template that forgot the link still lets the person accept
+            body += f"\n\nAccept the invitation: {link}"
         send_mail(
-            subject=f"You are invited to join {org.display_name}",
-            message=(
-                f"You have been invited to join {org.display_name} ({org.tenant.display_name}) "
-                f"as {invitation.role}.\n\n"
-                f"Accept the invitation: {invitation_link(invitation)}\n\n"
-                f"The link works once and expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC."
-            ),
+            subject=render_text(subject, values),
+            message=f"{body}\n\nThe link works once and expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC.",
             from_email=None,
             recipient_list=[invitation.email],
         )

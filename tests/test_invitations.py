@@ -103,3 +103,31 @@ def test_the_parent_rule_and_roles_apply(demo: Tenant) -> None:
     assert bad.status_code == 400 and "email" in bad.json()["errors"]
     alice = ApiClient(api_token(tenant=demo, user=user(demo, "alice")), demo.slug)
     assert alice.post("organizations/mexbanco/invitations/", {"email": "y@acme.example"}).status_code == 404
+
+
+def test_the_mail_uses_the_inviting_organizations_effective_template(
+    demo: Tenant, smtp: Inbox, django_capture_on_commit_callbacks
+) -> None:
+    """mexbanco overrides the invitation mail (templates.email_invitation); its invitations use that text."""
+    from orgs.propagation import job_run
+    from orgs.settings_services import settings_override_set
+
+    custom = {"en": {"subject": "Bienvenido a {org}", "body": "Hola: {link} ({role}, {tenant}) {unknown}"}}
+    job = settings_override_set(
+        actor=SYSTEM,
+        tenant=demo,
+        organization=org(demo, "mexbanco"),
+        section="templates",
+        values={"email_invitation": custom},
+    )
+    job_run(job.pk)
+    barbara = ApiClient(api_token(tenant=demo, user=user(demo, "barbara")), demo.slug)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert barbara.post("organizations/mexbanco/invitations/", {"email": "alice@acme.example"}).status_code == 201
+    message = smtp.messages[-1]
+    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert message["Subject"] == "Bienvenido a MexBanco"
+    assert body.startswith("Hola: http") and "(member, MightyBank)" in body
+    assert "{unknown}" in body  # plain replacement: an unknown field stays as written, nothing is evaluated
+    assert link_in(message)  # the link is in the body the organization wrote
+    assert "expires on" in body

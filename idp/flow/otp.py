@@ -24,6 +24,7 @@ from django.utils.crypto import salted_hmac
 
 from idp.flow import sms
 from idp.flow.services import tenant_lockout_policy
+from orgs.messages import email_template, render_text
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
 from tenants.audit import audit_record
@@ -95,9 +96,13 @@ def _template(*, tenant: Tenant, organization: uuid.UUID | None, factor: str) ->
         texts = templates["sms_otp"] or {}
         text = texts.get("en") or next(iter(texts.values()), None)
         return "", str(text or "Your code is {code}.")
-    mails = templates["email_otp"] or {}
-    chosen = mails.get("en") or next(iter(mails.values()), None) or {}
-    return str(chosen.get("subject") or "Your sign-in code"), str(chosen.get("body") or "Your code is {code}.")
+    return email_template(
+        tenant=tenant,
+        organization=organization,
+        kind="otp",
+        default_subject="Your sign-in code",
+        default_body="Your code is {code}.",
+    )
 
 
 def _deliver(*, factor: str, to: str, subject: str, body: str) -> None:
@@ -108,13 +113,6 @@ def _deliver(*, factor: str, to: str, subject: str, body: str) -> None:
             send_mail(subject, body, None, [to])
     except (OSError, smtplib.SMTPException, sms.SmsError) as exc:
         raise DeliveryError(factor) from exc
-
-
-def _render(text: str, values: dict[str, str]) -> str:
-    # Plain replacement, never str.format on an administrator's template.
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", value)
-    return text
 
 
 def challenge_send(
@@ -138,7 +136,12 @@ def challenge_send(
     nonce = secrets.token_hex(16)
     subject, body = _template(tenant=tenant, organization=organization, factor=factor)
     values = {"code": code, "minutes": str(max(1, policy.ttl_seconds // 60)), "tenant": tenant.display_name}
-    _deliver(factor=factor, to=destination(user, factor), subject=_render(subject, values), body=_render(body, values))
+    _deliver(
+        factor=factor,
+        to=destination(user, factor),
+        subject=render_text(subject, values),
+        body=render_text(body, values),
+    )
     state["otp"] = {
         "factor": factor,
         "nonce": nonce,

@@ -48,6 +48,7 @@ from idp.flow.revocation import revoke_everything
 from idp.flow.services import client_ip
 from idp.flow.session import login_url
 from idp.flow.views import _branding
+from orgs.messages import email_template, render_text
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
 from tenants.audit import audit_record
@@ -166,14 +167,17 @@ def recovery_request(*, tenant: Tenant, identifier: str, ip: str, challenge: dic
         challenge.update(record)
     if found is None:
         return True
-    templates = effective_section(tenant=tenant, organization=None, section="templates")["email_password_recovery"]
-    chosen = (templates or {}).get("en") or next(iter((templates or {}).values()), None) or {}
-    link = recovery_link(tenant, found)
-    subject = str(chosen.get("subject") or "Reset your password")
-    body = str(chosen.get("body") or "Follow {link} to choose a new password.").replace("{link}", link)
-    body = body.replace("{tenant}", tenant.display_name)
-    if code:
-        body = body.replace("{code}", code) if "{code}" in body else f"{body}\n\nOr type this code on the page: {code}"
+    subject, body = email_template(
+        tenant=tenant,
+        organization=None,
+        kind="password_recovery",
+        default_subject="Reset your password",
+        default_body="Follow {link} to choose a new password.",
+    )
+    has_code_field = "{code}" in body
+    body = render_text(body, {"link": recovery_link(tenant, found), "tenant": tenant.display_name, "code": code})
+    if code and not has_code_field:
+        body += f"\n\nOr type this code on the page: {code}"
     send_mail(subject, body, None, [found.email])
     audit_record(actor=SYSTEM, tenant=tenant, action="password.recovery.sent", target=found)
     return True

@@ -56,6 +56,7 @@ from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther, home_url
 from idp.flow.services import client_ip
 from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, sign_in
+from orgs.messages import email_template, render_text
 from orgs.models import Membership, Organization
 from orgs.services import membership_add
 from orgs.settings_selectors import effective_section
@@ -200,12 +201,6 @@ def rate_limited(*, tenant: Tenant, email: str, ip: str) -> bool:
     return limited
 
 
-def _render(text: str, values: dict[str, str]) -> str:
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", value)
-    return text
-
-
 def verification_send(*, pending: dict[str, Any], tenant: Tenant) -> tuple[bool, int]:
     """Mail a new code (and a link with it) to the pending address; replaces the previous code.
 
@@ -233,12 +228,16 @@ def verification_send(*, pending: dict[str, Any], tenant: Tenant) -> tuple[bool,
             "If it was not you, you can ignore this message."
         )
     else:
-        templates = effective_section(tenant=tenant, organization=organization, section="templates")
-        chosen = (templates["email_verification"] or {}).get("en") or {}
+        subject, body = email_template(
+            tenant=tenant,
+            organization=organization,
+            kind="verification",
+            default_subject="Confirm your email address",
+            default_body="Follow {link} to confirm {email}.",
+        )
         link = verification_link(tenant, code)
         values = {"code": code, "link": link, "email": email, "tenant": tenant.display_name}
-        subject = _render(str(chosen.get("subject") or "Confirm your email address"), values)
-        body = _render(str(chosen.get("body") or "Follow {link} to confirm {email}."), values)
+        subject, body = render_text(subject, values), render_text(body, values)
         if code not in body:
             body += f"\n\nOr type this code on the page: {code}"
     try:

@@ -1,0 +1,35 @@
+"""The effective email texts of an organization, and how values are put into them.
+
+Tenant and organization administrators write these templates (the ``templates`` settings section,
+inherited and overridable per organization), so values go in by plain replacement of ``{name}``,
+never ``str.format``, which would let a template reach attributes of the values.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from orgs.models import Organization
+from orgs.settings_selectors import effective_section
+from tenants.models import Tenant
+
+
+def email_template(
+    *,
+    tenant: Tenant | int,
+    organization: Organization | uuid.UUID | None,
+    kind: str,
+    default_subject: str,
+    default_body: str,
+) -> tuple[str, str]:
+    """(subject, body) of the effective ``email_<kind>`` template: English first, else any locale."""
+    texts = effective_section(tenant=tenant, organization=organization, section="templates")[f"email_{kind}"] or {}
+    chosen = texts.get("en") or next(iter(texts.values()), None) or {}
+    return str(chosen.get("subject") or default_subject), str(chosen.get("body") or default_body)
+
+
+def render_text(text: str, values: dict[str, str]) -> str:
+    """``text`` with each ``{name}`` replaced by its value (plain replacement, see the module doc)."""
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    return text
