@@ -99,7 +99,10 @@ def sessions_of(*, tenant: Tenant, user: User, current_key: str | None) -> list[
 
 def session_sign_out(*, tenant: Tenant, user: User, record: SessionRecord) -> None:
     """End one session of the user (deleting the Django session signs that browser out)."""
+    from idp.oidc.backchannel import sessions_ending
+
     with transaction.atomic():
+        sessions_ending(tenant_id=tenant.pk, session_keys=[record.session_key])  # its RPs hear of it
         Session.objects.filter(session_key=record.session_key).delete()
         audit_record(actor=user, tenant=tenant, action="account.session.end", target=user, data={"session": record.pk})
         record.delete()
@@ -107,9 +110,12 @@ def session_sign_out(*, tenant: Tenant, user: User, record: SessionRecord) -> No
 
 def sessions_sign_out_others(*, tenant: Tenant, user: User, current_key: str | None) -> int:
     """End every session of the user except this browser's; returns how many ended."""
+    from idp.oidc.backchannel import sessions_ending
+
     with transaction.atomic():
         others = SessionRecord.objects.filter(tenant=tenant, user=user).exclude(session_key=current_key or "")
         keys = list(others.values_list("session_key", flat=True))
+        sessions_ending(tenant_id=tenant.pk, session_keys=keys)  # their RPs hear of it (back-channel logout)
         Session.objects.filter(session_key__in=keys).delete()
         others.delete()
         audit_record(
@@ -152,8 +158,11 @@ def sessions_end_upstream(*, idp: Any, sid: str, subject: str) -> int:
         records = records.filter(upstream_sid=sid)
     if subject:
         records = records.filter(upstream_subject=subject)
+    from idp.oidc.backchannel import sessions_ending
+
     with transaction.atomic():
         keys = list(records.values_list("session_key", flat=True))
+        sessions_ending(tenant_id=idp.tenant_id, session_keys=keys)  # Canopy's own RPs hear of it too
         Session.objects.filter(session_key__in=keys).delete()
         SessionRecord.objects.filter(session_key__in=keys).delete()
     return len(keys)

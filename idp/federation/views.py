@@ -370,6 +370,9 @@ def _partner_logout(
     if failure is None:
         signed_in_here = _has_upstream_session(request, tenant, idp)
         if signed_in_here:  # a session that did not come from this partner is not its to end
+            from idp.oidc.backchannel import this_session_ending
+
+            this_session_ending(request, tenant=tenant)  # Canopy's own RPs hear of it (back-channel)
             flow_logout(request)
         audit_record(
             actor=SYSTEM, tenant=tenant, action="federation.partner_logout", target=idp, data={"ended": signed_in_here}

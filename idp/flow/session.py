@@ -7,6 +7,7 @@ as not signed in here.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,8 @@ class AuthState:
     # Federated sign-in: the upstream IdP that vouched (its issuer / entity id), and its slug here.
     upstream: str = ""
     upstream_slug: str = ""
+    # This login session's id, the ``sid`` of ID tokens and logout tokens (OIDC Back-Channel Logout).
+    sid: str = ""
 
 
 def current_auth(request: HttpRequest, tenant: Tenant) -> AuthState | None:
@@ -68,6 +71,7 @@ def current_auth(request: HttpRequest, tenant: Tenant) -> AuthState | None:
             acr=str(data.get("acr", "")),
             upstream=str(data.get("upstream", "")),
             upstream_slug=str(data.get("idp", "")),
+            sid=str(data.get("sid", "")),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -87,6 +91,7 @@ def sign_in(
     """Log ``user`` in (new session key) and record how. ``user`` came from ``authenticate``,
     or ``backend`` names the backend that authenticated it (a later step of the journey).
     ``upstream`` names the upstream IdP of a federated sign-in (tokens and assertions say so)."""
+    sid = _same_login_sid(request, user=user, tenant=tenant) or secrets.token_urlsafe(24)
     auth.login(request, user, backend=backend or None)
     state = AuthState(
         user=user,
@@ -96,6 +101,7 @@ def sign_in(
         acr=acr,
         upstream=upstream,
         upstream_slug=upstream_slug,
+        sid=sid,
     )
     data: dict[str, Any] = {
         "tenant_id": state.tenant_id,
@@ -103,11 +109,21 @@ def sign_in(
         "auth_time": state.auth_time,
         "amr": state.amr,
         "acr": state.acr,
+        "sid": state.sid,
     }
     if upstream:
         data.update(upstream=upstream, idp=upstream_slug)
     request.session[SESSION_AUTH] = data
     return state
+
+
+def _same_login_sid(request: HttpRequest, *, user: User, tenant: Tenant) -> str:
+    """A re-authentication (step-up, ``prompt=login``) of the signed-in user keeps the session's
+    ``sid``: tokens issued before it belong to the same login session for back-channel logout."""
+    data = request.session.get(SESSION_AUTH) if hasattr(request, "session") else None
+    if isinstance(data, dict) and data.get("tenant_id") == tenant.pk and data.get("user_id") == user.pk:
+        return str(data.get("sid") or "")
+    return ""
 
 
 def login_url(tenant: Tenant, next_url: str, *, prompt_login: bool = False) -> str:
@@ -119,6 +135,15 @@ def login_url(tenant: Tenant, next_url: str, *, prompt_login: bool = False) -> s
     if prompt_login:
         params["prompt"] = PROMPT_LOGIN
     return f"{url}?{urlencode(params)}" if params else url
+
+
+def session_sid(session: Any) -> tuple[int | None, str]:
+    """The (user id, sid) recorded in a session's auth record, for a session ended from elsewhere."""
+    data = session.get(SESSION_AUTH) if session is not None else None
+    if not isinstance(data, dict):
+        return None, ""
+    user_id = data.get("user_id")
+    return (int(user_id) if isinstance(user_id, int) else None), str(data.get("sid") or "")
 
 
 def logout(request: HttpRequest) -> None:

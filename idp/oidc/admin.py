@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from idp.oidc.models import AccessToken, Application, Grant, IDToken, RefreshToken
-from idp.oidc.services import validate_redirect_uris
+from idp.oidc.services import clean_backchannel_logout_uri, validate_redirect_uris
 from tenants.admin_base import TenantScopedAdmin
 
 for model in (Application, AccessToken, RefreshToken, IDToken, Grant):
@@ -27,6 +27,8 @@ ADMIN_FIELDS = (
     "client_secret",
     "redirect_uris",
     "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
     "allowed_origins",
     "algorithm",
     "skip_authorization",
@@ -59,6 +61,12 @@ class ApplicationForm(forms.ModelForm):
             return self._uris("post_logout_redirect_uris")
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["post_logout_redirect_uris"]) from None
+
+    def clean_backchannel_logout_uri(self) -> str:
+        try:
+            return clean_backchannel_logout_uri(self.cleaned_data.get("backchannel_logout_uri"))
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["backchannel_logout_uri"]) from None
 
 
 @admin.register(Application)

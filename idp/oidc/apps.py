@@ -9,10 +9,16 @@ if TYPE_CHECKING:
 
 
 def revoke_user_tokens(user: User) -> int:
-    """After a password reset: revoke every refresh token of ``user`` and delete their access tokens."""
+    """After a password reset: revoke every refresh token of ``user`` and delete their access tokens.
+
+    First the clients holding them hear, by back-channel logout, that every session ended."""
     from django.utils import timezone
 
+    from idp.oidc.backchannel import user_sessions_ended
     from idp.oidc.models import AccessToken, RefreshToken
+
+    if user.tenant_id is not None:
+        user_sessions_ended(tenant_id=user.tenant_id, user_id=user.pk)
 
     revoked = RefreshToken.objects.filter(user=user, revoked__isnull=True).update(revoked=timezone.now())
     deleted, _ = AccessToken.objects.filter(user=user).delete()
@@ -26,5 +32,6 @@ class OidcConfig(AppConfig):
 
     def ready(self) -> None:
         from idp.flow.revocation import register_revoker
+        from idp.oidc import backchannel  # noqa: F401 - registers its logout participant
 
         register_revoker(revoke_user_tokens)

@@ -159,6 +159,7 @@ def token_exchange(request: HttpRequest, validator: Any) -> JsonResponse:  # noq
     oauth_request.canopy_auth_time = refresh_source.auth_time if refresh_source else None
     oauth_request.canopy_amr = refresh_source.amr.split() if refresh_source and refresh_source.amr else []
     oauth_request.canopy_upstream = subject.upstream
+    oauth_request.canopy_sid = subject.sid
     value = generate_access_token(oauth_request)
     validator_lifetime = timedelta(seconds=_access_seconds())
     lifetime = int(validator_lifetime.total_seconds())

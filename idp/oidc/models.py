@@ -72,6 +72,17 @@ class Application(AbstractApplication):
     allow_token_exchange: models.BooleanField[bool, bool] = models.BooleanField(
         default=True, help_text="Allow switching organization with RFC 8693 token exchange."
     )
+    # OpenID Connect Back-Channel Logout 1.0 (idp/oidc/backchannel.py): where Canopy POSTs a logout
+    # token when a session the client received tokens in ends; blank: the client is not told.
+    backchannel_logout_uri: models.CharField[str, str] = models.CharField(
+        max_length=2000,
+        blank=True,
+        default="",
+        help_text="Where Canopy POSTs a logout token when the user's session ends (https, or http on 127.0.0.1).",
+    )
+    backchannel_logout_session_required: models.BooleanField[bool, bool] = models.BooleanField(
+        default=False, help_text="The client needs the sid claim in logout tokens."
+    )
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
@@ -129,11 +140,15 @@ class AuthenticationFields(models.Model):
     """When and how the person signed in, kept so a refresh issues the same auth_time/amr/idp.
 
     ``upstream`` is the slug of the upstream IdP of a federated sign-in (blank: signed in here);
-    tokens, userinfo and introspection name that IdP in the ``idp`` claim."""
+    tokens, userinfo and introspection name that IdP in the ``idp`` claim.
+
+    ``sid`` is the Canopy login session the tokens were issued in (the ID token's ``sid`` claim):
+    back-channel logout finds the clients to tell, and the refresh tokens to revoke, by it."""
 
     auth_time: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(null=True, blank=True)
     amr: models.CharField[str, str] = models.CharField(max_length=100, blank=True, default="")
     upstream: models.CharField[str, str] = models.CharField(max_length=64, blank=True, default="")
+    sid: models.CharField[str, str] = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     class Meta:
         abstract = True

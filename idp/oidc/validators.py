@@ -135,6 +135,7 @@ class CanopyValidator(OAuth2Validator):
             auth_time=datetime.fromtimestamp(auth.auth_time, tz=UTC) if auth is not None else None,
             amr=AMR_SEPARATOR.join(auth.amr) if auth is not None else "",
             upstream=auth.upstream_slug if auth is not None else "",
+            sid=auth.sid if auth is not None else "",
         )
 
     def _grant(self, code: str, client: Any, request: Any) -> Grant | None:
@@ -174,6 +175,7 @@ class CanopyValidator(OAuth2Validator):
         request.canopy_auth_time = grant.auth_time
         request.canopy_amr = grant.amr.split() if grant.amr else []
         request.canopy_upstream = grant.upstream
+        request.canopy_sid = grant.sid
         request.canopy_code_hash = code_hash(code)
         return True
 
@@ -226,6 +228,7 @@ class CanopyValidator(OAuth2Validator):
         request.canopy_auth_time = instance.auth_time
         request.canopy_amr = instance.amr.split() if instance.amr else []
         request.canopy_upstream = instance.upstream
+        request.canopy_sid = instance.sid
         return True
 
     # --- token rows carry tenant and organization ---------------------------
@@ -351,6 +354,9 @@ class CanopyValidator(OAuth2Validator):
             amr=amr,
             acr=acr_for(amr),
         )
+        sid = getattr(request, "canopy_sid", "")
+        if sid:  # the login session, so a back-channel logout token can name it
+            claims["sid"] = sid
         return claims, expiration
 
     def finalize_id_token(self, id_token: dict[str, Any], token: Any, token_handler: Any, request: Any) -> str:
@@ -378,6 +384,7 @@ def _authentication_fields(request: Any) -> dict[str, Any]:
         "auth_time": getattr(request, "canopy_auth_time", None),
         "amr": AMR_SEPARATOR.join(getattr(request, "canopy_amr", []) or []),
         "upstream": str(getattr(request, "canopy_upstream", "") or ""),
+        "sid": str(getattr(request, "canopy_sid", "") or ""),
     }
 
 

@@ -354,6 +354,8 @@ def discovery(request: HttpRequest, tenant_slug: str) -> JsonResponse:
         "revocation_endpoint": f"{base}/oauth/revoke/",
         "introspection_endpoint": f"{base}/oauth/introspect/",
         "end_session_endpoint": f"{base}/oauth/logout/",
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": [
@@ -377,6 +379,7 @@ def discovery(request: HttpRequest, tenant_slug: str) -> JsonResponse:
             "iat",
             "auth_time",
             "nonce",
+            "sid",
             "acr",
             "amr",
             "name",

@@ -28,6 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--first-party", action="store_true", help="Skip the consent page.")
         parser.add_argument("--opaque-access-tokens", action="store_true", help="Opaque instead of JWT access tokens.")
         parser.add_argument("--secret", help="Use this client secret instead of generating one.")
+        parser.add_argument(
+            "--backchannel-logout-uri", default="", help="Where Canopy POSTs logout tokens (back-channel logout)."
+        )
+        parser.add_argument(
+            "--backchannel-logout-session-required", action="store_true", help="Put sid in every logout token."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = tenant_or_error(options["tenant"])
@@ -48,6 +54,8 @@ class Command(BaseCommand):
                 if options["opaque_access_tokens"]
                 else Application.TokenFormat.JWT,
                 client_secret=options["secret"],
+                backchannel_logout_uri=options["backchannel_logout_uri"],
+                backchannel_logout_session_required=options["backchannel_logout_session_required"],
             )
         self.stdout.write(
             self.style.SUCCESS(f"Created {app.client_type} client '{app.client_id}' in tenant '{tenant.slug}'.")
