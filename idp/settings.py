@@ -291,6 +291,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "idp.api.problems.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# Management API rate limits, "<requests>/<seconds>" fixed windows in the shared cache (idp/api/base.py):
+# per principal (user or API client), changes per principal, all callers of a tenant, and requests
+# without valid credentials per client address (counted before any authentication work).
+CANOPY_API_RATE_LIMIT = os.environ.get("CANOPY_API_RATE_LIMIT", "600/60")
+CANOPY_API_WRITE_RATE_LIMIT = os.environ.get("CANOPY_API_WRITE_RATE_LIMIT", "120/60")
+CANOPY_API_TENANT_RATE_LIMIT = os.environ.get("CANOPY_API_TENANT_RATE_LIMIT", "6000/60")
+CANOPY_API_ANON_RATE_LIMIT = os.environ.get("CANOPY_API_ANON_RATE_LIMIT", "300/60")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Canopy management API",
     "DESCRIPTION": "Organizations, members and users of one tenant. Bearer tokens with the `canopy:admin` scope.",
@@ -301,6 +308,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "idp.api.schema.drop_tenant_parameter",
+        "idp.api.schema.add_rate_limit_response",
     ],
 }
 

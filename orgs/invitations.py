@@ -5,7 +5,10 @@ with a dedicated salt; it is checked for signature, age (``CANOPY_INVITATION_SEC
 tenant, nonce, expiry and prior use. Accepting needs a signed-in user of the tenant whose
 email is the invited one; the membership gets origin ``invited`` and the parent rule applies
 (an organization invites people of its immediate parent, or anyone for a top-level one).
-The email is sent by ``orgs.tasks.send_invitation_email`` on commit (at most once per row).
+The email is sent by ``orgs.tasks.send_invitation_email`` on commit, once per nonce: creating
+and resending (``invitation_resend``: a new nonce, so the old link dies, and a fresh expiry)
+each enqueue one message naming the nonce it is for; a redelivered message sends nothing more.
+``invitation_revoke`` makes a pending link dead (the page then says what it says of used links).
 """
 
 from __future__ import annotations
@@ -59,8 +62,70 @@ def invitation_create(
             target=invitation,
             data={"organization": str(organization.pk), "email": email, "role": role},
         )
-        transaction.on_commit(lambda: _enqueue_email(invitation.pk))
+        nonce = invitation.nonce
+        transaction.on_commit(lambda: _enqueue_email(invitation.pk, nonce))
     return invitation
+
+
+def _lock_for_change(*, actor: Actor, invitation: Invitation) -> Invitation:
+    """The row, locked, once the actor may manage this invitation's organization (as for creating it)."""
+    locked = Invitation.objects.select_for_update().select_related("organization__tenant").get(pk=invitation.pk)
+    organization = locked.organization
+    if not permissions.can_manage_members(actor, organization) or not permissions.can_grant_role(
+        actor, organization, locked.role
+    ):
+        raise PermissionDenied(f"You may not manage invitations to '{organization.identifier}' as '{locked.role}'.")
+    return locked
+
+
+def invitation_revoke(*, actor: Actor, invitation: Invitation) -> Invitation:
+    """Make a pending invitation's link dead. Revoking twice changes nothing; a used one cannot be revoked."""
+    with transaction.atomic():
+        locked = _lock_for_change(actor=actor, invitation=invitation)
+        if locked.accepted_at is not None:
+            raise ValidationError(
+                {"invitation": ["This invitation was already accepted; remove the membership instead."]}
+            )
+        if locked.revoked_at is not None:
+            return locked
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=actor,
+            tenant=locked.organization.tenant,
+            action="invitation.revoke",
+            target=locked,
+            data={"organization": str(locked.organization_id), "email": locked.email},
+        )
+    return locked
+
+
+def invitation_resend(*, actor: Actor, invitation: Invitation) -> Invitation:
+    """Mail a pending invitation again with a new link (the old one stops working) and a fresh expiry.
+
+    Only for invitations still usable: used, expired or revoked ones need a new invitation, so
+    that a resend never revives a link someone decided to end.
+    """
+    with transaction.atomic():
+        locked = _lock_for_change(actor=actor, invitation=invitation)
+        if not _usable(locked):
+            raise ValidationError(
+                {"invitation": ["Only a pending invitation can be sent again: this one was used, expired or revoked."]}
+            )
+        locked.nonce = secrets.token_urlsafe(24)
+        locked.expires_at = timezone.now() + timedelta(seconds=_lifetime())
+        locked.sent_at = None  # the message for this nonce is not sent yet
+        locked.save(update_fields=["nonce", "expires_at", "sent_at"])
+        audit_record(
+            actor=actor,
+            tenant=locked.organization.tenant,
+            action="invitation.resend",
+            target=locked,
+            data={"organization": str(locked.organization_id), "email": locked.email},
+        )
+        nonce = locked.nonce
+        transaction.on_commit(lambda: _enqueue_email(locked.pk, nonce))
+    return locked
 
 
 def invitation_validate(*, actor: Actor, organization: Organization, email: str, role: str) -> str:
@@ -86,11 +151,11 @@ def invitation_validate(*, actor: Actor, organization: Organization, email: str,
     return email
 
 
-def _enqueue_email(invitation_id: int) -> None:
+def _enqueue_email(invitation_id: int, nonce: str) -> None:
     from orgs.tasks import send_invitation_email
 
     try:
-        send_invitation_email.delay(invitation_id)
+        send_invitation_email.delay(invitation_id, nonce)
     except Exception:  # noqa: BLE001 - the invitation stands; sending can be retried (sent_at stays empty)
         log.exception("could not send invitation %s", invitation_id)
 
@@ -108,8 +173,8 @@ MSG_INVALID = "This invitation link is invalid, expired or already used."
 
 
 def _usable(invitation: Invitation) -> bool:
-    """Not used yet and not expired: the one rule every way of redeeming a link checks."""
-    return invitation.accepted_at is None and invitation.expires_at > timezone.now()
+    """Not used, revoked or expired: the one rule every way of redeeming a link checks."""
+    return invitation.accepted_at is None and invitation.revoked_at is None and invitation.expires_at > timezone.now()
 
 
 def _lock_usable(invitation: Invitation) -> Invitation:
@@ -149,15 +214,20 @@ def invitation_from_token(*, tenant: Tenant, token: str) -> Invitation:
     return invitation
 
 
-def send_invitation(*, invitation_id: int) -> bool:
-    """Send the email once (the row records it). Returns whether a message went out."""
+def send_invitation(*, invitation_id: int, nonce: str | None = None) -> bool:
+    """Send the email once per nonce (the row records it). Returns whether a message went out.
+
+    ``nonce`` names the link the message is for: after a resend, a late or redelivered message
+    of the old link finds another nonce and sends nothing (messages queued before nonces were
+    passed carry none and send the current link, still at most once).
+    """
     with transaction.atomic():
-        invitation = (
-            Invitation.objects.select_for_update()
-            .select_related("organization", "organization__tenant")
-            .filter(pk=invitation_id, sent_at__isnull=True, accepted_at__isnull=True)
-            .first()
+        pending = Invitation.objects.select_for_update().filter(
+            pk=invitation_id, sent_at__isnull=True, accepted_at__isnull=True, revoked_at__isnull=True
         )
+        if nonce is not None:
+            pending = pending.filter(nonce=nonce)
+        invitation = pending.select_related("organization", "organization__tenant").first()
         if invitation is None:
             return False
         org = invitation.organization

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from orgs.invitations import invitation_create, invitation_validate
+from orgs.invitations import invitation_create, invitation_resend, invitation_revoke, invitation_validate
 from orgs.jobs import job_resume
 from orgs.models import Invitation, OrganizationProfileValue, SharingJob, SharingPolicy
 from orgs.profiles import profile_value_clear
@@ -82,12 +82,23 @@ class InvitationForm(forms.ModelForm):
 @admin.register(Invitation)
 class InvitationAdmin(TenantScopedAdmin):
     form = InvitationForm
-    list_display = ("email", "organization", "role", "tenant", "created_at", "expires_at", "sent_at", "accepted_at")
+    list_display = (
+        "email",
+        "organization",
+        "role",
+        "tenant",
+        "created_at",
+        "expires_at",
+        "sent_at",
+        "accepted_at",
+        "revoked_at",
+    )
+    actions = ("revoke_invitations", "resend_invitations")
     list_filter = ("tenant", "role")
     search_fields = ("email", "organization__identifier")
     list_select_related = ("organization", "tenant")
     fields = ("tenant", "organization", "email", "role", "invited_by", "created_at", "expires_at", "sent_at")
-    readonly_fields = (*fields, "accepted_at", "accepted_by")
+    readonly_fields = (*fields, "accepted_at", "accepted_by", "revoked_at")
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None:
@@ -116,6 +127,29 @@ class InvitationAdmin(TenantScopedAdmin):
         for field in created._meta.concrete_fields:
             setattr(obj, field.attname, getattr(created, field.attname))
         obj._state.adding = False
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Invitation], change: Any, done: str) -> None:
+        """Run one service per selected invitation; refusals are listed, the others go through."""
+        count, refused = 0, []
+        for invitation in queryset.select_related("organization", "tenant"):
+            try:
+                change(actor=request.user, invitation=invitation)
+            except (ValidationError, PermissionDenied) as exc:
+                refused.append(f"{invitation.email}: {' '.join(getattr(exc, 'messages', [str(exc)]))}")
+            else:
+                count += 1
+        if count:
+            self.message_user(request, f"{done} {count} invitation(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not done: " + "; ".join(refused), messages.WARNING)
+
+    @admin.action(description="Revoke selected invitations (their links stop working)")
+    def revoke_invitations(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        self._each(request, queryset, invitation_revoke, "Revoked")
+
+    @admin.action(description="Resend selected invitations (a new link; the old one stops working)")
+    def resend_invitations(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        self._each(request, queryset, invitation_resend, "Sent again")
 
 
 @admin.register(OrganizationProfileValue)

@@ -73,8 +73,8 @@ def expand_sharing_policy(policy_id: int) -> int:
 
 
 @shared_task(name="orgs.tasks.send_invitation_email")
-def send_invitation_email(invitation_id: int) -> bool:
-    """Email one invitation's link; a redelivery after success sends nothing."""
+def send_invitation_email(invitation_id: int, nonce: str | None = None) -> bool:
+    """Email one invitation's link (the one of ``nonce``); a redelivery after success sends nothing."""
     from orgs.invitations import send_invitation
 
-    return send_invitation(invitation_id=invitation_id)
+    return send_invitation(invitation_id=invitation_id, nonce=nonce)

@@ -16,3 +16,9 @@ os.environ.setdefault("CANOPY_ARGON2_TIME_COST", "1")
 from idp.settings import *  # noqa: E402,F403
 
 CANOPY_CACHE_PREFIX = "canopy-test"
+# The API's rate limits (idp/api/base.py) stay out of the way of the matrices and fuzzers that send
+# thousands of requests per token; tests/test_api_rate_limit.py sets small ones with ``settings``.
+CANOPY_API_RATE_LIMIT = "1000000/60"
+CANOPY_API_WRITE_RATE_LIMIT = "1000000/60"
+CANOPY_API_TENANT_RATE_LIMIT = "1000000/60"
+CANOPY_API_ANON_RATE_LIMIT = "1000000/60"

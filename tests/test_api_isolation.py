@@ -15,7 +15,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
 from idp.api.base import TenantAPIView
-from orgs.models import Membership, SharingPolicy
+from orgs.models import Invitation, Membership, SharingPolicy
 from orgs.services import organization_user_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent
@@ -55,6 +55,7 @@ def object_ids(world: Any) -> dict[str, Any]:
         "sp_id": ServiceProvider.objects.filter(tenant=world.tenant).first().pk,  # type: ignore[union-attr]
         "domain_id": world.domain.pk,
         "link_id": world.link.pk,
+        "invitation_id": Invitation.objects.filter(tenant=world.tenant, organization=world.root).first().pk,  # type: ignore[union-attr]
     }
 
 
@@ -100,6 +101,7 @@ def test_the_enumeration_sees_every_view() -> None:
     assert {"settings", "settings-section", "effective-settings", "propagation-job-resume", "sharing-job"} <= names
     assert {"oidc-client", "oidc-client-rotate-secret", "upstream-idp", "upstream-domain-verify", "saml-sp"} <= names
     assert {"organization-domain", "acts-for-link", "member-profile"} <= names
+    assert {"invitations", "invitation", "invitation-resend"} <= names
     assert {"root-settings", "root-settings-section", "root-effective-settings"} <= names
     for p in idp.api.urls.urlpatterns:
         if isinstance(p, URLPattern) and p.name not in ("schema", "docs", "not-found"):

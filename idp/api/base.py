@@ -12,7 +12,11 @@ Every API view derives from ``TenantAPIView``:
    the view's ``object_kwarg`` is looked up only in ``reachable_objects()`` (built with
    ``in_reach``: the tenant's rows, and for delegated admins only those of organizations in
    their reach), likewise 404 outside;
-5. the view's ``org_permissions`` (HTTP method → an ``orgs.permissions`` predicate) is checked
+5. requests are counted against the rate limits: per client address for requests without
+   valid credentials (``check_address_rate``, before any authentication work when there are
+   none), then per principal, per principal for writes and per tenant (``check_throttles``);
+   over a limit the answer is a 429 problem with ``Retry-After``;
+6. the view's ``org_permissions`` (HTTP method → an ``orgs.permissions`` predicate) is checked
    here against that organization (or the object's), before any handler runs (403). The
    services check again when they write.
 
@@ -24,11 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied, Throttled
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
@@ -40,6 +46,7 @@ from orgs.delegation import administered_organizations
 from orgs.models import Organization, SharingPolicy
 from orgs.selectors import organization_get
 from tenants.actors import Actor, is_tenant_admin
+from tenants.lockout import rate_exceeded
 from tenants.models import Tenant
 
 OrgCheck = Callable[[Actor, Organization], bool]
@@ -58,6 +65,41 @@ class Pagination(PageNumberPagination):
 def etag_of(data: Any) -> str:
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return f'"{digest[:32]}"'
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """``limit`` requests per fixed window of ``window_seconds``."""
+
+    limit: int
+    window_seconds: int
+
+
+def rate_limit_setting(name: str, default: str) -> RateLimit:
+    """Parse a setting such as ``"600/60"`` (600 requests per 60 seconds)."""
+    raw = str(getattr(settings, name, default) or default)
+    count, _, seconds = raw.partition("/")
+    return RateLimit(limit=int(count), window_seconds=max(int(seconds or 60), 1))
+
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _refuse_when_exceeded(*, scope: str, tenant: Tenant, key: str, rate: RateLimit, what: str) -> None:
+    """Count one request in the shared cache (``tenants.lockout.rate_exceeded``); 429 beyond the limit.
+
+    The window is fixed and starts at the first request, so ``Retry-After`` is an upper bound.
+    """
+    if rate_exceeded(scope=scope, tenant=tenant, key=key, limit=rate.limit, window_seconds=rate.window_seconds):
+        refusal = Throttled(detail=f"{what} Try again in {rate.window_seconds} seconds.")
+        refusal.wait = rate.window_seconds  # after init: DRF would append its own sentence to the detail
+        raise refusal
+
+
+def _client_address(request: Request) -> str:
+    from idp.flow.services import client_ip
+
+    return client_ip(request) or "unknown"
 
 
 class TenantAPIView(GenericAPIView):
@@ -82,7 +124,15 @@ class TenantAPIView(GenericAPIView):
         if tenant is None:
             raise Http404
         self.tenant = tenant
-        super().initial(request, *args, **kwargs)  # authentication, IsAuthenticated, throttles
+        has_credentials = bool(request.META.get("HTTP_AUTHORIZATION"))
+        if not has_credentials:  # nothing to authenticate: count the address before any other work
+            self.check_address_rate(request)
+        try:
+            super().initial(request, *args, **kwargs)  # authentication, IsAuthenticated, check_throttles
+        except (NotAuthenticated, AuthenticationFailed):
+            if has_credentials:  # a wrong or expired token counts against the address too
+                self.check_address_rate(request)
+            raise
         self.actor = request.user
         if self.tenant_admin_only and not is_tenant_admin(self.actor, self.tenant):
             raise Http404
@@ -112,6 +162,46 @@ class TenantAPIView(GenericAPIView):
                 check = reach_everything if request.method in ("GET", "HEAD", "OPTIONS") else None
             if check is None or (target is not None and not check(self.actor, target)):
                 raise PermissionDenied("Your role does not allow this on this organization.")
+
+    # --- rate limits ---------------------------------------------------------
+
+    def check_address_rate(self, request: Request) -> None:
+        """Requests without valid credentials, per client address in this tenant (``CANOPY_API_ANON_RATE_LIMIT``)."""
+        rate = rate_limit_setting("CANOPY_API_ANON_RATE_LIMIT", "300/60")
+        _refuse_when_exceeded(
+            scope="api-anon",
+            tenant=self.tenant,
+            key=_client_address(request),
+            rate=rate,
+            what="Too many requests without valid credentials came from your address.",
+        )
+
+    def check_throttles(self, request: Request) -> None:
+        """Once authenticated: per principal (user or API client) and per tenant; writes also on their own limit.
+
+        DRF calls this from ``initial`` after authentication and before any handler, so every
+        view of the API is limited here and none does it itself.
+        """
+        token = request.auth
+        user_id = getattr(request.user, "pk", None)
+        principal = f"user:{user_id}" if user_id is not None else f"client:{getattr(token, 'application_id', '-')}"
+        rate = rate_limit_setting("CANOPY_API_RATE_LIMIT", "600/60")
+        _refuse_when_exceeded(
+            scope="api", tenant=self.tenant, key=principal, rate=rate, what="You sent too many requests."
+        )
+        if request.method not in SAFE_METHODS:
+            write = rate_limit_setting("CANOPY_API_WRITE_RATE_LIMIT", "120/60")
+            _refuse_when_exceeded(
+                scope="api-write", tenant=self.tenant, key=principal, rate=write, what="You sent too many changes."
+            )
+        tenant_rate = rate_limit_setting("CANOPY_API_TENANT_RATE_LIMIT", "6000/60")
+        _refuse_when_exceeded(
+            scope="api-tenant",
+            tenant=self.tenant,
+            key="tenant",
+            rate=tenant_rate,
+            what="This tenant's API received too many requests.",
+        )
 
     # --- reach ---------------------------------------------------------------
 

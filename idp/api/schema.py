@@ -36,3 +36,19 @@ def drop_tenant_parameter(result: dict[str, Any], generator: Any, request: Any, 
             if isinstance(operation, dict) and "parameters" in operation:
                 operation["parameters"] = [p for p in operation["parameters"] if p.get("name") != "tenant_slug"]
     return result
+
+
+def add_rate_limit_response(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Postprocessing hook: every operation may answer 429 (the limits live in ``TenantAPIView``, not per view)."""
+    too_many = {
+        "description": "Too many requests: wait the number of seconds in `Retry-After` (problem+json)",
+        "headers": {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again"}
+        },
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("429", too_many)
+    return result

@@ -150,7 +150,17 @@ class InvitationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invitation
-        fields = ["id", "organization", "email", "role", "created_at", "expires_at", "sent_at", "accepted_at"]
+        fields = [
+            "id",
+            "organization",
+            "email",
+            "role",
+            "created_at",
+            "expires_at",
+            "sent_at",
+            "accepted_at",
+            "revoked_at",
+        ]
         read_only_fields = fields
 
 
@@ -367,6 +377,8 @@ class OIDCClientSerializer(serializers.Serializer):
     organization_required = serializers.BooleanField(read_only=True)
     first_party = serializers.BooleanField(read_only=True)
     access_token_format = serializers.CharField(read_only=True)
+    backchannel_logout_uri = serializers.CharField(read_only=True)
+    backchannel_logout_session_required = serializers.BooleanField(read_only=True)
     created = serializers.DateTimeField(read_only=True)
     updated = serializers.DateTimeField(read_only=True)
 
@@ -404,6 +416,8 @@ class OIDCClientCreateSerializer(serializers.Serializer):
     organization_required = serializers.BooleanField(default=False)
     first_party = serializers.BooleanField(default=False)
     access_token_format = serializers.ChoiceField(choices=["jwt", "opaque"], default="jwt")
+    backchannel_logout_uri = RedirectUriField(required=False, allow_blank=True, default="")
+    backchannel_logout_session_required = serializers.BooleanField(default=False)
 
 
 class OIDCClientUpdateSerializer(serializers.Serializer):
@@ -412,6 +426,8 @@ class OIDCClientUpdateSerializer(serializers.Serializer):
     post_logout_redirect_uris = serializers.ListField(child=RedirectUriField(), required=False, max_length=50)
     organization_required = serializers.BooleanField(required=False)
     first_party = serializers.BooleanField(required=False)
+    backchannel_logout_uri = RedirectUriField(required=False, allow_blank=True)
+    backchannel_logout_session_required = serializers.BooleanField(required=False)
 
 
 # --- Upstream IdPs ------------------------------------------------------------------------

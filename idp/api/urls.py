@@ -17,6 +17,16 @@ v1 = [
     path("organizations/<str:org>/members/<int:user_id>/", views.MemberDetailView.as_view(), name="member"),
     path("organizations/<str:org>/users/", views.OrganizationUserCreateView.as_view(), name="organization-users"),
     path("organizations/<str:org>/invitations/", views.InvitationListView.as_view(), name="invitations"),
+    path(
+        "organizations/<str:org>/invitations/<int:invitation_id>/",
+        views.InvitationDetailView.as_view(),
+        name="invitation",
+    ),
+    path(
+        "organizations/<str:org>/invitations/<int:invitation_id>/resend/",
+        views.InvitationResendView.as_view(),
+        name="invitation-resend",
+    ),
     path("sharing-policies/", views.SharingPolicyListView.as_view(), name="sharing-policies"),
     path("sharing-policies/<int:policy_id>/", views.SharingPolicyDetailView.as_view(), name="sharing-policy"),
     # Settings overrides and effective settings (idp/api/views_settings.py)

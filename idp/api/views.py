@@ -437,3 +437,44 @@ class InvitationListView(TenantAPIView):
         )
         body = InvitationSerializer(invitation).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"ETag": etag_of(body)})
+
+
+class InvitationDetailView(TenantAPIView):
+    """One invitation of the organization in the URL (others, and other organizations' ones: 404)."""
+
+    serializer_class = InvitationSerializer
+    object_kwarg = "invitation_id"
+    org_permissions = {"GET": permissions.can_manage_members, "DELETE": permissions.can_manage_members}
+
+    def reachable_objects(self) -> QuerySet[Invitation]:
+        return self.in_reach(Invitation.objects.filter(organization=self.organization))
+
+    @extend_schema(operation_id="invitations_retrieve", responses={200: InvitationSerializer, **PROBLEMS})
+    def get(self, request: Request, tenant_slug: str, org: str, invitation_id: int) -> Response:
+        body = InvitationSerializer(self.object).data
+        return Response(body, headers={"ETag": etag_of(body)})
+
+    @extend_schema(operation_id="invitations_revoke", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
+    def delete(self, request: Request, tenant_slug: str, org: str, invitation_id: int) -> Response:
+        """Revoke: the emailed link stops working (the row stays, with ``revoked_at``, for the record)."""
+        with transaction.atomic():
+            invitation = Invitation.objects.select_for_update().get(pk=self.object.pk)
+            self.check_if_match(etag_of(InvitationSerializer(invitation).data))
+            invitations.invitation_revoke(actor=self.actor, invitation=invitation)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationResendView(TenantAPIView):
+    serializer_class = InvitationSerializer
+    object_kwarg = "invitation_id"
+    org_permissions = {"POST": permissions.can_manage_members}
+
+    def reachable_objects(self) -> QuerySet[Invitation]:
+        return self.in_reach(Invitation.objects.filter(organization=self.organization))
+
+    @extend_schema(operation_id="invitations_resend", request=None, responses={200: InvitationSerializer, **PROBLEMS})
+    def post(self, request: Request, tenant_slug: str, org: str, invitation_id: int) -> Response:
+        """Email a pending invitation again with a new link and a fresh expiry; the previous link stops working."""
+        invitation = invitations.invitation_resend(actor=self.actor, invitation=self.object)
+        body = InvitationSerializer(invitation).data
+        return Response(body, headers={"ETag": etag_of(body)})
