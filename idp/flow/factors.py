@@ -27,6 +27,7 @@ class Factor:
     page_url: Callable[..., str]  # (*, tenant, next_url) -> path of the factor's page
     step_up: Callable[..., bool] | None = None  # (*, tenant, organization, user) -> can this user step up with it
     first: bool = False  # can stand alone as the first factor (it names and proves the user)
+    amr: frozenset[str] = frozenset()  # the RFC 8176 methods that prove it was passed (idp.flow.decision)
 
 
 _registry: dict[str, Factor] = {}

@@ -13,6 +13,7 @@ urlpatterns = [
     path("recover/", recovery.recover_view, name="recover"),
     path("recover/reset/", recovery.reset_view, name="recover_reset"),
     path("select-organization/", views.select_org_view, name="select_org"),
+    path("login/more/", views.stepup_view, name="stepup"),
     path("logout/", views.logout_view, name="logout"),
     path("logout/continue/", logout.logout_continue_view, name="logout_continue"),
     path("invitations/accept/", invitations.accept_invitation_view, name="accept_invitation"),

@@ -31,6 +31,7 @@ from idp.flow.session import (
     sign_in,
 )
 from idp.flow.steps import PASSWORD, choose_step, step_url
+from orgs.models import Organization
 from orgs.settings_selectors import EffectiveSection, effective_section, organization_in_context
 from tenants.models import Tenant, User
 from tenants.selectors import tenant_get_by_slug
@@ -319,12 +320,9 @@ def _second_factor_begin(
     next_url: str,
 ) -> HttpResponse:
     """The password was right and the organization requires codes: send the first, go to its page."""
-    missing = [f for f in factors if f in otp.FACTORS and not otp.destination(user, f)]
-    if missing:
-        request.session.pop(SESSION_LOGIN, None)
-        message = MSG_CODE_NO_EMAIL if missing[0] == otp.EMAIL_OTP else MSG_CODE_NO_PHONE
-        title = "No email address" if missing[0] == otp.EMAIL_OTP else "No mobile number"
-        return _page(request, "error.html", tenant, status=403, title=title, message=message)
+    unreachable = _unreachable(request, tenant, user, factors)
+    if unreachable is not None:
+        return unreachable
     state.update(
         factors=list(factors),
         user_id=user.pk,
@@ -333,6 +331,17 @@ def _second_factor_begin(
         amr=[AMR_PASSWORD],
     )
     return _factor_start(request=request, tenant=tenant, state=state, user=user, factor=factors[0], next_url=next_url)
+
+
+def _unreachable(request: HttpRequest, tenant: Tenant, user: User, factors: list[str]) -> HttpResponse | None:
+    """The error page when a code factor has nowhere to go for ``user`` (no email, no phone), else None."""
+    missing = [f for f in factors if f in otp.FACTORS and not otp.destination(user, f)]
+    if not missing:
+        return None
+    request.session.pop(SESSION_LOGIN, None)
+    message = MSG_CODE_NO_EMAIL if missing[0] == otp.EMAIL_OTP else MSG_CODE_NO_PHONE
+    title = "No email address" if missing[0] == otp.EMAIL_OTP else "No mobile number"
+    return _page(request, "error.html", tenant, status=403, title=title, message=message)
 
 
 def _factor_start(
@@ -619,3 +628,70 @@ def select_org_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             **context,
         )
     return HttpResponseSeeOther(target)
+
+
+# --- step-up to an organization's policy (idp.flow.decision) ----------------------------------
+STEPUP_WORDS = {
+    otp.EMAIL_OTP: "We will send a code to your email address.",
+    otp.SMS_OTP: "We will send a code to your mobile number.",
+    "passkey": "Use your passkey.",
+    "push": "Approve the request on your phone.",
+}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def stepup_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
+    """Run the factors the organization's policy still needs for this session, then go on to ``next``.
+
+    A protocol app sends the browser here when what the session proved falls short of the chosen
+    organization's policy; it checks again when the browser comes back, so nothing here decides.
+    GET explains; POST starts the first missing factor (so a prefetch sends no code).
+    """
+    from idp.flow import decision
+
+    tenant = tenant_get_by_slug(tenant_slug)
+    next_url = _next(request, tenant)
+    auth = current_auth(request, tenant)
+    if auth is None:
+        return HttpResponseRedirect(login_url(tenant, next_url))
+    organization = organization_in_context(tenant=tenant, key=_param(request, "org"))
+    policy = decision.policy_for(tenant=tenant, organization=organization)
+    missing = decision.unmet(policy, decision.Proven.of(auth))
+    if not missing:
+        return HttpResponseSeeOther(next_url or home_url(tenant))
+    if decision.UNAVAILABLE in missing:
+        return _page(request, "error.html", tenant, status=403, title="No way to sign in", message=MSG_NO_FIRST_FACTOR)
+    if request.method == "GET":
+        logout_url = reverse("flow:logout", kwargs={"tenant_slug": tenant.slug})
+        name = Organization.objects.filter(pk=organization).values_list("display_name", flat=True).first()
+        return _page(
+            request,
+            "stepup.html",
+            tenant,
+            next=next_url,
+            org=str(organization or ""),
+            organization_name=name or "",
+            explanation=" ".join(STEPUP_WORDS.get(f, "") for f in missing).strip(),
+            user=auth.user,
+            switch_url=f"{logout_url}?{urlencode({'next': next_url})}",
+        )
+    user = auth.user
+    state: dict[str, Any] = {
+        "tenant_id": tenant.pk,
+        "identifier": user.get_username(),
+        "prompt_login": False,
+        "user_id": user.pk,
+        "backend": settings.AUTHENTICATION_BACKENDS[0],
+        "organization": organization.hex if organization else "",
+        "stepup": True,
+    }
+    if not policy.password_allowed and missing[0] in policy.first_factors:
+        # No password here: start over with the organization's first factor, as its own journey would.
+        state.update(factors=missing[:1], amr=[], first=True)
+        return _first_factor_start(request, tenant=tenant, state=state, user=user, factor=missing[0], next_url=next_url)
+    unreachable = _unreachable(request, tenant, user, missing)
+    if unreachable is not None:
+        return unreachable
+    state.update(factors=list(missing), amr=list(auth.amr))
+    return _factor_start(request=request, tenant=tenant, state=state, user=user, factor=missing[0], next_url=next_url)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django import forms
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -18,25 +20,18 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
 
-from idp.flow import selection, stepup
+from idp.flow import decision, selection, stepup
 from idp.flow import session as flow_session
 from idp.flow.logout import logout_chain_start, logout_prepare, logout_redirect
 from idp.flow.redirects import with_query_param
 from idp.oidc import endpoints
-from idp.oidc.claims import (
-    ORGANIZATION_SCOPE,
-    Selection,
-    requested_organization_scopes,
-    wants_organization,
-)
+from idp.oidc.claims import ORGANIZATION_SCOPE, requested_organization_scopes, wants_organization
 from idp.oidc.context import issuer_for, tenant_scope
 from idp.oidc.models import Application
 from idp.oidc.scopes import describe
-from orgs.selectors import EligibleOrganization, user_eligible_organizations
+from orgs.selectors import EligibleOrganization
 from tenants.models import Tenant
 from tenants.selectors import tenant_get_by_slug
-
-SESSION_SELECTIONS = "canopy.oidc.selections"
 
 
 def tenant_url(tenant: Tenant, name: str) -> str:
@@ -62,16 +57,64 @@ class TenantScopedMixin:
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
 
-def _selection_key(client_id: str, params: dict[str, Any]) -> str:
+def _fingerprint(client_id: str, params: dict[str, Any]) -> str:
+    """What ties a stored decision to one authorization request (it cannot be moved to another)."""
     raw = "|".join(str(params.get(k) or "") for k in ("redirect_uri", "state", "nonce", "code_challenge"))
     return hashlib.sha256(f"{client_id}|{raw}".encode()).hexdigest()[:32]
 
 
+# The parts of an authorization request a code is issued from, kept with its decision.
+CREDENTIAL_KEYS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "claims",
+    "resource",
+)
+
+
+class ConsentForm(forms.Form):
+    """The consent page posts only the transaction it answers and the answer."""
+
+    txn = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    allow = forms.CharField(required=False, max_length=20)
+
+
+class PolicyUnmet(Exception):
+    """The chosen organization's policy is not met by what the session proved."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(", ".join(missing))
+        self.missing = missing
+
+
+class Refused(Exception):
+    """The decision does not allow a code (RFC 6749 error and description)."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
 class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
+    """The authorization endpoint. Its GET makes the organization decision (``idp.flow.decision``)
+    and keeps it in the session under a transaction id; the consent POST and the code issuance
+    read it from there. The policy is checked in ``create_authorization_response``, the one
+    place every code comes from (consent, skip-authorization, an earlier grant)."""
+
     template_name = "oidc/authorize.html"
+    form_class = ConsentForm
 
     def scoped_dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.canopy_selection: Selection | None = None
+        self.canopy_context: decision.SignInContext | None = None
+        self.canopy_selection: EligibleOrganization | None = None
+        self.canopy_txn_id = ""
+        self.canopy_response_mode = request.GET.get("response_mode", "")
         if self.auth is None:
             # A session of another tenant (or none) is not a sign-in here.
             return self.handle_no_permission()
@@ -90,9 +133,7 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         return flow_session.login_url(self.tenant, self.request.get_full_path())
 
     def redirect_to_login(self, *, force: bool, next_url: str | None = None) -> HttpResponse:
-        from django.shortcuts import redirect
-
-        return redirect(
+        return HttpResponseRedirect(
             flow_session.login_url(self.tenant, next_url or self.request.get_full_path(), prompt_login=force)
         )
 
@@ -124,8 +165,8 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         next_url = urlunsplit(("", "", parts.path, urlencode(query), ""))
         return self.redirect_to_login(force=True, next_url=next_url)
 
-    # --- organization selection ----------------------------------------------
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    # --- the decision -------------------------------------------------------
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
         try:
             scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError as error:
@@ -143,36 +184,21 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
             query = request.GET.copy()
             query["approval_prompt"] = "force"
             request.GET = query  # type: ignore[assignment]  # deliberately replace the immutable QueryDict
-        outcome = self.select_organization(
-            request, application, scopes, credentials, force_picker="select_account" in prompt
-        )
-        if isinstance(outcome, HttpResponse):
-            return outcome
-        self.canopy_selection = outcome
-        if outcome is not None:
-            request.session.setdefault(SESSION_SELECTIONS, {})[_selection_key(application.client_id, credentials)] = [
-                str(outcome.organization.pk),
-                str(outcome.via.pk) if outcome.via else None,
-            ]
-            request.session.modified = True
-        return super().get(request, *args, **kwargs)
+        context = self.decide(request, application, scopes, credentials, force_picker="select_account" in prompt)
+        if isinstance(context, HttpResponse):
+            return context
+        self.canopy_context = context
+        try:
+            self.check(application)  # before a consent page too: never ask to allow what cannot be issued
+        except (PolicyUnmet, Refused) as refusal:
+            return self.refusal_response(refusal, credentials, application, prompt)
+        self.canopy_txn_id = self.store(request, context, scopes, credentials)
+        try:
+            return super().get(request, *args, **kwargs)
+        except (PolicyUnmet, Refused) as refusal:
+            return self.refusal_response(refusal, credentials, application, prompt)
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # The consent form: the selection made on GET is in the session.
-        key = _selection_key(request.POST.get("client_id", ""), request.POST)
-        stored = request.session.get(SESSION_SELECTIONS, {}).pop(key, None)
-        request.session.modified = True
-        if stored:
-            from orgs.models import Organization
-
-            orgs = {o.pk: o for o in Organization.objects.filter(tenant=self.tenant, pk__in=[i for i in stored if i])}
-            org = next((o for o in orgs.values() if str(o.pk) == stored[0]), None)
-            via = next((o for o in orgs.values() if stored[1] and str(o.pk) == stored[1]), None)
-            if org is not None:
-                self.canopy_selection = Selection(org, via)
-        return super().post(request, *args, **kwargs)
-
-    def select_organization(  # noqa: PLR0911 - one return per outcome of the selection
+    def decide(  # noqa: PLR0911 - one return per outcome of the selection
         self,
         request: HttpRequest,
         application: Application,
@@ -180,50 +206,189 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         credentials: dict[str, Any],
         *,
         force_picker: bool = False,
-    ) -> Selection | HttpResponse | None:
-        requested_param = (request.GET.get("organization") or "").strip()
-        requested_scopes = requested_organization_scopes(scopes)
-        if not (wants_organization(scopes) or requested_param or application.organization_required):
-            return None
+    ) -> decision.SignInContext | HttpResponse:
+        """The organization decision for this request: made once, or the one stored for it (after a step-up)."""
         assert self.auth is not None  # scoped_dispatch turned away requests without a sign-in
-        eligible = user_eligible_organizations(user=self.auth.user)
-        requested = requested_param or (requested_scopes[0] if requested_scopes else "")
-        if requested_param and requested_scopes and requested_param not in requested_scopes:
+        stored = self.stored(request, credentials)
+        if stored is not None:
+            return stored
+        context = decision.SignInContext(
+            tenant_id=self.tenant.pk, rp_kind="oidc", rp_id=application.client_id, rp_name=application.name
+        )
+        parameter = (request.GET.get("organization") or "").strip()
+        in_scope = requested_organization_scopes(scopes)
+        pick_id = request.GET.get(selection.PICK_PARAM)
+        picked = selection.consume(request, tenant=self.tenant, pick_id=pick_id) if pick_id else None
+        found = decision.select(
+            user=self.auth.user,
+            wanted=wants_organization(scopes),
+            required=application.organization_required,
+            parameter=parameter,
+            scope=in_scope[0] if in_scope else "",
+            picked=picked,
+            force_picker=force_picker and not pick_id,
+        )
+        context.requested = parameter or (in_scope[0] if in_scope else "")
+        outcome = found.outcome
+        if outcome is decision.Outcome.CHOSEN and found.choice is not None:
+            return context.chose(found.choice, found.source)
+        if outcome is decision.Outcome.NONE:
+            return context
+        if outcome is decision.Outcome.CONFLICT:
             return self.oauth_error(
                 credentials, application, "invalid_request", "The organization parameter and scope disagree."
             )
-        if requested:
-            match = _find(eligible, requested)
-            if match is None:
-                return self.oauth_error(
-                    credentials,
-                    application,
-                    "access_denied",
-                    f"The user may not act for the organization '{requested}'.",
-                )
-            return Selection(match.organization, match.via)
-        if not eligible:
-            if application.organization_required:
-                return selection.error_page(
-                    request,
-                    tenant=self.tenant,
-                    title="No organization",
-                    message=f"{application.name} requires you to belong to an organization, and you belong to none. "
-                    "Ask your administrator to add you to one.",
-                    status=403,
-                )
-            return None
-        pick_id = request.GET.get("canopy_pick")
-        if len(eligible) == 1 and not (force_picker and not pick_id):
-            return Selection(eligible[0].organization, eligible[0].via)
-        if pick_id:
-            chosen = selection.consume(request, tenant=self.tenant, pick_id=pick_id)
-            if chosen is not None:
-                return Selection(chosen[0], chosen[1])
-        next_url = _without_param(request.get_full_path(), "canopy_pick")
+        if outcome is decision.Outcome.DENIED:
+            decision.record_refusal(tenant=self.tenant, user=self.auth.user, context=context, reason="not eligible")
+            return self.oauth_error(
+                credentials,
+                application,
+                "access_denied",
+                f"The user may not act for the organization '{context.requested}'.",
+            )
+        if outcome is decision.Outcome.NO_ORGANIZATION:
+            return selection.error_page(
+                request,
+                tenant=self.tenant,
+                title="No organization",
+                message=f"{application.name} requires you to belong to an organization, and you belong to none. "
+                "Ask your administrator to add you to one.",
+                status=403,
+            )
+        if "none" in set(request.GET.get("prompt", "").split()):
+            return self.oauth_error(
+                credentials, application, "account_selection_required", "The user must choose an organization."
+            )
+        next_url = _without_param(request.get_full_path(), selection.PICK_PARAM)
         return selection.begin(
-            request, tenant=self.tenant, eligible=eligible, next_url=next_url, client_name=application.name
+            request, tenant=self.tenant, eligible=list(found.eligible), next_url=next_url, client_name=application.name
         )
+
+    def check(self, application: Application) -> tuple[decision.Policy | None, decision.Proven]:
+        """The decision against the rules, immediately before a code: raises ``Refused`` or ``PolicyUnmet``."""
+        assert self.auth is not None and self.canopy_context is not None
+        context = self.canopy_context
+        proven = decision.Proven.of(self.auth)
+        if context.organization_id is None:
+            if application.organization_required:
+                raise Refused("access_denied", f"{application.name} requires an organization, and none was chosen.")
+            return None, proven
+        chosen = decision.chosen_organization(context, tenant=self.tenant)
+        if chosen is None or not decision.still_eligible(
+            user=self.auth.user, organization_id=context.organization_id, via_id=context.via_id, fresh=False
+        ):
+            raise Refused("access_denied", "The user may no longer act for that organization.")
+        self.canopy_selection = chosen
+        policy = decision.policy_for(tenant=self.tenant, organization=context.organization_id)
+        missing = decision.unmet(policy, proven)
+        if missing:
+            raise PolicyUnmet(missing)
+        return policy, proven
+
+    def refusal_response(
+        self, refusal: Exception, credentials: dict[str, Any], application: Application, prompt: set[str]
+    ) -> HttpResponse:
+        """``Refused``: the error to the client. ``PolicyUnmet``: the journey's step-up, once; then refuse."""
+        context = self.canopy_context
+        assert context is not None and self.auth is not None
+        if isinstance(refusal, Refused):
+            decision.record_refusal(tenant=self.tenant, user=self.auth.user, context=context, reason=refusal.error)
+            return self.oauth_error(credentials, application, refusal.error, refusal.description)
+        assert isinstance(refusal, PolicyUnmet)
+        if "none" in prompt:
+            decision.record_refusal(tenant=self.tenant, user=self.auth.user, context=context, reason="interaction")
+            return self.oauth_error(
+                credentials,
+                application,
+                "interaction_required",
+                "The organization asks for another sign-in step; send the user without prompt=none.",
+            )
+        if self.request.GET.get(decision.STEPUP_DONE) or decision.UNAVAILABLE in refusal.missing:
+            decision.record_refusal(tenant=self.tenant, user=self.auth.user, context=context, reason="policy unmet")
+            return self.oauth_error(
+                credentials,
+                application,
+                "access_denied",
+                "The organization's sign-in requirements were not met.",
+            )
+        context.stepped_up = list(refusal.missing)
+        txn_id = self.canopy_txn_id or self.store(self.request, context, [], credentials)
+        back = _without_param(self.request.get_full_path(), selection.PICK_PARAM)
+        back = with_query_param(
+            with_query_param(back, name=TXN_PARAM, value=txn_id), name=decision.STEPUP_DONE, value="1"
+        )
+        return HttpResponseRedirect(
+            decision.step_up_url(tenant=self.tenant, organization_id=context.organization_id, next_url=back)
+        )
+
+    # --- the decision, server-side -------------------------------------------
+    def store(
+        self, request: HttpRequest, context: decision.SignInContext, scopes: list[str], credentials: dict[str, Any]
+    ) -> str:
+        """Keep the decision and the request it answers under a new transaction id (bounded, expiring)."""
+        now = int(time.time())
+        txns = {k: v for k, v in _txns(request).items() if now - int(v.get("created", 0)) < TXN_TTL_SECONDS}
+        old = request.GET.get(TXN_PARAM, "")
+        txns.pop(old, None)
+        while len(txns) >= MAX_TXNS:
+            txns.pop(min(txns, key=lambda k: txns[k]["created"]))
+        txn_id = secrets.token_urlsafe(16)
+        txns[txn_id] = {
+            "tenant_id": self.tenant.pk,
+            "user_id": self.auth.user.pk if self.auth else None,
+            "fingerprint": _fingerprint(str(credentials.get("client_id")), credentials),
+            "context": context.to_dict(),
+            "scopes": list(scopes),
+            "credentials": {k: credentials[k] for k in CREDENTIAL_KEYS if credentials.get(k) not in (None, "")},
+            "response_mode": request.GET.get("response_mode", ""),
+            "created": now,
+        }
+        request.session[SESSION_TXNS] = txns
+        return txn_id
+
+    def stored(self, request: HttpRequest, credentials: dict[str, Any]) -> decision.SignInContext | None:
+        """The decision kept for this very request (``canopy_txn`` after a step-up), if it is still there."""
+        entry = _txn_entry(request, request.GET.get(TXN_PARAM, ""), tenant=self.tenant, auth=self.auth)
+        if entry is None or entry["fingerprint"] != _fingerprint(str(credentials.get("client_id")), credentials):
+            return None
+        return decision.SignInContext.from_dict(entry["context"])
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"txn": self.canopy_txn_id}
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The consent answer: it confirms the stored decision; nothing else in the form counts."""
+        txn_id = request.POST.get("txn", "")[:64]
+        entry = _txn_entry(request, txn_id, tenant=self.tenant, auth=self.auth)
+        txns = _txns(request)
+        if txns.pop(txn_id, None) is not None:  # one answer per transaction
+            request.session[SESSION_TXNS] = txns
+        application = (
+            Application.objects.filter(client_id=entry["credentials"].get("client_id"), tenant=self.tenant).first()
+            if entry is not None
+            else None
+        )
+        if entry is None or application is None:
+            return selection.error_page(
+                request,
+                tenant=self.tenant,
+                title="Sign in again",
+                message="This sign-in request took too long or was already answered. "
+                "Go back to the application and sign in again.",
+            )
+        self.canopy_context = decision.SignInContext.from_dict(entry["context"])
+        self.canopy_response_mode = str(entry.get("response_mode") or "")
+        credentials = dict(entry["credentials"])
+        allow = bool(request.POST.get("allow"))
+        try:
+            uri, _headers, _body, _status = self.create_authorization_response(
+                request=request, scopes=" ".join(entry["scopes"]), credentials=credentials, allow=allow
+            )
+        except OAuthToolkitError as error:
+            return self.error_response(error, application)
+        except (PolicyUnmet, Refused) as refusal:
+            return self.refusal_response(refusal, credentials, application, set())
+        return self.redirect(uri, application)
 
     def oauth_error(
         self, credentials: dict[str, Any], application: Application, error: str, description: str
@@ -237,9 +402,20 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
     def create_authorization_response(
         self, request: HttpRequest, scopes: Any, credentials: dict[str, Any], allow: bool
     ) -> Any:
-        if self.canopy_selection is not None:
-            credentials["canopy_organization"] = self.canopy_selection.organization
-            credentials["canopy_via"] = self.canopy_selection.via
+        """Every code comes through here: the decision is checked against the rules first."""
+        if allow:
+            application = Application.objects.get(client_id=credentials["client_id"], tenant=self.tenant)
+            policy, proven = self.check(application)
+            context = self.canopy_context
+            assert context is not None and self.auth is not None
+            if self.canopy_selection is not None:
+                credentials["canopy_organization"] = self.canopy_selection.organization
+                credentials["canopy_via"] = self.canopy_selection.via
+            decision.record(
+                tenant=self.tenant, user=self.auth.user, context=context, policy=policy, proven=proven, issued="code"
+            )
+        _forget_txn(request, self.request.GET.get(TXN_PARAM, ""))
+        _forget_txn(request, self.canopy_txn_id)
         return super().create_authorization_response(request, scopes, credentials, allow)
 
     # --- the response: iss (RFC 9207) and response_mode=form_post --------------
@@ -247,8 +423,7 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         parts = urlsplit(redirect_to)
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "iss"]
         query.append(("iss", issuer_for(self.tenant)))
-        mode = self.request.GET.get("response_mode") or self.request.POST.get("response_mode")
-        if mode == "form_post":
+        if self.canopy_response_mode == "form_post":
             action = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
             response = render(self.request, "oidc/form_post.html", {"action": action, "fields": query})
             response["Cache-Control"] = "no-store"
@@ -266,12 +441,34 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         return context
 
 
-def _find(eligible: list[EligibleOrganization], key: str) -> EligibleOrganization | None:
-    key = key.lower()
-    for item in eligible:
-        if str(item.organization.pk) == key or item.organization.identifier.lower() == key:
-            return item
-    return None
+SESSION_TXNS = "canopy.oidc.txns"
+TXN_PARAM = "canopy_txn"
+TXN_TTL_SECONDS = 15 * 60
+MAX_TXNS = 10
+
+
+def _txns(request: HttpRequest) -> dict[str, dict[str, Any]]:
+    found = request.session.get(SESSION_TXNS)
+    return found if isinstance(found, dict) else {}
+
+
+def _txn_entry(request: HttpRequest, txn_id: str, *, tenant: Tenant, auth: Any) -> dict[str, Any] | None:
+    entry = _txns(request).get(txn_id) if txn_id else None
+    if (
+        not isinstance(entry, dict)
+        or entry.get("tenant_id") != tenant.pk
+        or auth is None
+        or entry.get("user_id") != auth.user.pk
+        or time.time() - int(entry.get("created", 0)) >= TXN_TTL_SECONDS
+    ):
+        return None
+    return entry
+
+
+def _forget_txn(request: HttpRequest, txn_id: str) -> None:
+    txns = _txns(request)
+    if txn_id and txns.pop(txn_id, None) is not None:
+        request.session[SESSION_TXNS] = txns
 
 
 def _without_param(url: str, name: str) -> str:

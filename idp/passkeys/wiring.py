@@ -46,6 +46,7 @@ def register() -> None:
             page_url=factor_page_url,
             step_up=services.can_step_up,
             first=True,  # it names and proves the user: it can replace the password (idp.flow.firstfactor)
+            amr=frozenset({services.AMR_HWK}),
         )
     )
     register_delegated_scope(PasskeyCredential, _delegated_rows, writable=True)
