@@ -28,7 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from lxml import etree
 
-from idp.flow import selection, stepup
+from idp.flow import decision, selection, stepup
 from idp.flow import session as flow_session
 from idp.flow.attributes import released_values
 from idp.saml import crypto, protocol
@@ -150,6 +150,9 @@ class Pending:
     session_key: str | None
     require_mfa: bool = False  # RequestedAuthnContext: REFEDS MFA (idp.flow.stepup)
     stepped_up: bool = False  # the journey already ran once for it
+    decision: dict[str, Any] | None = None  # the organization decision, once made (idp.flow.decision)
+    policy_stepped: bool = False  # the step-up to the organization's policy already ran once
+    source: str = ""  # where the organization came from (idp.flow.decision.Source), once chosen
 
 
 @require_GET
@@ -301,8 +304,16 @@ def _drop(request: HttpRequest, key: str | None) -> None:
         request.session[SESSION_PENDING] = parked
 
 
-def _continue_url(tenant: Tenant, key: str) -> str:
-    return reverse("saml:sso_continue", kwargs={"tenant_slug": tenant.slug}) + "?" + urlencode({"k": key})
+def _continue_url(tenant: Tenant, key: str, *, organization: str = "") -> str:
+    """Where the journey returns to. ``organization`` tells the journey's pages which organization's
+    rules and branding to show before sign-in; it decides nothing (the parked request does)."""
+    params = {"k": key, **({"organization": organization} if organization else {})}
+    return reverse("saml:sso_continue", kwargs={"tenant_slug": tenant.slug}) + "?" + urlencode(params)
+
+
+def _requested(sp: ServiceProvider, pending: Pending) -> str:
+    """The organization the SP asked for: the request's parameter, else the SP's default."""
+    return pending.organization or (str(sp.default_organization_id) if sp.default_organization_id else "")
 
 
 def _proceed(  # noqa: PLR0911 - one return per outcome (step-up added one)
@@ -328,9 +339,8 @@ def _proceed(  # noqa: PLR0911 - one return per outcome (step-up added one)
         if pending.require_mfa and not pending.stepped_up:
             return _step_up(request, tenant, sp, pending, key)  # the journey asks for a factor at once
         key = key or _park(request, tenant, pending)
-        return HttpResponseRedirect(
-            flow_session.login_url(tenant, _continue_url(tenant, key), prompt_login=pending.force_authn)
-        )
+        back = _continue_url(tenant, key, organization=_requested(sp, pending))
+        return HttpResponseRedirect(flow_session.login_url(tenant, back, prompt_login=pending.force_authn))
     if pending.require_mfa and auth.acr != flow_session.ACR_MFA:
         return _step_up(request, tenant, sp, pending, key)
     eligible: list[EligibleOrganization] = []
@@ -346,11 +356,72 @@ def _proceed(  # noqa: PLR0911 - one return per outcome (step-up added one)
     )
     if isinstance(outcome, HttpResponse):
         return outcome
-    _drop(request, key)
     if isinstance(outcome, protocol.RequestFailed):
+        _drop(request, key)
         return _pending_failure(request, tenant, sp, pending, outcome)
+    context = _context(sp, pending, outcome)
+    gate = _policy_gate(request, tenant, sp, pending, key, auth=auth, context=context)
+    if isinstance(gate, HttpResponse):
+        return gate
+    _drop(request, key)
+    decision.record(
+        tenant=tenant, user=auth.user, context=context, policy=gate, proven=decision.Proven.of(auth), issued="assertion"
+    )
     memberships = [e.organization for e in eligible if e.via is None] if eligible else None
     return _issue(request, tenant=tenant, sp=sp, pending=pending, auth=auth, chosen=outcome, memberships=memberships)
+
+
+def _context(sp: ServiceProvider, pending: Pending, chosen: EligibleOrganization | None) -> decision.SignInContext:
+    """The decision of this request: the one parked with it (after a step-up), or made now."""
+    if pending.decision:
+        return decision.SignInContext.from_dict(pending.decision)
+    context = decision.SignInContext(
+        tenant_id=sp.tenant_id, rp_kind="saml", rp_id=sp.entity_id, rp_name=str(sp), requested=_requested(sp, pending)
+    )
+    if chosen is None:
+        return context
+    return context.chose(chosen, decision.Source(pending.source or decision.Source.ONLY))
+
+
+def _policy_gate(
+    request: HttpRequest,
+    tenant: Tenant,
+    sp: ServiceProvider,
+    pending: Pending,
+    key: str | None,
+    *,
+    auth: flow_session.AuthState,
+    context: decision.SignInContext,
+) -> decision.Policy | None | HttpResponse:
+    """The chosen organization's policy against what the session proved, immediately before the assertion.
+
+    Met: the policy (None without an organization). Not met: the journey's step-up once (the
+    decision parked with the request), ``NoPassive`` for IsPassive, then ``NoAuthnContext``.
+    """
+    if context.organization_id is None:
+        return None
+    policy = decision.policy_for(tenant=tenant, organization=context.organization_id)
+    missing = decision.unmet(policy, decision.Proven.of(auth))
+    if not missing:
+        return policy
+    if pending.is_passive or pending.policy_stepped or decision.UNAVAILABLE in missing:
+        _drop(request, key)
+        decision.record_refusal(tenant=tenant, user=auth.user, context=context, reason="policy unmet")
+        sub_status = protocol.STATUS_NO_PASSIVE if pending.is_passive else protocol.STATUS_NO_AUTHN_CONTEXT
+        failure = protocol.RequestFailed(
+            protocol.STATUS_RESPONDER, "The organization's sign-in requirements were not met.", sub_status
+        )
+        return _pending_failure(request, tenant, sp, pending, failure)
+    _drop(request, key)
+    context.stepped_up = list(missing)
+    pending.decision = context.to_dict()
+    pending.policy_stepped = True
+    key = _park(request, tenant, pending)
+    return HttpResponseRedirect(
+        decision.step_up_url(
+            tenant=tenant, organization_id=context.organization_id, next_url=_continue_url(tenant, key)
+        )
+    )
 
 
 def _step_up(
@@ -370,14 +441,6 @@ def _step_up(
     return HttpResponseRedirect(flow_session.login_url(tenant, next_url, prompt_login=True))
 
 
-def _find(eligible: list[EligibleOrganization], key: str) -> EligibleOrganization | None:
-    key = key.lower()
-    for item in eligible:
-        if str(item.organization.pk) == key or item.organization.identifier.lower() == key:
-            return item
-    return None
-
-
 def _select_organization(  # noqa: PLR0911 - one return per outcome, as in the OIDC authorize view
     request: HttpRequest,
     *,
@@ -393,42 +456,57 @@ def _select_organization(  # noqa: PLR0911 - one return per outcome, as in the O
 
     ``eligible_out`` receives the user's eligible organizations when they were read.
     """
-    requested = pending.organization or (str(sp.default_organization_id) if sp.default_organization_id else "")
-    if not (sp.wants_organization or requested or sp.organization_required):
-        return None
-    eligible = user_eligible_organizations(user=user, version=org_version)
-    eligible_out.extend(eligible)
-    if requested:
-        match = _find(eligible, requested)
-        if match is None:
-            return protocol.RequestFailed(
-                protocol.STATUS_RESPONDER,
-                f"The user may not act for the organization '{requested}'.",
-                protocol.STATUS_REQUEST_DENIED,
-            )
-        return match
-    if not eligible:
-        if sp.organization_required:
-            _drop(request, key)
-            return selection.error_page(
-                request,
-                tenant=tenant,
-                title="No organization",
-                message=f"{sp} requires you to belong to an organization, and you belong to none. "
-                "Ask your administrator to add you to one.",
-                status=403,
-            )
-        return None
-    if len(eligible) == 1:
-        return eligible[0]
+    denied = protocol.RequestFailed(
+        protocol.STATUS_RESPONDER,
+        f"The user may not act for the organization '{_requested(sp, pending)}'.",
+        protocol.STATUS_REQUEST_DENIED,
+    )
+    if pending.decision:  # decided before a step-up: the same organization, if still allowed
+        context = decision.SignInContext.from_dict(pending.decision)
+        chosen = decision.chosen_organization(context, tenant=tenant)
+        if chosen is None or not decision.still_eligible(
+            user=user, organization_id=context.organization_id, via_id=context.via_id, fresh=False
+        ):
+            return denied
+        eligible_out.extend(user_eligible_organizations(user=user, version=org_version))
+        return chosen
     pick_id = request.GET.get(selection.PICK_PARAM)
-    if pick_id and key:
-        chosen = selection.consume(request, tenant=tenant, pick_id=pick_id)
-        if chosen is not None:
-            return EligibleOrganization(organization=chosen[0], via=chosen[1])
+    picked = selection.consume(request, tenant=tenant, pick_id=pick_id) if pick_id and key else None
+    found = decision.select(
+        user=user,
+        wanted=sp.wants_organization,
+        required=sp.organization_required,
+        parameter=pending.organization,
+        sp_default=str(sp.default_organization_id) if sp.default_organization_id else "",
+        picked=picked,
+        version=org_version,
+    )
+    eligible_out.extend(found.eligible)
+    pending.source = str(found.source)
+    if found.outcome is decision.Outcome.CHOSEN:
+        return found.choice
+    if found.outcome is decision.Outcome.NONE:
+        return None
+    if found.outcome is decision.Outcome.DENIED:
+        return denied
+    if found.outcome is decision.Outcome.NO_ORGANIZATION:
+        _drop(request, key)
+        return selection.error_page(
+            request,
+            tenant=tenant,
+            title="No organization",
+            message=f"{sp} requires you to belong to an organization, and you belong to none. "
+            "Ask your administrator to add you to one.",
+            status=403,
+        )
+    if pending.is_passive:
+        _drop(request, key)
+        return protocol.RequestFailed(
+            protocol.STATUS_RESPONDER, "The user must choose an organization.", protocol.STATUS_NO_PASSIVE
+        )
     key = key or _park(request, tenant, pending)
     return selection.begin(
-        request, tenant=tenant, eligible=eligible, next_url=_continue_url(tenant, key), client_name=str(sp)
+        request, tenant=tenant, eligible=list(found.eligible), next_url=_continue_url(tenant, key), client_name=str(sp)
     )
 
 
