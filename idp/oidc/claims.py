@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from idp.oidc.models import Application
@@ -12,12 +11,6 @@ from tenants.models import User
 
 ORGANIZATION_SCOPE = "organization"
 ORGANIZATION_SCOPE_PREFIX = "organization:"
-
-
-@dataclass(frozen=True)
-class Selection:
-    organization: Organization
-    via: Organization | None = None
 
 
 def wants_organization(scopes: list[str] | set[str]) -> bool:
