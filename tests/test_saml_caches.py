@@ -131,5 +131,9 @@ def test_a_warm_sign_in_reads_only_the_session_and_the_user(idp: dict) -> None:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url + "&organization=mexbanco")
     assert response.status_code == 200 and b"SAMLResponse" in response.content
-    tables = [q["sql"].split(" FROM ")[1].split()[0].strip('"') for q in queries.captured_queries]
-    assert tables == ["django_session", "tenants_user"], tables
+    sql = [q["sql"] for q in queries.captured_queries]
+    reads = [q.split(" FROM ")[1].split()[0].strip('"') for q in sql if q.startswith("SELECT")]
+    writes = [q.split()[2].strip('"') for q in sql if q.startswith("INSERT")]
+    assert reads == ["django_session", "tenants_user"], sql
+    # The one write: the organization decision's audit entry (idp.flow.decision.record).
+    assert writes == ["tenants_auditevent"] and len(sql) == 3, sql

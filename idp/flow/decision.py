@@ -302,6 +302,8 @@ def record(
     issued: str,
 ) -> None:
     """One audit entry per decision that led to an issuance (``issued``: "code", "assertion", "token"…)."""
+    if user.tenant_id == tenant.pk:
+        user.tenant = tenant  # the actor's label names the tenant: no query for what is at hand
     audit_record(
         actor=user,
         tenant=tenant,
