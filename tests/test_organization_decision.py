@@ -407,3 +407,67 @@ def test_saml_is_passive_that_needs_a_step_up_answers_no_passive(saml: dict) -> 
     status = saml_status(form_fields(page.content.decode())[1])
     assert status[-1] == "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
     assert "Assertion" not in response_xml(form_fields(page.content.decode())[1])
+
+
+# --- sign-up closed / open and own branding, on the pages each path shows ------------------------------
+def _configure(tenant: Tenant, identifier: str, section: str, **values: Any) -> None:
+    job = settings_override_set(
+        actor=SYSTEM, tenant=tenant, organization=org(tenant, identifier), section=section, values=values
+    )
+    job_run(job.pk)
+    cache.clear()
+
+
+def _login_page_via_oidc(tenant: Tenant, identifier: str, client: Client, sp: dict) -> str:
+    authorize, _ = demo_web_authorize(
+        tenant, scope="openid organization", state="s", nonce="n", organization=identifier
+    )
+    return client.get(client.get(authorize)["Location"]).content.decode()
+
+
+def _login_page_via_saml(tenant: Tenant, identifier: str, client: Client, sp: dict) -> str:
+    target, _ = login_url(sp)
+    return client.get(client.get(target + f"&organization={identifier}")["Location"]).content.decode()
+
+
+@pytest.fixture
+def sp_settings(demo: Tenant, settings: Any, tmp_path: Any) -> dict:
+    return register_independent_sp(demo, settings, tmp_path)["sp"]
+
+
+LOGIN_PAGES = {"oidc_parameter": _login_page_via_oidc, "saml_parameter": _login_page_via_saml}
+
+
+@pytest.mark.parametrize("via", sorted(LOGIN_PAGES))
+def test_sign_up_closed_or_open_follows_the_organization_on_every_path(
+    demo: Tenant, sp_settings: dict, via: str
+) -> None:
+    _configure(demo, "mexbanco", "login", self_registration=True)
+    _configure(demo, "mexbanco", "flows", self_registration={"enabled": True, "steps": ["password"], "options": {}})
+    closed = LOGIN_PAGES[via](demo, "acme-bank", Client(), sp_settings)  # the root default: closed
+    opened = LOGIN_PAGES[via](demo, "mexbanco", Client(), sp_settings)
+    assert "Create an account" not in closed
+    assert "Create an account" in opened
+
+
+@pytest.mark.parametrize("via", sorted(LOGIN_PAGES))
+def test_own_branding_shows_on_the_journey_of_every_path(demo: Tenant, sp_settings: dict, via: str) -> None:
+    _configure(demo, "acme-bank", "branding", display_name="Acme Bank Online", primary_color="#aa0033")
+    page = LOGIN_PAGES[via](demo, "acme-bank", Client(), sp_settings)
+    assert "Acme Bank Online" in page and "#aa0033" in page
+    assert "Acme Bank Online" not in LOGIN_PAGES[via](demo, "mexbanco", Client(), sp_settings)
+
+
+def test_own_branding_shows_on_the_step_up_page_after_the_picker(demo: Tenant, smtp: Inbox) -> None:
+    require_email_otp(demo, "acme-bank", enabled=True)
+    _configure(demo, "acme-bank", "branding", display_name="Acme Bank Online")
+    client = Client()
+    sign_in(client, demo, user(demo, "alice"))
+    authorize, _ = demo_web_authorize(demo, scope="openid organization", state="s", nonce="n")
+    picker = client.get(authorize)
+    chosen = client.post(
+        "/t/mightybank/select-organization/",
+        {"pick": query_of(picker["Location"])["pick"], "organization": str(org(demo, "acme-bank").pk)},
+    )
+    step = client.get(client.get(chosen["Location"])["Location"])
+    assert "One more step" in step.content.decode() and "Acme Bank Online" in step.content.decode()
