@@ -231,6 +231,7 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         context.requested = parameter or (in_scope[0] if in_scope else "")
         outcome = found.outcome
         if outcome is decision.Outcome.CHOSEN and found.choice is not None:
+            self.canopy_selection = found.choice  # the rows at hand: check() needs not read them again
             return context.chose(found.choice, found.source)
         if outcome is decision.Outcome.NONE:
             return context
@@ -273,7 +274,9 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
             if application.organization_required:
                 raise Refused("access_denied", f"{application.name} requires an organization, and none was chosen.")
             return None, proven
-        chosen = decision.chosen_organization(context, tenant=self.tenant)
+        chosen = self.canopy_selection
+        if chosen is None or str(chosen.organization.pk) != context.organization_id:
+            chosen = decision.chosen_organization(context, tenant=self.tenant)
         if chosen is None or not decision.still_eligible(
             user=self.auth.user, organization_id=context.organization_id, via_id=context.via_id, fresh=False
         ):
