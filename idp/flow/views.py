@@ -664,7 +664,11 @@ def stepup_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa
         return _page(request, "error.html", tenant, status=403, title="No way to sign in", message=MSG_NO_FIRST_FACTOR)
     if request.method == "GET":
         logout_url = reverse("flow:logout", kwargs={"tenant_slug": tenant.slug})
-        name = Organization.objects.filter(pk=organization).values_list("display_name", flat=True).first()
+        name = (
+            Organization.objects.filter(pk=organization).values_list("display_name", flat=True).first()
+            if organization is not None
+            else None
+        )
         return _page(
             request,
             "stepup.html",
