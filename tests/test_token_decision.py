@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from idp.oidc.models import AccessToken, RefreshToken
 from orgs.models import ActsForLink, Membership
@@ -109,6 +111,14 @@ def test_each_refresh_is_audited_with_the_decision(demo) -> None:
     assert entry["organization"] == str(acme.pk) and entry["source"] == "token"
     assert entry["rp"] == "oidc:demo-web" and entry["amr"] == ["pwd"]
     assert entry["policy"]["password"] is True
+
+
+def test_a_refresh_writes_one_audit_row(demo) -> None:
+    tokens = tokens_for(demo, "alice", "acme-bank")
+    with CaptureQueriesContext(connection) as queries:
+        assert refresh(demo, tokens["refresh_token"]).status_code == 200
+    audit = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "tenants_auditevent"')]
+    assert len(audit) == 1
 
 
 def test_refresh_after_the_membership_is_removed_is_refused_and_revokes_the_family(demo) -> None:
@@ -274,3 +284,11 @@ def test_exchange_for_a_user_no_longer_eligible_is_refused(demo) -> None:
     response = exchange(demo, tokens["access_token"], organization="contractor")
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
     assert len(refusals("user inactive")) == 1
+
+
+def test_a_code_whose_organization_was_deleted_is_refused(demo) -> None:
+    flow = signed_in_flow(demo, "alice")
+    code = flow.code_from(flow.pick(flow.authorize(scope=SCOPE), "acme-bank"))
+    organization_delete(actor=SYSTEM, organization=org(demo, "acme-bank"))
+    response = flow.token(code)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
