@@ -210,12 +210,13 @@ def token_exchange(request: HttpRequest, validator: Any) -> JsonResponse:  # noq
             f"The organization '{identifier}' requires more of the sign-in than the subject token's; "
             f"send the user through the authorization endpoint with organization={identifier}.",
         )
-    body = _replace_subject(
-        validator, subject=subject, client=client, context=replace(signed_in, policy=policy), scopes=scopes
-    )
-    if body is None:
-        return oauth_error("invalid_grant", "The subject token is not a valid access token of this client.")
-    decision.record(tenant=tenant, user=user, context=context, policy=policy, proven=proven, issued="exchange")
+    with transaction.atomic():
+        body = _replace_subject(
+            validator, subject=subject, client=client, context=replace(signed_in, policy=policy), scopes=scopes
+        )
+        if body is None:
+            return oauth_error("invalid_grant", "The subject token is not a valid access token of this client.")
+        decision.record(tenant=tenant, user=user, context=context, policy=policy, proven=proven, issued="exchange")
     response = JsonResponse(body)
     response["Cache-Control"] = "no-store"
     return response
@@ -250,37 +251,34 @@ def exchanged_scopes(
 def _replace_subject(
     validator: Any, *, subject: AccessToken, client: Application, context: TokenContext, scopes: list[str]
 ) -> dict[str, Any] | None:
-    """Revoke the subject's tokens and issue the exchanged ones, in one transaction (None: the
-    subject was revoked or replaced concurrently)."""
+    """Revoke the subject's tokens and issue the exchanged ones (None: the subject was revoked or
+    replaced concurrently). Runs inside the caller's transaction."""
     oauth_request = OAuthRequest(f"{issuer_for(current_tenant())}/oauth/token/")
     oauth_request.client = client
     oauth_request.user = subject.user
     oauth_request.scopes = scopes
     oauth_request.canopy = context
     lifetime = int(settings.CANOPY_ACCESS_TOKEN_SECONDS)
-    with transaction.atomic():
-        if not AccessToken.objects.select_for_update().filter(pk=subject.pk).exists():
-            return None
-        previous = RefreshToken.objects.select_for_update().filter(access_token=subject, revoked__isnull=True).first()
-        if previous is not None:
-            previous.revoke()  # and deletes the subject access token
-        else:
-            subject.revoke()
-        value = generate_access_token(oauth_request)
-        access = validator._create_access_token(
-            timezone.now() + timedelta(seconds=lifetime),
-            oauth_request,
-            {"access_token": value, "scope": " ".join(scopes)},
-        )
-        body: dict[str, Any] = {
-            "access_token": value,
-            "issued_token_type": ACCESS_TOKEN_TYPE,
-            "token_type": "Bearer",
-            "expires_in": lifetime,
-            "scope": " ".join(scopes),
-        }
-        if previous is not None:
-            refresh_value = generate_refresh_token(oauth_request)
-            validator._create_refresh_token(oauth_request, refresh_value, access, previous)  # same family
-            body["refresh_token"] = refresh_value
+    if not AccessToken.objects.select_for_update().filter(pk=subject.pk).exists():
+        return None
+    previous = RefreshToken.objects.select_for_update().filter(access_token=subject, revoked__isnull=True).first()
+    if previous is not None:
+        previous.revoke()  # and deletes the subject access token
+    else:
+        subject.revoke()
+    value = generate_access_token(oauth_request)
+    access = validator._create_access_token(
+        timezone.now() + timedelta(seconds=lifetime), oauth_request, {"access_token": value, "scope": " ".join(scopes)}
+    )
+    body: dict[str, Any] = {
+        "access_token": value,
+        "issued_token_type": ACCESS_TOKEN_TYPE,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "scope": " ".join(scopes),
+    }
+    if previous is not None:
+        refresh_value = generate_refresh_token(oauth_request)
+        validator._create_refresh_token(oauth_request, refresh_value, access, previous)  # same family
+        body["refresh_token"] = refresh_value
     return body

@@ -232,13 +232,14 @@ class CanopyValidator(OAuth2Validator):
         try:
             policy = refresh_recheck(tenant=tenant, token=instance, context=context)
         except RefreshRefused as refused:
-            revoke_family(instance)
-            decision.record_refusal(
-                tenant=tenant,
-                user=instance.user,
-                context=refused_context(instance, context, client),
-                reason=refused.reason,
-            )
+            with transaction.atomic():
+                revoke_family(instance)
+                decision.record_refusal(
+                    tenant=tenant,
+                    user=instance.user,
+                    context=refused_context(instance, context, client),
+                    reason=refused.reason,
+                )
             raise oauth_errors.InvalidGrantError(description=refused.description, request=request) from refused
         request.canopy = replace(context, policy=policy)
         return True
