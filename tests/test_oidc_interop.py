@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 import requests
+from authlib.integrations.base_client.errors import OAuthError
 from django.core.management import call_command
 from joserfc import jwt
 from joserfc.jwt import JWTClaimsRegistry
 
-from orgs.models import Organization
+from orgs.models import ActsForLink, Organization
+from orgs.services import acts_for_remove
+from tenants.actors import SYSTEM
 from tests.oidc_support import catch_rp_callbacks, demo_web_rp
 
 pytestmark = pytest.mark.browser
@@ -77,6 +80,8 @@ def rp_login(canopy: str, browser: Any, username: str, pick: str | None) -> dict
         "refreshed": dict(refreshed_claims),
         "token": token,
         "refreshed_token": refreshed,
+        "session": session,
+        "token_endpoint": config["token_endpoint"],
     }
 
 
@@ -102,6 +107,18 @@ def test_carol_acts_for_my_corporation_via_contractor(canopy: str, browser: Any)
         assert result[source]["org_id"] == str(corp.pk), source
         assert result[source]["org_acting_for"] == str(contractor.pk), source
         assert result[source]["org_ids"] == [str(contractor.pk)], source
+
+
+@pytest.mark.django_db(transaction=True)
+def test_authlib_hears_invalid_grant_once_the_acts_for_link_is_gone(canopy: str, browser: Any) -> None:
+    result = rp_login(canopy, browser, "carol", pick="My Corporation")
+    acts_for_remove(actor=SYSTEM, link=ActsForLink.objects.get(organization__identifier="contractor"))
+    with pytest.raises(OAuthError) as refused:
+        result["session"].refresh_token(
+            result["token_endpoint"], refresh_token=result["refreshed_token"]["refresh_token"]
+        )
+    assert refused.value.error == "invalid_grant"
+    assert "may no longer act for" in str(refused.value.description)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,17 +9,21 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from oauthlib.common import Request as OAuthRequest
 
+from idp.flow import decision
 from idp.oidc.claims import (
-    ORGANIZATION_SCOPE,
+    ORGANIZATION_SCOPE_PREFIX,
     organization_claims,
     requested_organization_scopes,
     standard_claims,
@@ -28,8 +32,10 @@ from idp.oidc.claims import (
 )
 from idp.oidc.context import current_tenant, issuer_for
 from idp.oidc.models import AccessToken, Application, RefreshToken
+from idp.oidc.token_context import TokenContext
 from idp.oidc.tokens import generate_access_token, generate_refresh_token
-from orgs.selectors import user_eligible_organizations
+from orgs.models import Organization
+from orgs.selectors import user_eligible_organizations_uncached
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - RFC 8693 URN, not a secret
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - RFC 8693 URN, not a secret
@@ -76,7 +82,7 @@ def _load_token(value: str, client: Application) -> AccessToken | None:
         .filter(token_checksum=checksum, tenant=current_tenant())
         .first()
     )
-    if token is None or token.application_id != client.pk or not token.is_valid():
+    if token is None or token.application_id != client.pk or not token.is_valid() or token.organization_gone:
         return None
     return token
 
@@ -117,7 +123,20 @@ def introspect(request: HttpRequest) -> JsonResponse:
 
 
 def token_exchange(request: HttpRequest, validator: Any) -> JsonResponse:  # noqa: PLR0911 - one return per RFC 8693 error
-    """Switch organization without a new sign-in: same user, same client, same or fewer scopes."""
+    """Switch organization without a new sign-in: same user, same client, same or fewer scopes.
+
+    - The result's scopes are a subset of the subject token's; the one change allowed is its
+      ``organization:<x>`` scope (if it has one) becoming ``organization:<target>``. A subject
+      token without an organization scope cannot switch.
+    - The user must be active and may act for the target now (read fresh), and the target's
+      policy must be met by the sign-in the subject token came from; otherwise the client is
+      told to send the user through the authorization endpoint (``insufficient_user_authentication``).
+    - The exchange replaces the subject: its access token is revoked, and its refresh token
+      (if any) is revoked and replaced by one of the same family bound to the target, so one
+      sign-in never holds two live refresh tokens. Presenting the replaced refresh token later
+      is a reuse and revokes the family, as for a rotated one.
+    - Every decision is audited (``signin.decision`` with ``issued: exchange``, or ``signin.refused``).
+    """
     client = authenticate_client(request)
     if client is None:
         return oauth_error("invalid_client", "Client authentication failed.", status=401)
@@ -129,60 +148,137 @@ def token_exchange(request: HttpRequest, validator: Any) -> JsonResponse:  # noq
     if requested_type not in (None, "", ACCESS_TOKEN_TYPE):
         return oauth_error("invalid_request", "Only access tokens can be requested.")
     subject = _load_token(request.POST.get("subject_token", ""), client)
-    if subject is None or subject.user is None or not subject.user.is_active:
+    if subject is None or subject.user is None:
         return oauth_error("invalid_grant", "The subject token is not a valid access token of this client.")
     granted = subject.scope.split()
-    wanted = request.POST.get("scope", "").split() or granted
-    wanted_orgs = requested_organization_scopes(wanted)
-    wanted = [s for s in wanted if not s.startswith(f"{ORGANIZATION_SCOPE}:")]
-    if not set(wanted) <= set(granted):
-        return oauth_error("invalid_scope", "Token exchange cannot add scopes.")
-    key = (request.POST.get("organization") or (wanted_orgs[0] if wanted_orgs else "")).strip().lower()
+    if not wants_organization(granted):
+        return oauth_error(
+            "invalid_scope", "The subject token has no organization scope, so it cannot switch organization."
+        )
+    asked = request.POST.get("scope", "").split()
+    asked_orgs = requested_organization_scopes(asked)
+    parameter = (request.POST.get("organization") or "").strip()
+    if len(asked_orgs) > 1:
+        return oauth_error("invalid_scope", "Name one organization.")
+    if parameter and asked_orgs and parameter.lower() != asked_orgs[0].lower():
+        return oauth_error("invalid_request", "The organization parameter and scope disagree.")
+    key = parameter or (asked_orgs[0] if asked_orgs else "")
     if not key:
         return oauth_error("invalid_request", "Name the organization to switch to with the organization parameter.")
-    eligible = user_eligible_organizations(user=subject.user)
-    match = next(
-        (e for e in eligible if str(e.organization.pk) == key or e.organization.identifier.lower() == key), None
-    )
-    if match is None:
-        return oauth_error("invalid_target", "The user may not act for that organization.")
-    if ORGANIZATION_SCOPE not in wanted and not wants_organization(wanted):
-        wanted.append(ORGANIZATION_SCOPE)
 
-    oauth_request = OAuthRequest(request.build_absolute_uri())
+    tenant = current_tenant()
+    user = subject.user
+    context = decision.SignInContext(
+        tenant_id=tenant.pk,
+        rp_kind="oidc",
+        rp_id=client.client_id,
+        rp_name=client.name,
+        requested=key,
+        source=decision.Source.EXCHANGE,
+    )
+    if not user.is_active:
+        decision.record_refusal(tenant=tenant, user=user, context=context, reason="user inactive")
+        return oauth_error("invalid_grant", "The user's account is disabled.")
+    match = decision.find(user_eligible_organizations_uncached(user=user), key)
+    if match is None:
+        decision.record_refusal(tenant=tenant, user=user, context=context, reason="not eligible")
+        return oauth_error("invalid_target", "The user may not act for that organization.")
+    context = context.chose(match, decision.Source.EXCHANGE)
+    scopes = exchanged_scopes(granted=granted, asked=asked, subject=subject, target=match.organization)
+    if scopes is None:
+        return oauth_error(
+            "invalid_scope",
+            "Token exchange cannot add scopes: ask for the subject token's scopes or fewer, keeping the "
+            "organization scope; only its organization:<x> may name the target.",
+        )
+    signed_in = TokenContext(
+        source=decision.Source.EXCHANGE,
+        organization=match.organization,
+        via=match.via,
+        auth_time=subject.auth_time,
+        amr=tuple(subject.amr.split()),
+        upstream=subject.upstream,
+        sid=subject.sid,
+    )
+    policy = decision.policy_for(tenant=tenant, organization=match.organization.pk)
+    proven = signed_in.proven()
+    if decision.unmet(policy, proven):
+        decision.record_refusal(tenant=tenant, user=user, context=context, reason="policy unmet")
+        identifier = match.organization.identifier
+        return oauth_error(
+            "insufficient_user_authentication",
+            f"The organization '{identifier}' requires more of the sign-in than the subject token's; "
+            f"send the user through the authorization endpoint with organization={identifier}.",
+        )
+    with transaction.atomic():
+        body = _replace_subject(
+            validator, subject=subject, client=client, context=replace(signed_in, policy=policy), scopes=scopes
+        )
+        if body is None:
+            return oauth_error("invalid_grant", "The subject token is not a valid access token of this client.")
+        decision.record(tenant=tenant, user=user, context=context, policy=policy, proven=proven, issued="exchange")
+    response = JsonResponse(body)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def exchanged_scopes(
+    *, granted: list[str], asked: list[str], subject: AccessToken, target: Organization
+) -> list[str] | None:
+    """The exchanged token's scopes, or None if ``asked`` goes beyond the subject's.
+
+    Allowed: the subject's scopes (or fewer, keeping an organization scope), with its
+    ``organization:<x>`` swapped for ``organization:<target>`` (the target by identifier, or by id
+    if the subject named its organization by id).
+    """
+    named = requested_organization_scopes(granted)
+    swapped: str | None = None
+    if named:
+        by_id = subject.organization is not None and named[0].lower() == str(subject.organization.pk)
+        swapped = f"{ORGANIZATION_SCOPE_PREFIX}{target.pk if by_id else target.identifier}"
+    allowed = [s for s in granted if not s.startswith(ORGANIZATION_SCOPE_PREFIX)] + ([swapped] if swapped else [])
+    if not asked:
+        return allowed
+    if swapped is None and requested_organization_scopes(asked):
+        return None  # the subject had only "organization": naming one would add a scope
+    # An organization:<x> asked for was checked to name the target: it is the swapped scope.
+    result = list(dict.fromkeys(swapped if swapped and s.startswith(ORGANIZATION_SCOPE_PREFIX) else s for s in asked))
+    if not set(result) <= set(allowed) or not wants_organization(result):
+        return None
+    return result
+
+
+def _replace_subject(
+    validator: Any, *, subject: AccessToken, client: Application, context: TokenContext, scopes: list[str]
+) -> dict[str, Any] | None:
+    """Revoke the subject's tokens and issue the exchanged ones (None: the subject was revoked or
+    replaced concurrently). Runs inside the caller's transaction."""
+    oauth_request = OAuthRequest(f"{issuer_for(current_tenant())}/oauth/token/")
     oauth_request.client = client
     oauth_request.user = subject.user
-    oauth_request.scopes = wanted
-    oauth_request.canopy_organization = match.organization
-    oauth_request.canopy_via = match.via
-    refresh_source = RefreshToken.objects.filter(access_token=subject, revoked__isnull=True).first()
-    oauth_request.canopy_auth_time = refresh_source.auth_time if refresh_source else None
-    oauth_request.canopy_amr = refresh_source.amr.split() if refresh_source and refresh_source.amr else []
-    oauth_request.canopy_upstream = subject.upstream
-    oauth_request.canopy_sid = subject.sid
+    oauth_request.scopes = scopes
+    oauth_request.canopy = context
+    lifetime = int(settings.CANOPY_ACCESS_TOKEN_SECONDS)
+    if not AccessToken.objects.select_for_update().filter(pk=subject.pk).exists():
+        return None
+    previous = RefreshToken.objects.select_for_update().filter(access_token=subject, revoked__isnull=True).first()
+    if previous is not None:
+        previous.revoke()  # and deletes the subject access token
+    else:
+        subject.revoke()
     value = generate_access_token(oauth_request)
-    validator_lifetime = timedelta(seconds=_access_seconds())
-    lifetime = int(validator_lifetime.total_seconds())
     access = validator._create_access_token(
-        timezone.now() + validator_lifetime, oauth_request, {"access_token": value, "scope": " ".join(wanted)}
+        timezone.now() + timedelta(seconds=lifetime), oauth_request, {"access_token": value, "scope": " ".join(scopes)}
     )
     body: dict[str, Any] = {
         "access_token": value,
         "issued_token_type": ACCESS_TOKEN_TYPE,
         "token_type": "Bearer",
         "expires_in": lifetime,
-        "scope": " ".join(wanted),
+        "scope": " ".join(scopes),
     }
-    if refresh_source is not None:
+    if previous is not None:
         refresh_value = generate_refresh_token(oauth_request)
-        validator._create_refresh_token(oauth_request, refresh_value, access, None)
+        validator._create_refresh_token(oauth_request, refresh_value, access, previous)  # same family
         body["refresh_token"] = refresh_value
-    response = JsonResponse(body)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def _access_seconds() -> int:
-    from django.conf import settings
-
-    return int(settings.CANOPY_ACCESS_TOKEN_SECONDS)
+    return body

@@ -6,6 +6,7 @@ on the grant, the access token and the refresh token, so a refresh keeps it.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -120,7 +121,14 @@ class Application(AbstractApplication):
 class TenantOrganizationFields(models.Model):
     """What the grant, the access token and the refresh token carry beyond DOT's fields:
     the tenant, the organization chosen at sign-in and, for an acts-for choice, the member
-    organization it came through."""
+    organization it came through.
+
+    The foreign keys are ``SET_NULL`` (deleting an organization must not need its tokens
+    deleted first, and the rows stay for reuse detection and the audit trail), so the ids are
+    also kept in ``organization_uuid`` / ``acting_via_uuid``, which nothing clears: a token whose
+    organization was deleted is told apart from one issued without an organization
+    (:attr:`organization_gone`), and a refresh of it is refused instead of issuing a token
+    without an organization."""
 
     tenant: models.ForeignKey[Tenant, Tenant] = models.ForeignKey(
         "tenants.Tenant", on_delete=models.CASCADE, related_name="+"
@@ -131,9 +139,31 @@ class TenantOrganizationFields(models.Model):
     acting_via: models.ForeignKey[Organization | None, Organization | None] = models.ForeignKey(
         "orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    organization_uuid: models.UUIDField[uuid.UUID | None, uuid.UUID | None] = models.UUIDField(
+        null=True, blank=True, editable=False
+    )
+    acting_via_uuid: models.UUIDField[uuid.UUID | None, uuid.UUID | None] = models.UUIDField(
+        null=True, blank=True, editable=False
+    )
 
     class Meta:
         abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The ids follow the foreign keys while they are set; a deleted organization clears
+        # only the foreign key (SET_NULL is an UPDATE of that column), never these.
+        if self.organization_id is not None:
+            self.organization_uuid = self.organization_id
+        if self.acting_via_id is not None:
+            self.acting_via_uuid = self.acting_via_id
+        super().save(*args, **kwargs)
+
+    @property
+    def organization_gone(self) -> bool:
+        """The organization (or the one it was acted for through) was deleted after issuance."""
+        return (self.organization_uuid is not None and self.organization_id is None) or (
+            self.acting_via_uuid is not None and self.acting_via_id is None
+        )
 
 
 class AuthenticationFields(models.Model):

@@ -13,6 +13,7 @@ from idp.oidc import jws
 from idp.oidc.claims import organization_claims, wants_organization
 from idp.oidc.context import current_tenant, issuer_for
 from idp.oidc.models import Application
+from idp.oidc.token_context import NO_CONTEXT, token_context
 
 
 def generate_access_token(request: Any, refresh_token: bool = False) -> str:
@@ -34,17 +35,12 @@ def generate_access_token(request: Any, refresh_token: bool = False) -> str:
         "jti": uuid.uuid4().hex,
         "scope": " ".join(scopes),
     }
-    auth_time = getattr(request, "canopy_auth_time", None)
-    if auth_time is not None:
-        claims["auth_time"] = int(auth_time.timestamp())
+    context = token_context(request) or NO_CONTEXT
+    if context.auth_time is not None:
+        claims["auth_time"] = int(context.auth_time.timestamp())
     if user is not None and wants_organization(scopes):
         claims.update(
-            organization_claims(
-                application=client,
-                user=user,
-                organization=getattr(request, "canopy_organization", None),
-                via=getattr(request, "canopy_via", None),
-            )
+            organization_claims(application=client, user=user, organization=context.organization, via=context.via)
         )
     return jws.sign(tenant_id=tenant.pk, algorithm=client.algorithm or "RS256", claims=claims, typ="at+jwt")
 

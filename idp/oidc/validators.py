@@ -1,7 +1,8 @@
 """Canopy's answers to every OAuth/OIDC policy question (django-oauth-toolkit's validator).
 
 - clients, codes and tokens are looked up inside the tenant named by the URL;
-- the organization chosen at sign-in travels on the grant and the tokens;
+- the organization chosen at sign-in travels on the grant and the tokens (``request.canopy``,
+  a ``TokenContext``), and every refresh checks the decision again (``idp.flow.decision``);
 - ID tokens and JWT access tokens are signed with the tenant's keys;
 - a replayed authorization code revokes what was issued from it.
 """
@@ -12,16 +13,17 @@ import hashlib
 import json
 import logging
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
+from idp.flow import decision
 from idp.flow.session import acr_for as flow_acr_for
 from idp.oidc import jws
 from idp.oidc.claims import (
@@ -33,10 +35,12 @@ from idp.oidc.claims import (
 )
 from idp.oidc.context import current_auth, current_tenant, issuer_for
 from idp.oidc.models import AccessToken, Application, Grant, IDToken, RefreshToken
+from idp.oidc.token_context import AMR_SEPARATOR, NO_CONTEXT, TokenContext, token_context
+from tenants.models import Tenant, User
 
 log = logging.getLogger(__name__)
 
-AMR_SEPARATOR = " "
+REAUTHORIZE = "send the user through the authorization endpoint again"
 
 
 def pkce_required(client_id: str) -> bool:
@@ -117,6 +121,7 @@ class CanopyValidator(OAuth2Validator):
                 description='Unsupported code_challenge_method; use "S256".', request=request
             )
         auth = current_auth()
+        chosen = token_context(request) or NO_CONTEXT  # set by the authorization view
         return Grant.objects.create(
             tenant=current_tenant(),
             application=request.client,
@@ -130,8 +135,8 @@ class CanopyValidator(OAuth2Validator):
             nonce=request.nonce or "",
             claims=json.dumps(request.claims or {}),
             resource=getattr(request, "resource", []),
-            organization=getattr(request, "canopy_organization", None),
-            acting_via=getattr(request, "canopy_via", None),
+            organization=chosen.organization,
+            acting_via=chosen.via,
             auth_time=datetime.fromtimestamp(auth.auth_time, tz=UTC) if auth is not None else None,
             amr=AMR_SEPARATOR.join(auth.amr) if auth is not None else "",
             upstream=auth.upstream_slug if auth is not None else "",
@@ -162,7 +167,7 @@ class CanopyValidator(OAuth2Validator):
         if grant is None:
             self._revoke_tokens_of_replayed_code(code, client)
             return False
-        if grant.is_expired() or not grant.user.is_active:
+        if grant.is_expired() or not grant.user.is_active or grant.organization_gone:
             return False
         request.scopes = grant.scope.split(" ")
         request.user = grant.user
@@ -170,13 +175,7 @@ class CanopyValidator(OAuth2Validator):
             request.nonce = grant.nonce
         if grant.claims:
             request.claims = json.loads(grant.claims)
-        request.canopy_organization = grant.organization
-        request.canopy_via = grant.acting_via
-        request.canopy_auth_time = grant.auth_time
-        request.canopy_amr = grant.amr.split() if grant.amr else []
-        request.canopy_upstream = grant.upstream
-        request.canopy_sid = grant.sid
-        request.canopy_code_hash = code_hash(code)
+        request.canopy = TokenContext.of_row(grant, source=decision.Source.NONE, code_hash=code_hash(code))
         return True
 
     def confirm_redirect_uri(
@@ -215,21 +214,50 @@ class CanopyValidator(OAuth2Validator):
                     RefreshToken.objects.filter(token_family=refresh.token_family).update(revoked=timezone.now())
                 token.delete()
 
-    # --- refresh tokens keep the organization -------------------------------
+    # --- refresh tokens keep the organization, and the decision is checked again ---
     def validate_refresh_token(self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        """DOT's checks (client, expiry, rotation and reuse), then the organization decision again:
+        the user is active, the organization still exists, the user may still act for it the
+        same way (member, or through the same acts-for link; read fresh), and its policy is
+        still met by the sign-in the token came from. Any failure revokes the token's whole
+        family and is audited (``signin.refused``)."""
         ok = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
         if not ok:
             return False
-        instance = request.refresh_token_instance
-        if instance.tenant_id != current_tenant().pk:
+        instance: RefreshToken = request.refresh_token_instance
+        tenant = current_tenant()
+        if instance.tenant_id != tenant.pk:
             return False
-        request.canopy_organization = instance.organization
-        request.canopy_via = instance.acting_via
-        request.canopy_auth_time = instance.auth_time
-        request.canopy_amr = instance.amr.split() if instance.amr else []
-        request.canopy_upstream = instance.upstream
-        request.canopy_sid = instance.sid
+        context = TokenContext.of_row(instance, source=decision.Source.TOKEN)
+        try:
+            policy = refresh_recheck(tenant=tenant, token=instance, context=context)
+        except RefreshRefused as refused:
+            with transaction.atomic():
+                revoke_family(instance)
+                decision.record_refusal(
+                    tenant=tenant,
+                    user=instance.user,
+                    context=refused_context(instance, context, client),
+                    reason=refused.reason,
+                )
+            raise oauth_errors.InvalidGrantError(description=refused.description, request=request) from refused
+        request.canopy = replace(context, policy=policy)
         return True
+
+    def _save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any) -> Any:
+        """DOT's writes (inside its transaction), and for a refresh the decision's audit entry."""
+        saved = super()._save_bearer_token(token, request, *args, **kwargs)
+        context = token_context(request)
+        if request.grant_type == "refresh_token" and context is not None:
+            decision.record(
+                tenant=current_tenant(),
+                user=request.user,
+                context=context.sign_in_context(client=request.client),
+                policy=context.policy,
+                proven=context.proven(),
+                issued="refresh",
+            )
+        return saved
 
     # --- token rows carry tenant and organization ---------------------------
     def _create_access_token(
@@ -245,10 +273,8 @@ class CanopyValidator(OAuth2Validator):
             source_refresh_token=source_refresh_token,
             resource=getattr(request, "resource", []),
             tenant=current_tenant(),
-            organization=getattr(request, "canopy_organization", None),
-            acting_via=getattr(request, "canopy_via", None),
-            grant_code_hash=getattr(request, "canopy_code_hash", ""),
-            **_authentication_fields(request),
+            grant_code_hash=(token_context(request) or NO_CONTEXT).code_hash,
+            **(token_context(request) or NO_CONTEXT).row_fields(),
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
@@ -264,9 +290,7 @@ class CanopyValidator(OAuth2Validator):
             token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
             resource=getattr(request, "resource", []),
             tenant=current_tenant(),
-            organization=getattr(request, "canopy_organization", None),
-            acting_via=getattr(request, "canopy_via", None),
-            **_authentication_fields(request),
+            **(token_context(request) or NO_CONTEXT).row_fields(),
         )
         self._set_token_value(refresh, refresh_token_code)
         refresh.save()
@@ -300,7 +324,9 @@ class CanopyValidator(OAuth2Validator):
     def validate_bearer_token(self, token: str, scopes: Any, request: Any) -> bool:
         ok = super().validate_bearer_token(token, scopes, request)
         access = getattr(request, "access_token", None)
-        if ok and (access is None or getattr(access, "tenant_id", None) != current_tenant().pk):
+        if ok and (
+            access is None or getattr(access, "tenant_id", None) != current_tenant().pk or access.organization_gone
+        ):
             request.access_token = None
             return False
         return ok
@@ -310,9 +336,10 @@ class CanopyValidator(OAuth2Validator):
         if not wants_organization(scopes) or request.user is None:
             return {}
         access = getattr(request, "access_token", None)
-        if hasattr(request, "canopy_organization"):
-            org, via = request.canopy_organization, request.canopy_via
-        elif isinstance(access, AccessToken):
+        context = token_context(request)
+        if context is not None:  # the token endpoint
+            org, via = context.organization, context.via
+        elif isinstance(access, AccessToken):  # userinfo
             org, via = access.organization, access.acting_via
         else:
             org = via = None
@@ -327,9 +354,10 @@ class CanopyValidator(OAuth2Validator):
             requested = set((claims_param.get(target) or {}).keys())
         out: dict[str, Any] = {"sub": str(request.user.pk)}
         access = getattr(request, "access_token", None)
+        context = token_context(request)
         selected = (
-            request.canopy_organization
-            if hasattr(request, "canopy_organization")
+            context.organization
+            if context is not None
             else access.organization
             if isinstance(access, AccessToken)
             else None
@@ -341,11 +369,10 @@ class CanopyValidator(OAuth2Validator):
     def get_id_token_dictionary(self, token: Any, token_handler: Any, request: Any) -> tuple[dict[str, Any], Any]:
         claims = self.get_oidc_claims(token, token_handler, request)
         expiration = timezone.now() + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
-        auth_time = getattr(request, "canopy_auth_time", None) or timezone.now()
-        amr = list(getattr(request, "canopy_amr", None) or ["pwd"])
-        claims.update(
-            upstream_claims(tenant_id=current_tenant().pk, upstream_slug=getattr(request, "canopy_upstream", ""))
-        )
+        context = token_context(request) or NO_CONTEXT
+        auth_time = context.auth_time or timezone.now()
+        amr = list(context.amr or ["pwd"])
+        claims.update(upstream_claims(tenant_id=current_tenant().pk, upstream_slug=context.upstream))
         claims.update(
             iss=issuer_for(current_tenant()),
             exp=int(expiration.timestamp()),
@@ -354,9 +381,8 @@ class CanopyValidator(OAuth2Validator):
             amr=amr,
             acr=acr_for(amr),
         )
-        sid = getattr(request, "canopy_sid", "")
-        if sid:  # the login session, so a back-channel logout token can name it
-            claims["sid"] = sid
+        if context.sid:  # the login session, so a back-channel logout token can name it
+            claims["sid"] = context.sid
         return claims, expiration
 
     def finalize_id_token(self, id_token: dict[str, Any], token: Any, token_handler: Any, request: Any) -> str:
@@ -378,20 +404,60 @@ class CanopyValidator(OAuth2Validator):
         return claims
 
 
-def _authentication_fields(request: Any) -> dict[str, Any]:
-    """auth_time/amr/upstream of the sign-in behind this token request, for the token rows."""
-    return {
-        "auth_time": getattr(request, "canopy_auth_time", None),
-        "amr": AMR_SEPARATOR.join(getattr(request, "canopy_amr", []) or []),
-        "upstream": str(getattr(request, "canopy_upstream", "") or ""),
-        "sid": str(getattr(request, "canopy_sid", "") or ""),
-    }
+class RefreshRefused(Exception):
+    """The refresh token's decision does not hold any more (audit reason, error description)."""
+
+    def __init__(self, reason: str, description: str) -> None:
+        super().__init__(description)
+        self.reason = reason
+        self.description = description
+
+
+def refresh_recheck(*, tenant: Tenant, token: RefreshToken, context: TokenContext) -> decision.Policy | None:
+    """The refresh token's decision, checked again; the organization's policy that is met
+    (None: no organization). Raises :class:`RefreshRefused`."""
+    user: User = token.user
+    organization_id = token.organization_uuid or token.organization_id
+    via_id = token.acting_via_uuid or token.acting_via_id
+    if not user.is_active:
+        raise RefreshRefused("user inactive", "The user's account is disabled.")
+    if token.organization_gone:
+        raise RefreshRefused("organization deleted", f"The token's organization no longer exists; {REAUTHORIZE}.")
+    if not decision.still_eligible(user=user, organization_id=organization_id, via_id=via_id, fresh=True):
+        raise RefreshRefused("not eligible", f"The user may no longer act for the token's organization; {REAUTHORIZE}.")
+    if organization_id is None:
+        return None
+    policy = decision.policy_for(tenant=tenant, organization=organization_id)
+    if decision.unmet(policy, context.proven()):
+        identifier = context.organization.identifier if context.organization is not None else str(organization_id)
+        raise RefreshRefused(
+            "policy unmet",
+            "The organization's sign-in requirements are no longer met by this sign-in; "
+            f"{REAUTHORIZE} with organization={identifier}.",
+        )
+    return policy
+
+
+def refused_context(token: RefreshToken, context: TokenContext, client: Application) -> decision.SignInContext:
+    """The refused decision for the audit: the ids the token was issued for, deleted or not."""
+    signed = context.sign_in_context(client=client)
+    organization_id = token.organization_uuid or token.organization_id
+    via_id = token.acting_via_uuid or token.acting_via_id
+    return replace(
+        signed,
+        organization_id=str(organization_id) if organization_id else None,
+        via_id=str(via_id) if via_id else None,
+    )
+
+
+def revoke_family(token: RefreshToken) -> None:
+    """Revoke every refresh token of ``token``'s family and delete their access tokens."""
+    if token.token_family:
+        RefreshToken.revoke_family(token.token_family)
+    else:  # issued before token families
+        token.revoke()
 
 
 def acr_for(amr: list[str]) -> str:
     """The same mapping the login journey records in the session (``idp.flow.session.acr_for``)."""
     return flow_acr_for(amr)
-
-
-def access_token_lifetime() -> int:
-    return int(settings.CANOPY_ACCESS_TOKEN_SECONDS)

@@ -29,6 +29,7 @@ from idp.oidc.claims import ORGANIZATION_SCOPE, requested_organization_scopes, w
 from idp.oidc.context import issuer_for, tenant_scope
 from idp.oidc.models import Application
 from idp.oidc.scopes import describe
+from idp.oidc.token_context import TokenContext
 from orgs.selectors import EligibleOrganization
 from tenants.models import Tenant
 from tenants.selectors import tenant_get_by_slug
@@ -411,9 +412,8 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
             policy, proven = self.check(application)
             context = self.canopy_context
             assert context is not None and self.auth is not None
-            if self.canopy_selection is not None:
-                credentials["canopy_organization"] = self.canopy_selection.organization
-                credentials["canopy_via"] = self.canopy_selection.via
+            if self.canopy_selection is not None:  # becomes request.canopy for the grant row
+                credentials["canopy"] = TokenContext.chosen(self.canopy_selection, source=context.source)
             decision.record(
                 tenant=self.tenant, user=self.auth.user, context=context, policy=policy, proven=proven, issued="code"
             )
