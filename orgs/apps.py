@@ -8,5 +8,8 @@ class OrgsConfig(AppConfig):
 
     def ready(self) -> None:
         from orgs.delegated_admin import register
+        from orgs.login_policy import lockout_policy_for
+        from tenants.lockout import register_policy_resolver
 
         register()  # owners and admins of organizations may use the admin for their subtree
+        register_policy_resolver(lockout_policy_for)  # lockout thresholds of the home organization

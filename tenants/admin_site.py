@@ -23,6 +23,9 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from tenants.lockout import client_ip, failure_record, failures_reset, identifier_locked, ip_locked
+from tenants.models import Tenant
+
 _delegation_checks: list[Callable[[Any], bool]] = []
 
 
@@ -72,6 +75,8 @@ class TenantAdminAuthenticationForm(AdminAuthenticationForm):
         **AdminAuthenticationForm.error_messages,
         "invalid_login": "That tenant, username and password do not match an administrator account. "
         "Check all three; passwords are case-sensitive.",
+        "locked": "Too many unsuccessful attempts to sign in. Try again later, or ask an administrator "
+        "to unlock your account.",
     }
 
     def clean(self) -> dict[str, Any]:
@@ -79,11 +84,26 @@ class TenantAdminAuthenticationForm(AdminAuthenticationForm):
         password = self.cleaned_data.get("password")
         tenant = (self.cleaned_data.get("tenant") or "").strip().lower()
         if username is not None and password:
-            self.user_cache = authenticate(self.request, username=username, password=password, tenant=tenant)
-            if self.user_cache is None:
-                raise ValidationError(self.error_messages["invalid_login"], code="invalid_login")
-            self.confirm_login_allowed(self.user_cache)
+            self._password_check(tenant, username, password)
         return self.cleaned_data
+
+    def _password_check(self, slug: str, username: str, password: str) -> None:
+        """The same account lockout as the login journey (``tenants.lockout``): a locked account or
+        address is refused before the password is checked, and a failure counts on its counter.
+        A tenant that does not exist has no counters (nobody can sign in there); the address still
+        must not be locked."""
+        tenant = Tenant.objects.filter(slug=slug).first() if slug else None
+        counted = not slug or tenant is not None
+        ip = client_ip(self.request) if self.request is not None else ""
+        if ip_locked(ip=ip) or (counted and identifier_locked(tenant=tenant, identifier=username)):
+            raise ValidationError(self.error_messages["locked"], code="locked")
+        self.user_cache = authenticate(self.request, username=username, password=password, tenant=slug)
+        if self.user_cache is None:
+            if counted and failure_record(tenant=tenant, identifier=username, ip=ip):
+                raise ValidationError(self.error_messages["locked"], code="locked")
+            raise ValidationError(self.error_messages["invalid_login"], code="invalid_login")
+        failures_reset(tenant=tenant, identifier=username, user=self.user_cache)
+        self.confirm_login_allowed(self.user_cache)
 
     def confirm_login_allowed(self, user: Any) -> None:
         # Only "active" from Django; is_staff is decided by can_enter_admin (delegated

@@ -1,16 +1,23 @@
 """Failed sign-in counters and lockouts, kept in the Django cache.
 
-Counts are keyed by the *identifier string* someone typed (per tenant), never by a
-user row, so a lockout says nothing about whether an account exists. A second
-counter per client IP (across tenants) slows password spraying.
+Failures are counted per **account** when the identifier someone typed names one (its username
+or its email, any case: one counter per user), else per identifier string (per tenant), so an
+identifier with no account locks out the same way and a lockout says nothing about whether an
+account exists. A second counter per client IP (across tenants) slows password spraying. Every
+place that checks a credential (the password step, the emailed/SMS codes, the admin sign-in)
+goes through these functions and so shares the counter.
 
 Policy comes from settings, each optional:
 
-- ``CANOPY_LOGIN_MAX_FAILURES`` (5) failures per identifier within
-  ``CANOPY_LOGIN_FAILURE_WINDOW_SECONDS`` (900) lock it for
-  ``CANOPY_LOGIN_LOCKOUT_SECONDS`` (900);
+- ``CANOPY_LOGIN_MAX_FAILURES`` (5) failures within ``CANOPY_LOGIN_FAILURE_WINDOW_SECONDS``
+  (900) lock the account (or identifier) for ``CANOPY_LOGIN_LOCKOUT_SECONDS`` (900);
 - ``CANOPY_LOGIN_IP_MAX_FAILURES`` (20) failures from one IP within the window
   refuse further attempts from it until the window ends.
+
+An organization's settings replace the first two for an account: ``orgs`` registers a resolver
+(:func:`register_policy_resolver`) that reads the effective ``login`` section of the user's home
+organization (else the tenant root); identifiers with no account get the root's. The lock
+entry holds the moment it ends (epoch seconds), so its length is the policy's at the time.
 
 The login journey (``idp.flow``) uses this module; administrators clear a lockout
 with the user admin's "Clear login lockout" action or ``manage.py clear_lockout``.
@@ -19,16 +26,20 @@ with the user admin's "Clear login lockout" action or ``manage.py clear_lockout`
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
+from django.http import HttpRequest
 
 from tenants.actors import Actor
 from tenants.audit import audit_record
-from tenants.models import Tenant
+from tenants.models import Tenant, User
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +54,70 @@ class LockoutPolicy:
     window_seconds: int
 
 
+def client_ip(request: HttpRequest) -> str:
+    """The client's address. Behind ``CANOPY_TRUSTED_PROXY_COUNT`` proxies, read X-Forwarded-For."""
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    proxies = int(getattr(settings, "CANOPY_TRUSTED_PROXY_COUNT", 0))
+    if proxies > 0:
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+        if len(hops) >= proxies:
+            remote = hops[-proxies]
+    try:
+        return str(ipaddress.ip_address(remote))
+    except ValueError:
+        return ""
+
+
 def lockout_policy() -> LockoutPolicy:
+    """The deployment's policy (settings), before any tenant or organization setting."""
     return LockoutPolicy(
         max_failures=int(getattr(settings, "CANOPY_LOGIN_MAX_FAILURES", 5)),
         lockout_seconds=int(getattr(settings, "CANOPY_LOGIN_LOCKOUT_SECONDS", 15 * 60)),
         ip_max_failures=int(getattr(settings, "CANOPY_LOGIN_IP_MAX_FAILURES", 20)),
         window_seconds=int(getattr(settings, "CANOPY_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)),
     )
+
+
+# ``resolver(tenant=, user_id=, base=)`` → the policy for that account (``user_id`` None: an
+# identifier with no account). ``orgs`` registers one at ready(); without it, the deployment's.
+PolicyResolver = Callable[..., LockoutPolicy]
+_policy_resolvers: list[PolicyResolver] = []
+
+
+def register_policy_resolver(resolver: PolicyResolver) -> PolicyResolver:
+    if resolver not in _policy_resolvers:
+        _policy_resolvers.append(resolver)
+    return resolver
+
+
+def policy_for(*, tenant: Tenant | None, user_id: int | None) -> LockoutPolicy:
+    """The policy for an account (or, for ``user_id`` None, an identifier with no account)."""
+    policy = lockout_policy()
+    if tenant is None:  # platform staff: the deployment's
+        return policy
+    for resolver in _policy_resolvers:
+        policy = resolver(tenant=tenant, user_id=user_id, base=policy)
+    return policy
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Whose failures are counted: an account, or an identifier string that names none."""
+
+    tenant: Tenant | None  # None: platform staff (the admin sign-in without a tenant)
+    user_id: int | None
+    part: str  # the cache key's tail
+
+    @property
+    def fail_key(self) -> str:
+        return f"{PREFIX}:fail:{self.part}"
+
+    @property
+    def lock_key(self) -> str:
+        return f"{PREFIX}:lock:{self.part}"
+
+    def policy(self) -> LockoutPolicy:
+        return policy_for(tenant=self.tenant, user_id=self.user_id)
 
 
 def normalize_identifier(identifier: str) -> str:
@@ -62,9 +130,28 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:40]
 
 
-def _identifier_keys(tenant_id: int, identifier: str) -> tuple[str, str]:
-    part = f"{tenant_id}:{_digest(normalize_identifier(identifier))}"
-    return f"{PREFIX}:fail:id:{part}", f"{PREFIX}:lock:id:{part}"
+def account_for(*, tenant: Tenant | None, identifier: str) -> int | None:
+    """The id of the one user ``identifier`` names (username any case, or email), as the
+    authentication backend matches it; None for no such user (or an ambiguous one)."""
+    value = (identifier or "").strip()
+    if not value:
+        return None
+    match = Q(username__iexact=value)
+    if "@" in value:
+        match |= Q(email=value.lower())
+    users = User.objects.filter(match)
+    users = users.filter(tenant=tenant) if tenant is not None else users.filter(tenant__isnull=True)
+    found = list(users.values_list("pk", flat=True)[:2])
+    return found[0] if len(found) == 1 else None
+
+
+def counted_for(*, tenant: Tenant | None, identifier: str, user: User | None = None) -> Counted:
+    """The counter for ``identifier`` (or for ``user``, when the caller already knows the account)."""
+    tenant_part = str(tenant.pk) if tenant is not None else "-"
+    user_id = user.pk if user is not None else account_for(tenant=tenant, identifier=identifier)
+    if user_id is not None:
+        return Counted(tenant, user_id, f"user:{tenant_part}:{user_id}")
+    return Counted(tenant, None, f"id:{tenant_part}:{_digest(normalize_identifier(identifier))}")
 
 
 def _ip_key(ip: str) -> str:
@@ -81,9 +168,14 @@ def _increment(key: str, timeout: int) -> int:
         return 1
 
 
-def identifier_locked(*, tenant: Tenant, identifier: str) -> bool:
-    _, lock_key = _identifier_keys(tenant.pk, identifier)
-    return bool(cache.get(lock_key))
+def _is_locked(counted: Counted) -> bool:
+    until = cache.get(counted.lock_key)
+    return until is not None and int(until) > int(time.time())
+
+
+def identifier_locked(*, tenant: Tenant | None, identifier: str, user: User | None = None) -> bool:
+    """Whether the account ``identifier`` names (or the identifier itself) is locked out."""
+    return _is_locked(counted_for(tenant=tenant, identifier=identifier, user=user))
 
 
 def ip_locked(*, ip: str) -> bool:
@@ -92,41 +184,52 @@ def ip_locked(*, ip: str) -> bool:
     return int(cache.get(_ip_key(ip)) or 0) >= lockout_policy().ip_max_failures
 
 
-def failure_record(*, tenant: Tenant, identifier: str, ip: str, policy: LockoutPolicy | None = None) -> bool:
-    """Count one failed attempt. True when the identifier or the IP is now locked.
+def failure_record(
+    *,
+    tenant: Tenant | None,
+    identifier: str,
+    ip: str,
+    user: User | None = None,
+    policy: LockoutPolicy | None = None,
+) -> bool:
+    """Count one failed attempt. True when the account (or identifier) or the IP is now locked.
 
-    ``policy`` defaults to the settings; the login journey passes the tenant's own.
+    ``policy`` defaults to the account's (:func:`policy_for`).
     """
-    policy = policy or lockout_policy()
-    fail_key, lock_key = _identifier_keys(tenant.pk, identifier)
+    counted = counted_for(tenant=tenant, identifier=identifier, user=user)
+    policy = policy or counted.policy()
     locked = False
-    if _increment(fail_key, policy.window_seconds) >= policy.max_failures:
-        cache.set(lock_key, 1, policy.lockout_seconds)
-        cache.delete(fail_key)  # a fresh count once the lockout ends
-        logger.warning("login lockout: tenant=%s identifier-hash=%s", tenant.slug, fail_key.rsplit(":", 1)[-1][:12])
+    if _increment(counted.fail_key, policy.window_seconds) >= policy.max_failures:
+        cache.set(counted.lock_key, int(time.time()) + policy.lockout_seconds, policy.lockout_seconds)
+        cache.delete(counted.fail_key)  # a fresh count once the lockout ends
+        logger.warning(
+            "login lockout: tenant=%s %s",
+            tenant.slug if tenant is not None else "-",
+            f"user={counted.user_id}" if counted.user_id is not None else f"identifier-hash={counted.part[-40:][:12]}",
+        )
         locked = True
     if ip and _increment(_ip_key(ip), policy.window_seconds) >= policy.ip_max_failures:
         locked = True
     return locked
 
 
-def failures_reset(*, tenant: Tenant, identifier: str) -> None:
-    """After a successful sign-in: forget this identifier's failures (not the IP's)."""
-    fail_key, _ = _identifier_keys(tenant.pk, identifier)
-    cache.delete(fail_key)
+def failures_reset(*, tenant: Tenant | None, identifier: str, user: User | None = None) -> None:
+    """After a successful sign-in: forget this account's failures (not the IP's)."""
+    cache.delete(counted_for(tenant=tenant, identifier=identifier, user=user).fail_key)
 
 
 def lockout_clear(*, actor: Actor, tenant: Tenant, identifiers: Iterable[str], ip: str = "") -> int:
-    """Lift the lockout (and the failure count) of these identifiers, and optionally of an IP.
+    """Lift the lockout (and the failure count) of these identifiers' accounts (or of the
+    identifiers themselves where they name none), and optionally of an IP.
 
     Returns how many of them were locked. Records an audit event.
     """
     cleared = 0
     names = sorted({normalize_identifier(i) for i in identifiers if normalize_identifier(i)})
-    for name in names:
-        fail_key, lock_key = _identifier_keys(tenant.pk, name)
-        cleared += int(bool(cache.get(lock_key)))
-        cache.delete_many([fail_key, lock_key])
+    counters = {c.part: c for c in (counted_for(tenant=tenant, identifier=name) for name in names)}
+    for counted in counters.values():
+        cleared += int(_is_locked(counted))
+        cache.delete_many([counted.fail_key, counted.lock_key])
     if ip:
         cleared += int(ip_locked(ip=ip))
         cache.delete(_ip_key(ip))

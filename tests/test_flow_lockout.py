@@ -155,19 +155,19 @@ def test_the_admin_action_cannot_reach_another_tenant(world_a, world_b, admin_cl
 
 
 def test_the_tenant_root_login_settings_set_the_lockout_policy(demo: Tenant) -> None:
+    from orgs.propagation import job_run
     from orgs.settings_services import settings_override_set
     from tenants.actors import SYSTEM
+    from tenants.lockout import counted_for
 
-    settings_override_set(
+    job = settings_override_set(
         actor=SYSTEM, tenant=demo, section="login", values={"lockout_max_attempts": 2, "lockout_minutes": 1}
     )
-    client = Client()
-    responses = fail(client, "alice", 2)
-    assert responses[-1].status_code == 429  # locked after two failures instead of five
-    from django.core.cache import cache
-
-    from tenants.lockout import _identifier_keys
-
-    _, lock_key = _identifier_keys(demo.pk, "alice")
-    ttl = cache._cache.get_client().ttl(cache.make_and_validate_key(lock_key))  # type: ignore[attr-defined]
-    assert 0 < ttl <= 60  # one minute, as set at the root, not the deployment's fifteen
+    job_run(job.pk)  # organizations below the root inherit it once propagated
+    cache.clear()
+    for name in ("sam", "alice", "nobody"):  # no home organization; one inheriting the root; no account
+        responses = fail(Client(), name, 2)
+        assert responses[-1].status_code == 429, name  # locked after two failures instead of five
+        lock_key = counted_for(tenant=demo, identifier=name).lock_key
+        ttl = cache._cache.get_client().ttl(cache.make_and_validate_key(lock_key))  # type: ignore[attr-defined]
+        assert 0 < ttl <= 60  # one minute, as set at the root, not the deployment's fifteen

@@ -3,7 +3,7 @@
 A challenge lives in the login state of the (server-side) session: the code's keyed
 HMAC-SHA-256 with a per-challenge nonce (never the code), its expiry, wrong attempts and
 when it was sent. A code is single-use: success removes the challenge; a resend replaces it.
-Wrong codes count towards the identifier's lockout (``tenants.lockout``) as failed sign-ins,
+Wrong codes count towards the account's lockout (``tenants.lockout``) as failed sign-ins,
 and after the organization's ``lockout_max_attempts`` wrong codes the challenge is dropped.
 """
 
@@ -23,7 +23,6 @@ from django.core.mail import send_mail
 from django.utils.crypto import salted_hmac
 
 from idp.flow import sms
-from idp.flow.services import tenant_lockout_policy
 from orgs.messages import email_template, render_text
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
@@ -48,7 +47,7 @@ class Check(enum.Enum):
     WRONG = "wrong"
     EXPIRED = "expired"
     TOO_MANY = "too-many"  # this challenge is spent; sign in again
-    LOCKED = "locked"  # the identifier is locked
+    LOCKED = "locked"  # the account (or identifier) is locked out
     MISSING = "missing"  # no challenge (already used, replaced, or never sent)
 
 
@@ -160,7 +159,7 @@ def challenge_check(  # noqa: PLR0911 - one return per outcome
 ) -> Check:
     """Check ``code`` against the challenge in ``state``; on success the challenge is gone."""
     identifier = str(state.get("identifier", ""))
-    if identifier_locked(tenant=tenant, identifier=identifier):
+    if identifier_locked(tenant=tenant, identifier=identifier, user=user):
         state.pop("otp", None)
         return Check.LOCKED
     challenge = state.get("otp")
@@ -173,11 +172,11 @@ def challenge_check(  # noqa: PLR0911 - one return per outcome
     candidate = "".join(code.split())
     if hmac.compare_digest(code_hash(str(challenge["nonce"]), candidate), str(challenge["hash"])):
         state.pop("otp", None)
-        failures_reset(tenant=tenant, identifier=identifier)
+        failures_reset(tenant=tenant, identifier=identifier, user=user)
         audit_record(actor=SYSTEM, tenant=tenant, action="login.otp.verified", target=user, data={"factor": factor})
         return Check.OK
     challenge["attempts"] = int(challenge["attempts"]) + 1
-    locked = failure_record(tenant=tenant, identifier=identifier, ip=ip, policy=tenant_lockout_policy(tenant))
+    locked = failure_record(tenant=tenant, identifier=identifier, ip=ip, user=user)
     audit_record(actor=SYSTEM, tenant=tenant, action="login.otp.failed", target=user, data={"factor": factor})
     if locked:
         state.pop("otp", None)

@@ -10,12 +10,19 @@
 - On reset: the new password is checked by the password validators, every other session of
   the user ends (the session auth hash changes) and the registered revokers
   (``idp.flow.revocation``: OIDC refresh and access tokens) run; audit events record both.
-- By code as well, when the tenant root's effective ``flows.password_recovery`` flow is enabled
+- Per organization: the organization in context (``org`` on the page, else ``organization`` in
+  ``next``, as the other login pages; else the tenant root) decides with its effective
+  ``flows.password_recovery`` whether recovery is offered at all: where it is off the page says so
+  (403) and no mail goes out, whatever the root says (and the other way round). The mail uses the
+  effective ``templates.email_password_recovery`` of the organization in context, else of the
+  account's home organization (else the root's); with no organization in context, an account whose
+  home organization turned recovery off gets no mail (the page answers as for anyone else).
+- By code as well, when that effective ``flows.password_recovery`` flow is enabled
   and lists the ``email_otp`` step (the default): the same email also carries a one-time code,
   and the "check your email" page offers a field for it (``recover/code/``). The challenge sits
   in the session whether or not the account exists (a made-up one never matches), stored as a
   keyed hash (:func:`idp.flow.otp.code_hash`), expires with ``connections.email_otp``'s
-  lifetime, is single-use, and after the root's ``lockout_max_attempts`` wrong codes it is
+  lifetime, is single-use, and after the organization's ``lockout_max_attempts`` wrong codes it is
   dropped (ask again: the request rate limit bounds the guesses). A right code leads to the
   same reset form as the link, with the same guarantees.
 """
@@ -25,6 +32,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,12 +51,13 @@ from django.views.decorators.http import require_http_methods
 
 from idp.flow import otp
 from idp.flow.passwords import password_problems
-from idp.flow.redirects import HttpResponseSeeOther
+from idp.flow.redirects import HttpResponseSeeOther, safe_next
 from idp.flow.revocation import revoke_everything
 from idp.flow.services import client_ip
 from idp.flow.session import login_url
-from idp.flow.views import _branding
+from idp.flow.views import _branding, _organization_in_context
 from orgs.messages import email_template, render_text
+from orgs.selectors import home_organization
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
 from tenants.audit import audit_record
@@ -68,6 +77,11 @@ MSG_SENT = (
 )
 MSG_BAD_LINK = "This link has expired or was already used. Ask for a new one below."
 MSG_TOO_MANY = "Too many requests. Wait a few minutes and try again."
+MSG_OFF_TITLE = "Password reset is not available"
+MSG_OFF = (
+    "You cannot reset your password yourself here. Ask your administrator to reset it for you, "
+    "then sign in with the new password."
+)
 RATE_LIMIT_PER_IDENTIFIER = 3
 RATE_LIMIT_PER_ADDRESS = 20
 RATE_WINDOW_SECONDS = 15 * 60
@@ -107,15 +121,31 @@ def recovery_link(tenant: Tenant, user: User) -> str:
     return f"{settings.CANOPY_BASE_URL}{reverse('flow:recover_reset', kwargs={'tenant_slug': tenant.slug})}?{query}"
 
 
-def recovery_by_code(tenant: Tenant) -> bool:
-    """The tenant root's effective recovery flow lists the emailed code (``email_otp``)."""
-    flow = effective_section(tenant=tenant, organization=None, section="flows")["password_recovery"] or {}
+def _section(*, tenant: Tenant, organization: uuid.UUID | None, section: str) -> Any:
+    try:
+        return effective_section(tenant=tenant, organization=organization, section=section)
+    except LookupError:  # not (or no longer) an organization of this tenant: the root's
+        return effective_section(tenant=tenant, organization=None, section=section)
+
+
+def recovery_flow(*, tenant: Tenant, organization: uuid.UUID | None) -> dict[str, Any]:
+    """The effective ``flows.password_recovery`` of ``organization`` (None: the tenant root)."""
+    return dict(_section(tenant=tenant, organization=organization, section="flows")["password_recovery"] or {})
+
+
+def recovery_enabled(*, tenant: Tenant, organization: uuid.UUID | None) -> bool:
+    return bool(recovery_flow(tenant=tenant, organization=organization).get("enabled"))
+
+
+def recovery_by_code(tenant: Tenant, organization: uuid.UUID | None = None) -> bool:
+    """The effective recovery flow is enabled and lists the emailed code (``email_otp``)."""
+    flow = recovery_flow(tenant=tenant, organization=organization)
     return bool(flow.get("enabled")) and "email_otp" in (flow.get("steps") or [])
 
 
-def _code_challenge(*, tenant: Tenant, user: User | None) -> tuple[str, dict[str, Any]]:
+def _code_challenge(*, tenant: Tenant, user: User | None, organization: uuid.UUID | None) -> tuple[str, dict[str, Any]]:
     """A new code and its challenge; for no user, a challenge no code matches (the page looks the same)."""
-    policy = otp.policy_for(tenant=tenant, organization=None, factor=otp.EMAIL_OTP)
+    policy = otp.policy_for(tenant=tenant, organization=organization, factor=otp.EMAIL_OTP)
     code = "".join(secrets.choice("0123456789") for _ in range(policy.length))
     nonce = secrets.token_hex(16)
     return code, {
@@ -125,15 +155,34 @@ def _code_challenge(*, tenant: Tenant, user: User | None) -> tuple[str, dict[str
         "hash": otp.code_hash(nonce, code) if user is not None else "",
         "expires": int(time.time()) + policy.ttl_seconds,
         "attempts": 0,
+        "org": organization.hex if organization else "",
     }
 
 
-def recovery_request(*, tenant: Tenant, identifier: str, ip: str, challenge: dict[str, Any] | None = None) -> bool:
+def _mail_organization(*, user: User, organization: uuid.UUID | None) -> uuid.UUID | None:
+    """Whose recovery mail: the organization in context, else the account's home organization."""
+    if organization is not None:
+        return organization
+    home = home_organization(user=user)
+    return home.pk if home is not None else None
+
+
+def recovery_request(
+    *,
+    tenant: Tenant,
+    identifier: str,
+    ip: str,
+    challenge: dict[str, Any] | None = None,
+    organization: uuid.UUID | None = None,
+) -> bool:
     """Send a link if ``identifier`` names an active account with an email. False only when rate-limited.
 
-    The answer does not depend on whether the account exists. With recovery by code on and a
-    ``challenge`` dict given, the email carries a code too and ``challenge`` receives its record
-    (a record that never matches when there is no such account).
+    ``organization`` is the one in context (None: the tenant root); the caller has checked that
+    its recovery flow is on. The answer does not depend on whether the account exists. With
+    recovery by code on and a ``challenge`` dict given, the email carries a code too and
+    ``challenge`` receives its record (a record that never matches when there is no such account).
+    With no organization in context, an account whose home organization turned recovery off gets
+    no mail.
     """
     limited = rate_exceeded(
         scope="recover",
@@ -162,14 +211,19 @@ def recovery_request(*, tenant: Tenant, identifier: str, ip: str, challenge: dic
         .first()
     )
     code = ""
-    if challenge is not None and recovery_by_code(tenant):
-        code, record = _code_challenge(tenant=tenant, user=found)
+    if challenge is not None and recovery_by_code(tenant, organization):
+        code, record = _code_challenge(tenant=tenant, user=found, organization=organization)
         challenge.update(record)
     if found is None:
         return True
+    mail_org = _mail_organization(user=found, organization=organization)
+    if organization is None and not recovery_enabled(tenant=tenant, organization=mail_org):
+        if challenge is not None:
+            challenge.update(user_id=None, hash="")  # nothing was sent: no code can match
+        return True
     subject, body = email_template(
         tenant=tenant,
-        organization=None,
+        organization=mail_org,
         kind="password_recovery",
         default_subject="Reset your password",
         default_body="Follow {link} to choose a new password.",
@@ -214,11 +268,30 @@ def _page(request: HttpRequest, tenant: Tenant, template: str, status: int = 200
     return render(request, f"flow/{template}", {"tenant": tenant, **context}, status=status)
 
 
+def _carried(request: HttpRequest, tenant: Tenant) -> dict[str, str]:
+    """What the recovery pages carry along, as the login pages do: ``next`` (safe) and ``org``."""
+    source = request.POST if request.method == "POST" else request.GET
+    carried = {
+        "next": safe_next(tenant=tenant, candidate=source.get("next", "")) or "",
+        "org": source.get("org", "")[:100],
+    }
+    return {k: v for k, v in carried.items() if v}
+
+
+def _refused(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    return _page(request, tenant, "error.html", status=403, title=MSG_OFF_TITLE, message=MSG_OFF)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def recover_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     tenant = tenant_get_by_slug(tenant_slug)
     here = reverse("flow:recover", kwargs={"tenant_slug": tenant.slug})
+    organization = _organization_in_context(request, tenant)
+    if not recovery_enabled(tenant=tenant, organization=organization):
+        return _refused(request, tenant)  # before any lookup or mail, whoever asks
+    carried = _carried(request, tenant)
+    context: dict[str, Any] = {"login_url": login_url(tenant, carried.get("next", "")), "carried": carried}
     if request.method == "GET":
         notice = MSG_SENT if request.GET.get("sent") == "1" else ""
         error = MSG_BAD_LINK if request.GET.get("bad") == "1" else ""
@@ -228,34 +301,38 @@ def recover_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             "recover.html",
             notice=notice,
             error=error,
-            login_url=login_url(tenant, ""),
             code_form=bool(notice) and _code_pending(request, tenant) is not None,
+            **context,
         )
     form = RequestForm(request.POST)
     if not form.is_valid():
-        return _page(
-            request,
-            tenant,
-            "recover.html",
-            status=400,
-            error=form.errors["identifier"][0],
-            login_url=login_url(tenant, ""),
-        )
+        return _page(request, tenant, "recover.html", status=400, error=form.errors["identifier"][0], **context)
     challenge: dict[str, Any] = {}
     if not recovery_request(
-        tenant=tenant, identifier=form.cleaned_data["identifier"], ip=client_ip(request), challenge=challenge
+        tenant=tenant,
+        identifier=form.cleaned_data["identifier"],
+        ip=client_ip(request),
+        challenge=challenge,
+        organization=organization,
     ):
-        return _page(request, tenant, "recover.html", status=429, error=MSG_TOO_MANY, login_url=login_url(tenant, ""))
+        return _page(request, tenant, "recover.html", status=429, error=MSG_TOO_MANY, **context)
     if challenge:
         request.session[SESSION_RECOVER_CODE] = challenge
     else:
         request.session.pop(SESSION_RECOVER_CODE, None)
-    return HttpResponseSeeOther(f"{here}?sent=1")
+    return HttpResponseSeeOther(f"{here}?{urlencode({'sent': '1', **carried})}")
 
 
 def _code_pending(request: HttpRequest, tenant: Tenant) -> dict[str, Any] | None:
     found = request.session.get(SESSION_RECOVER_CODE)
     return found if isinstance(found, dict) and found.get("tenant_id") == tenant.pk else None
+
+
+def _challenge_organization(challenge: dict[str, Any]) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(hex=str(challenge["org"])) if challenge.get("org") else None
+    except ValueError:
+        return None
 
 
 def recovery_code_check(*, tenant: Tenant, challenge: dict[str, Any], code: str) -> tuple[otp.Check, User | None]:
@@ -269,7 +346,8 @@ def recovery_code_check(*, tenant: Tenant, challenge: dict[str, Any], code: str)
         found = User.objects.filter(pk=int(user_id), tenant=tenant, is_active=True).first() if user_id else None
         return (otp.Check.OK, found) if found is not None else (otp.Check.EXPIRED, None)
     challenge["attempts"] = int(challenge.get("attempts", 0)) + 1
-    max_attempts = int(effective_section(tenant=tenant, organization=None, section="login")["lockout_max_attempts"])
+    organization = _challenge_organization(challenge)
+    max_attempts = int(_section(tenant=tenant, organization=organization, section="login")["lockout_max_attempts"])
     return (otp.Check.TOO_MANY if challenge["attempts"] >= max_attempts else otp.Check.WRONG), None
 
 
@@ -278,10 +356,14 @@ def recovery_code_check(*, tenant: Tenant, challenge: dict[str, Any], code: str)
 def code_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """The code from the recovery email, typed on the page: right → the reset form, as the link does."""
     tenant = tenant_get_by_slug(tenant_slug)
-    context = {"notice": MSG_SENT, "login_url": login_url(tenant, "")}
+    carried = _carried(request, tenant)
+    context = {"notice": MSG_SENT, "login_url": login_url(tenant, carried.get("next", "")), "carried": carried}
     challenge = _code_pending(request, tenant)
     if challenge is None:
         return _page(request, tenant, "recover.html", status=400, error=MSG_CODE_EXPIRED, **context)
+    if not recovery_by_code(tenant, _challenge_organization(challenge)):
+        request.session.pop(SESSION_RECOVER_CODE, None)
+        return _refused(request, tenant)
     result, user = recovery_code_check(tenant=tenant, challenge=challenge, code=request.POST.get("code", "")[:20])
     if result is otp.Check.OK and user is not None:
         request.session.pop(SESSION_RECOVER_CODE, None)

@@ -31,7 +31,7 @@ from idp.flow.views import factor_passed
 from idp.passkeys import services
 from idp.passkeys.selectors import passkeys_of
 from orgs.settings_selectors import EffectiveSection, effective_section, organization_in_context
-from tenants.lockout import ip_locked, rate_exceeded
+from tenants.lockout import failure_record, failures_reset, identifier_locked, ip_locked, rate_exceeded
 from tenants.models import Tenant, User
 from tenants.selectors import tenant_get_by_slug
 
@@ -41,6 +41,9 @@ MSG_SIGN_IN_AGAIN = "This sign-in took too long or was already finished. Sign in
 MSG_NOT_SIGNED_IN = "Sign in first, then add a passkey."
 MSG_ALREADY_HAS = "Use one of your passkeys to continue."
 MSG_TOO_MANY = "Too many passkey attempts from your network. Wait a few minutes, then try again."
+MSG_LOCKED = (
+    "Too many unsuccessful attempts to sign in. Try again later, or ask an administrator to unlock your account."
+)
 MSG_PROVE_FIRST = "A new passkey can only be added once you have proved who you are. Sign in again."
 
 ACCOUNT = "account"  # registration from the account page
@@ -227,6 +230,11 @@ def authenticate_view(request: HttpRequest, tenant: Tenant, data: dict[str, Any]
     found = _login_user(request, tenant) if data.get("mode") == FLOW else None
     if data.get("mode") == FLOW and found is None:
         return _error(MSG_SIGN_IN_AGAIN)
+    # The account lockout (``tenants.lockout``) covers passkeys too: a locked account is refused,
+    # and at the journey's step (the account known) a wrong answer counts as a failed sign-in.
+    identifier = str(found[0].get("identifier", "")) if found else ""
+    if found is not None and identifier_locked(tenant=tenant, identifier=identifier, user=found[1]):
+        return _error(MSG_LOCKED, status=429)
     try:
         assertion = services.authenticate(
             session=request.session,
@@ -235,7 +243,15 @@ def authenticate_view(request: HttpRequest, tenant: Tenant, data: dict[str, Any]
             user=found[1] if found else None,
         )
     except services.PasskeyError as exc:
-        return _error(exc.message)
+        locked = (
+            found is not None
+            and exc.message != services.MSG_CHALLENGE  # a stale challenge is no guess
+            and failure_record(tenant=tenant, identifier=identifier, ip=client_ip(request), user=found[1])
+        )
+        return _error(MSG_LOCKED, status=429) if locked else _error(exc.message)
+    if found is None and identifier_locked(tenant=tenant, identifier="", user=assertion.user):
+        return _error(MSG_LOCKED, status=429)
+    failures_reset(tenant=tenant, identifier=identifier, user=assertion.user)
     if found is not None:
         return _factor_passed(
             request, tenant=tenant, state=found[0], user=found[1], amr=assertion.amr, next_url=next_url
