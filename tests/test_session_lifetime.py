@@ -197,3 +197,24 @@ def test_a_record_from_before_lifetimes_ends_after_the_lifetime(demo: Tenant) ->
     assert client.get(flow_url("home")).status_code == 200
     session_sign_in(client, demo, user(demo, "bob"), auth_time=int(time.time()) - 481 * MINUTE)
     assert client.get(flow_url("home"))["Location"] == flow_url("login")
+
+
+def test_a_token_for_an_organization_shortens_the_session_to_its_lifetime(demo: Tenant) -> None:
+    """Alice signs in (her home organization's 8 hours), then gets a token for Acme Bank (30 minutes):
+    the session now ends 30 minutes after sign-in; a later token for a longer organization keeps that."""
+    from tests.oidc_support import DEMO_WEB, demo_web_authorize
+
+    lifetime_set(demo, Organization.objects.get(tenant=demo, identifier="acme-bank"), 30)
+    client = signed_in("alice", demo)
+    before = record(client)
+    assert before["expires"] - before["auth_time"] > 30 * 60
+    for identifier in ("acme-bank", "mightybank-americas"):
+        authorize, _ = demo_web_authorize(
+            demo, scope="openid organization", state="s", nonce="n", organization=identifier
+        )
+        assert client.get(authorize)["Location"].startswith(DEMO_WEB[2])
+        after = record(client)
+        assert after["expires"] - after["auth_time"] == 30 * 60
+    age(client, 31 * 60)
+    authorize, _ = demo_web_authorize(demo, scope="openid", state="s", nonce="n")
+    assert client.get(authorize)["Location"].startswith("/t/mightybank/login/")

@@ -417,6 +417,8 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
             decision.record(
                 tenant=self.tenant, user=self.auth.user, context=context, policy=policy, proven=proven, issued="code"
             )
+            if policy is not None:  # several organizations in one session: the shortest lifetime wins
+                flow_session.limit_lifetime(request, self.tenant, policy.session_minutes)
         _forget_txn(request, self.request.GET.get(TXN_PARAM, ""))
         _forget_txn(request, self.canopy_txn_id)
         return super().create_authorization_response(request, scopes, credentials, allow)

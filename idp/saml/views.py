@@ -367,6 +367,8 @@ def _proceed(  # noqa: PLR0911 - one return per outcome (step-up added one)
     decision.record(
         tenant=tenant, user=auth.user, context=context, policy=gate, proven=decision.Proven.of(auth), issued="assertion"
     )
+    if gate is not None:  # several organizations in one session: the shortest lifetime wins
+        flow_session.limit_lifetime(request, tenant, gate.session_minutes)
     memberships = [e.organization for e in eligible if e.via is None] if eligible else None
     return _issue(request, tenant=tenant, sp=sp, pending=pending, auth=auth, chosen=outcome, memberships=memberships)
 
