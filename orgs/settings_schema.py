@@ -258,6 +258,16 @@ check_email_template = check_map(
 )
 check_sms_template = check_map(LOCALE_RE, check_str(480, allow_empty=False), "locale")
 
+# Where each ``branding.texts`` key shows (per locale: a page takes the request's language, else English).
+BRANDING_TEXTS: dict[str, str] = {
+    "login_heading": "the sign-in page's heading, instead of 'Sign in'",
+    "login_notice": "a notice under the sign-in page's heading",
+    "consent_notice": "a notice on the consent page",
+    "footer": "a line in the footer of every page (sign-in journey, consent, account)",
+    "email_footer": "a line at the end of every email the journey sends",
+}
+TEXT_KEY_RE = re.compile("^(" + "|".join(BRANDING_TEXTS) + ")$")
+
 CONNECTIONS_REASON = (
     "Push and passkey connections are inherited from the root; only email OTP and SMS OTP can be overridden."
 )
@@ -437,7 +447,11 @@ SECTIONS: dict[str, Section] = {
                 Field(
                     "texts",
                     "Texts per locale",
-                    check_map(LOCALE_RE, check_map(NAME_RE, check_str(500), "text key"), "locale"),
+                    check_map(
+                        LOCALE_RE,
+                        check_map(TEXT_KEY_RE, check_str(500), f"text key ({', '.join(BRANDING_TEXTS)})"),
+                        "locale",
+                    ),
                     {},
                     merge="keys",
                 ),

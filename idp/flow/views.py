@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from idp.flow import firstfactor, otp, selection, stepup
+from idp.flow.branding import Branding, page_branding
 from idp.flow.factors import get_factor, required_extra_factors
 from idp.flow.forms import CodeForm, IdentifierForm, PasswordForm, PickForm
 from idp.flow.logout import logout_chain_start, logout_prepare
@@ -32,7 +33,7 @@ from idp.flow.session import (
 )
 from idp.flow.steps import PASSWORD, choose_step, step_url
 from orgs.models import Organization
-from orgs.settings_selectors import EffectiveSection, effective_section, organization_in_context
+from orgs.settings_selectors import effective_section, organization_in_context
 from tenants.models import Tenant, User
 from tenants.selectors import tenant_get_by_slug
 
@@ -95,13 +96,13 @@ def _organization_in_context(request: HttpRequest, tenant: Tenant) -> uuid.UUID 
     return organization_in_context(tenant=tenant, key=key)
 
 
-def _branding(request: HttpRequest, tenant: Tenant) -> EffectiveSection | None:
-    try:
-        return effective_section(
-            tenant=tenant, organization=_organization_in_context(request, tenant), section="branding"
-        )
-    except LookupError:
-        return None
+def _branding(request: HttpRequest, tenant: Tenant) -> Branding | None:
+    return page_branding(request, tenant=tenant, organization=_organization_in_context(request, tenant))
+
+
+def identifier_first(*, tenant: Tenant, organization: uuid.UUID | None) -> bool:
+    """The effective ``login.identifier_first``: False puts the identifier and the password on one page."""
+    return bool(effective_section(tenant=tenant, organization=organization, section="login")["identifier_first"])
 
 
 def _page(request: HttpRequest, template: str, tenant: Tenant, status: int = 200, **context: Any) -> HttpResponse:
@@ -118,65 +119,81 @@ def _login_state(request: HttpRequest, tenant: Tenant) -> dict[str, Any] | None:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    """Identifier first: username or email, then the step the registry chooses."""
+def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
+    """Identifier first (username or email, then the step the registry chooses), or, where the
+    organization in context has ``login.identifier_first`` off and allows passwords, the identifier
+    and the password on one page and one POST."""
     tenant = tenant_get_by_slug(tenant_slug)
     next_url = _next(request, tenant)
     prompt_login = _param(request, "prompt") == PROMPT_LOGIN
+    organization = _organization_in_context(request, tenant)
+    password_allowed = firstfactor.password_allowed(tenant=tenant, organization=organization)
+    one_page = password_allowed and not identifier_first(tenant=tenant, organization=organization)
+    context: dict[str, Any] = {
+        "next": next_url,
+        "prompt_login": prompt_login,
+        # ``org`` on the page names the organization in context: the form carries it on to its POST.
+        "org": str(organization) if organization is not None and _param(request, "org") else "",
+        "with_password": one_page,
+        "login_options": _login_options(request, tenant, next_url),
+    }
+
+    def page(status: int = 200, **extra: Any) -> HttpResponse:
+        return _page(request, "login.html", tenant, status=status, **context, **extra)
+
     auth = current_auth(request, tenant)
     if request.method == "GET":
         if auth is not None and not prompt_login:
             return HttpResponseRedirect(next_url or home_url(tenant))
-        initial = auth.user.get_username() if auth is not None else ""
-        return _page(
-            request,
-            "login.html",
-            tenant,
-            next=next_url,
-            prompt_login=prompt_login,
-            identifier=initial,
-            login_options=_login_options(request, tenant, next_url),
-        )
+        return page(identifier=auth.user.get_username() if auth is not None else "")
     form = IdentifierForm(request.POST)
     if not form.is_valid():
-        return _page(
-            request,
-            "login.html",
-            tenant,
-            next=next_url,
-            prompt_login=prompt_login,
-            identifier=request.POST.get("identifier", "")[:254],
-            error=form.errors["identifier"][0],
-            login_options=_login_options(request, tenant, next_url),
-        )
+        return page(identifier=request.POST.get("identifier", "")[:254], error=form.errors["identifier"][0])
     identifier = form.cleaned_data["identifier"]
     step = choose_step(request=request, tenant=tenant, identifier=identifier)
-    if step.name == PASSWORD:
-        organization = _organization_in_context(request, tenant)
-        if not firstfactor.password_allowed(tenant=tenant, organization=organization):
-            return _passwordless_begin(
-                request,
-                tenant=tenant,
-                identifier=identifier,
-                organization=organization,
-                next_url=next_url,
-                prompt_login=prompt_login,
-            )
-    request.session[SESSION_LOGIN] = {
+    if step.name == PASSWORD and not password_allowed:
+        return _passwordless_begin(
+            request,
+            tenant=tenant,
+            identifier=identifier,
+            organization=organization,
+            next_url=next_url,
+            prompt_login=prompt_login,
+        )
+    state: dict[str, Any] = {
         "tenant_id": tenant.pk,
         "identifier": identifier,
         "step": step.name,
         "prompt_login": prompt_login,
     }
+    if step.name == PASSWORD and one_page:
+        password = PasswordForm(request.POST)
+        if not password.is_valid():
+            return page(identifier=identifier, password_error=password.errors["password"][0])
+
+        def again(status: int = 200, error: str = "", **extra: Any) -> HttpResponse:
+            return page(status=status, identifier=identifier, password_error=error, **extra)
+
+        return _password_submit(
+            request,
+            tenant=tenant,
+            state=state,
+            organization=organization,
+            password=password.cleaned_data["password"],
+            next_url=next_url,
+            again=again,
+        )
+    request.session[SESSION_LOGIN] = state
     return HttpResponseSeeOther(step.url(request=request, tenant=tenant, next_url=next_url))
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
+def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     tenant = tenant_get_by_slug(tenant_slug)
     next_url = _next(request, tenant)
-    if not firstfactor.password_allowed(tenant=tenant, organization=_organization_in_context(request, tenant)):
+    organization = _organization_in_context(request, tenant)
+    if not firstfactor.password_allowed(tenant=tenant, organization=organization):
         # Refused before any password check, so a direct POST proves nothing and counts nothing.
         if request.method == "GET":
             return HttpResponseRedirect(login_url(tenant, next_url))
@@ -197,7 +214,34 @@ def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # no
     form = PasswordForm(request.POST)
     if not form.is_valid():
         return _page(request, "password.html", tenant, error=form.errors["password"][0], **context)
-    organization = _organization_in_context(request, tenant)
+
+    def again(status: int = 200, error: str = "", **extra: Any) -> HttpResponse:
+        return _page(request, "password.html", tenant, status=status, error=error, **context, **extra)
+
+    return _password_submit(
+        request,
+        tenant=tenant,
+        state=state,
+        organization=organization,
+        password=form.cleaned_data["password"],
+        next_url=next_url,
+        again=again,
+    )
+
+
+def _password_submit(
+    request: HttpRequest,
+    *,
+    tenant: Tenant,
+    state: dict[str, Any],
+    organization: uuid.UUID | None,
+    password: str,
+    next_url: str,
+    again: Callable[..., HttpResponse],
+) -> HttpResponse:
+    """Check the password of ``state``'s identifier: sign in, or start the second factors the
+    organization requires (or the step-up the client asked for); ``again(status=, error=)``
+    renders the page that asked (the password page, or the one-page sign-in)."""
     factors = [
         *otp.required_factors(tenant=tenant, organization=organization),
         *required_extra_factors(tenant=tenant, organization=organization),
@@ -206,8 +250,8 @@ def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # no
     attempt = password_attempt(
         request=request,
         tenant=tenant,
-        identifier=identifier,
-        password=form.cleaned_data["password"],
+        identifier=str(state["identifier"]),
+        password=password,
         second_factor=bool(factors) or step_up,
     )
     if attempt.outcome is Outcome.SECOND_FACTOR and attempt.user is not None:
@@ -228,8 +272,8 @@ def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # no
     if attempt.outcome is Outcome.SIGNED_IN:
         return HttpResponseSeeOther(next_url or home_url(tenant))
     if attempt.outcome is Outcome.LOCKED:
-        return _page(request, "password.html", tenant, status=429, error=MSG_LOCKED, locked=True, **context)
-    return _page(request, "password.html", tenant, error=MSG_INVALID, **context)
+        return again(status=429, error=MSG_LOCKED, locked=True)
+    return again(error=MSG_INVALID)
 
 
 def _passwordless_begin(
