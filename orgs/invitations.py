@@ -20,12 +20,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orgs import permissions
+from orgs.branding import send_branded_mail
 from orgs.messages import email_template, render_text
 from orgs.models import Invitation, Membership, Organization
 from orgs.services import membership_validate
@@ -243,11 +243,12 @@ def send_invitation(*, invitation_id: int, nonce: str | None = None) -> bool:
         body = render_text(body, values)
         if link not in body:  # a template that forgot the link still lets the person accept
             body += f"\n\nAccept the invitation: {link}"
-        send_mail(
+        send_branded_mail(
+            tenant=org.tenant,
+            organization=org,
+            to=invitation.email,
             subject=render_text(subject, values),
-            message=f"{body}\n\nThe link works once and expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC.",
-            from_email=None,
-            recipient_list=[invitation.email],
+            body=f"{body}\n\nThe link works once and expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC.",
         )
         invitation.sent_at = timezone.now()
         invitation.save(update_fields=["sent_at"])

@@ -8,6 +8,7 @@ never ``str.format``, which would let a template reach attributes of the values.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from orgs.models import Organization
 from orgs.settings_selectors import effective_section
@@ -21,10 +22,13 @@ def email_template(
     kind: str,
     default_subject: str,
     default_body: str,
+    languages: Sequence[str] = (),
 ) -> tuple[str, str]:
-    """(subject, body) of the effective ``email_<kind>`` template: English first, else any locale."""
+    """(subject, body) of the effective ``email_<kind>`` template in the first of ``languages`` that
+    has one (best first, as ``idp.flow.branding.request_languages`` gives them), else English, else any."""
     texts = effective_section(tenant=tenant, organization=organization, section="templates")[f"email_{kind}"] or {}
-    chosen = texts.get("en") or next(iter(texts.values()), None) or {}
+    found = next((texts[lang] for lang in (*languages, "en") if texts.get(lang)), None)
+    chosen = found or next(iter(texts.values()), None) or {}
     return str(chosen.get("subject") or default_subject), str(chosen.get("body") or default_body)
 
 

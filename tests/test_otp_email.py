@@ -235,4 +235,6 @@ def test_an_organization_override_of_the_otp_template_shows_in_the_mail(demo: Te
     password_step(client, url)
     message = smtp.messages[0]
     body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
-    assert message["Subject"] == "Acme Bank sign-in" and re.fullmatch(r"Acme code: \d{6} \(5 min\)\s*", body)
+    text, signature = body.replace("\r\n", "\n").split("\n-- \n")  # the template's text, then the branding
+    assert message["Subject"] == "Acme Bank sign-in" and re.fullmatch(r"Acme code: \d{6} \(5 min\)\s*", text)
+    assert signature.strip() == demo.display_name  # Acme Bank sets no branding: the tenant's name

@@ -22,7 +22,6 @@ from typing import Any
 
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -33,6 +32,7 @@ from idp.account.models import SessionRecord
 from idp.flow import sms
 from idp.flow.otp import code_hash
 from idp.flow.services import client_ip
+from orgs.branding import send_branded_mail
 from orgs.models import Membership
 from orgs.settings_selectors import effective_section
 from tenants.audit import audit_record
@@ -250,12 +250,21 @@ def _clean(*, tenant: Tenant, user: User, attribute: str, value: str) -> str:
     return digits
 
 
-def _send(*, tenant: Tenant, attribute: str, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
+def _send(
+    *, tenant: Tenant, user: User, attribute: str, to: str, subject: str, template: str, context: dict[str, Any]
+) -> None:
+    """An SMS as it is; an email with the branding of the user's home organization (the account page's)."""
     try:
         if attribute == MOBILE:
             sms.gateway().send(to=to, text=render_to_string(f"account/{template}.sms.txt", context).strip())
         else:
-            send_mail(subject, render_to_string(f"account/{template}.txt", context), None, [to])
+            send_branded_mail(
+                tenant=tenant,
+                organization=home_organization_id(user),
+                to=to,
+                subject=subject,
+                body=render_to_string(f"account/{template}.txt", context),
+            )
     except (OSError, smtplib.SMTPException, sms.SmsError) as exc:
         raise DeliveryError(attribute) from exc
 
@@ -283,6 +292,7 @@ def _apply(*, tenant: Tenant, user: User, attribute: str, value: str, notify: bo
         try:
             _send(
                 tenant=tenant,
+                user=user,
                 attribute=attribute,
                 to=old,
                 subject=f"Your {LABELS[attribute]} was changed",
@@ -306,6 +316,7 @@ def change_start(*, session: Any, tenant: Tenant, user: User, attribute: str, va
     nonce = secrets.token_hex(16)
     _send(
         tenant=tenant,
+        user=user,
         attribute=attribute,
         to=value,
         subject=f"Confirm your new {LABELS[attribute]}",

@@ -22,6 +22,7 @@ from idp.account import services
 from idp.account.models import SessionRecord
 from idp.federation.models import UpstreamIdentity
 from idp.flow import attributes
+from idp.flow.branding import page_branding
 from idp.flow.redirects import HttpResponseSeeOther
 from idp.flow.session import AuthState, current_auth, login_url
 from idp.passkeys import services as passkey_services
@@ -29,7 +30,6 @@ from idp.passkeys.models import PasskeyCredential
 from idp.passkeys.selectors import passkey_of, passkeys_of
 from orgs.models import Membership
 from orgs.profiles import FROM_ORIGIN, origin_profile, resolved_profile, source_modes
-from orgs.settings_selectors import effective_section
 from tenants.models import Tenant
 from tenants.selectors import tenant_get_by_slug
 
@@ -103,7 +103,8 @@ def account_view(request: HttpRequest, tenant: Tenant, auth: AuthState) -> HttpR
     pending = services.pending_change(session=request.session, tenant=tenant, user=user)
     context = {
         "tenant": tenant,
-        "branding": effective_section(tenant=tenant, organization=None, section="branding"),
+        # The account belongs to its home organization: its branding (the tenant root's for others).
+        "branding": page_branding(request, tenant=tenant, organization=services.home_organization_id(user)),
         "user": user,
         "pending": pending,
         "policy": services.verification_policy(tenant=tenant, user=user),

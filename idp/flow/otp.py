@@ -15,14 +15,15 @@ import secrets
 import smtplib
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.utils.crypto import salted_hmac
 
 from idp.flow import sms
+from orgs.branding import send_branded_mail
 from orgs.messages import email_template, render_text
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
@@ -88,36 +89,58 @@ def policy_for(*, tenant: Tenant, organization: uuid.UUID | None, factor: str) -
     )
 
 
-def _template(*, tenant: Tenant, organization: uuid.UUID | None, factor: str) -> tuple[str, str]:
-    """(subject, body) of the effective ``email_otp`` or ``sms_otp`` template, English first."""
-    templates = effective_section(tenant=tenant, organization=organization, section="templates")
+def _template(
+    *, tenant: Tenant, organization: uuid.UUID | None, factor: str, languages: Sequence[str] = ()
+) -> tuple[str, str]:
+    """(subject, body) of the effective ``email_otp`` or ``sms_otp`` template in the reader's language."""
     if factor == SMS_OTP:
-        texts = templates["sms_otp"] or {}
-        text = texts.get("en") or next(iter(texts.values()), None)
-        return "", str(text or "Your code is {code}.")
+        texts = effective_section(tenant=tenant, organization=organization, section="templates")["sms_otp"] or {}
+        text = next((texts[lang] for lang in (*languages, "en") if texts.get(lang)), None)
+        return "", str(text or next(iter(texts.values()), None) or "Your code is {code}.")
     return email_template(
         tenant=tenant,
         organization=organization,
         kind="otp",
         default_subject="Your sign-in code",
         default_body="Your code is {code}.",
+        languages=languages,
     )
 
 
-def _deliver(*, factor: str, to: str, subject: str, body: str) -> None:
+def _deliver(
+    *,
+    tenant: Tenant,
+    organization: uuid.UUID | None,
+    factor: str,
+    to: str,
+    subject: str,
+    body: str,
+    languages: Sequence[str],
+) -> None:
+    """An SMS as it is (a gateway counts characters); an email with the organization's footer."""
     try:
         if factor == SMS_OTP:
             sms.gateway().send(to=to, text=body)
         else:
-            send_mail(subject, body, None, [to])
+            send_branded_mail(
+                tenant=tenant, organization=organization, to=to, subject=subject, body=body, languages=languages
+            )
     except (OSError, smtplib.SMTPException, sms.SmsError) as exc:
         raise DeliveryError(factor) from exc
 
 
 def challenge_send(
-    *, state: dict[str, Any], tenant: Tenant, organization: uuid.UUID | None, user: User, factor: str
+    *,
+    state: dict[str, Any],
+    tenant: Tenant,
+    organization: uuid.UUID | None,
+    user: User,
+    factor: str,
+    languages: Sequence[str] = (),
 ) -> tuple[bool, int]:
     """Create a new code for the login ``state`` and send it to ``user``; replaces any previous one.
+
+    The message is ``organization``'s template in the first of ``languages`` it has, with its branding.
 
     Returns (sent, seconds to wait): refused while the cool-down runs or after MAX_SENDS.
     Raises DeliveryError when the mail server or gateway does not take it (nothing changes).
@@ -133,9 +156,12 @@ def challenge_send(
     policy = policy_for(tenant=tenant, organization=organization, factor=factor)
     code = "".join(secrets.choice("0123456789") for _ in range(policy.length))
     nonce = secrets.token_hex(16)
-    subject, body = _template(tenant=tenant, organization=organization, factor=factor)
+    subject, body = _template(tenant=tenant, organization=organization, factor=factor, languages=languages)
     values = {"code": code, "minutes": str(max(1, policy.ttl_seconds // 60)), "tenant": tenant.display_name}
     _deliver(
+        tenant=tenant,
+        organization=organization,
+        languages=languages,
         factor=factor,
         to=destination(user, factor),
         subject=render_text(subject, values),

@@ -33,6 +33,7 @@ import hmac
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -40,7 +41,6 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -50,12 +50,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from idp.flow import otp
+from idp.flow.branding import request_languages
 from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther, safe_next
 from idp.flow.revocation import revoke_everything
 from idp.flow.services import client_ip
 from idp.flow.session import login_url
 from idp.flow.views import _branding, _organization_in_context
+from orgs.branding import send_branded_mail
 from orgs.messages import email_template, render_text
 from orgs.selectors import home_organization
 from orgs.settings_selectors import effective_section
@@ -174,6 +176,7 @@ def recovery_request(
     ip: str,
     challenge: dict[str, Any] | None = None,
     organization: uuid.UUID | None = None,
+    languages: Sequence[str] = (),
 ) -> bool:
     """Send a link if ``identifier`` names an active account with an email. False only when rate-limited.
 
@@ -182,7 +185,8 @@ def recovery_request(
     recovery by code on and a ``challenge`` dict given, the email carries a code too and
     ``challenge`` receives its record (a record that never matches when there is no such account).
     With no organization in context, an account whose home organization turned recovery off gets
-    no mail.
+    no mail. The mail is that organization's template in the first of ``languages`` it has, with
+    its branding.
     """
     limited = rate_exceeded(
         scope="recover",
@@ -227,12 +231,15 @@ def recovery_request(
         kind="password_recovery",
         default_subject="Reset your password",
         default_body="Follow {link} to choose a new password.",
+        languages=languages,
     )
     has_code_field = "{code}" in body
     body = render_text(body, {"link": recovery_link(tenant, found), "tenant": tenant.display_name, "code": code})
     if code and not has_code_field:
         body += f"\n\nOr type this code on the page: {code}"
-    send_mail(subject, body, None, [found.email])
+    send_branded_mail(
+        tenant=tenant, organization=mail_org, to=found.email, subject=subject, body=body, languages=languages
+    )
     audit_record(actor=SYSTEM, tenant=tenant, action="password.recovery.sent", target=found)
     return True
 
@@ -314,6 +321,7 @@ def recover_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
         ip=client_ip(request),
         challenge=challenge,
         organization=organization,
+        languages=request_languages(request),
     ):
         return _page(request, tenant, "recover.html", status=429, error=MSG_TOO_MANY, **context)
     if challenge:

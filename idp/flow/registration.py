@@ -35,6 +35,7 @@ import secrets
 import smtplib
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -43,7 +44,6 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -52,10 +52,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from idp.flow import attributes, otp
+from idp.flow.branding import request_languages
 from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther, home_url
 from idp.flow.services import client_ip
 from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, sign_in
+from orgs.branding import send_branded_mail
 from orgs.messages import email_template, render_text
 from orgs.models import Membership, Organization
 from orgs.services import membership_add
@@ -201,8 +203,11 @@ def rate_limited(*, tenant: Tenant, email: str, ip: str) -> bool:
     return limited
 
 
-def verification_send(*, pending: dict[str, Any], tenant: Tenant) -> tuple[bool, int]:
+def verification_send(*, pending: dict[str, Any], tenant: Tenant, languages: Sequence[str] = ()) -> tuple[bool, int]:
     """Mail a new code (and a link with it) to the pending address; replaces the previous code.
+
+    The mail is the organization's ``email_verification`` template in the first of ``languages``
+    it has, with the organization's branding.
 
     An address that already has an account gets a notice instead of a code, so the page can
     answer the same for both. Returns (sent, seconds to wait), like :func:`otp.challenge_send`.
@@ -234,6 +239,7 @@ def verification_send(*, pending: dict[str, Any], tenant: Tenant) -> tuple[bool,
             kind="verification",
             default_subject="Confirm your email address",
             default_body="Follow {link} to confirm {email}.",
+            languages=languages,
         )
         link = verification_link(tenant, code)
         values = {"code": code, "link": link, "email": email, "tenant": tenant.display_name}
@@ -241,7 +247,9 @@ def verification_send(*, pending: dict[str, Any], tenant: Tenant) -> tuple[bool,
         if code not in body:
             body += f"\n\nOr type this code on the page: {code}"
     try:
-        send_mail(subject, body, None, [email])
+        send_branded_mail(
+            tenant=tenant, organization=organization, to=email, subject=subject, body=body, languages=languages
+        )
     except (OSError, smtplib.SMTPException) as exc:
         raise otp.DeliveryError(otp.EMAIL_OTP) from exc
     pending["challenge"] = {
@@ -429,7 +437,7 @@ def register_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # no
     if not policy.verify_email:
         return _finish(request, tenant, pending)
     try:
-        verification_send(pending=pending, tenant=tenant)
+        verification_send(pending=pending, tenant=tenant, languages=request_languages(request))
     except otp.DeliveryError:
         return _page(request, "error.html", tenant, status=503, title="Email not sent", message=MSG_NOT_SENT)
     request.session[SESSION_REGISTER] = pending
@@ -469,7 +477,7 @@ def verify_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa
     code = request.POST.get("code") if request.method == "POST" else request.GET.get("code")
     if request.method == "POST" and request.POST.get("action") == "resend":
         try:
-            sent, wait = verification_send(pending=pending, tenant=tenant)
+            sent, wait = verification_send(pending=pending, tenant=tenant, languages=request_languages(request))
         except otp.DeliveryError:
             return _page(request, "register_verify.html", tenant, status=503, error=MSG_NOT_SENT, **context)
         request.session[SESSION_REGISTER] = pending

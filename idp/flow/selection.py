@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
+from idp.flow.branding import page_branding
 from idp.flow.redirects import safe_next, with_query_param
 from idp.flow.session import SESSION_PICKS
 from orgs.models import Organization
@@ -163,6 +164,20 @@ def consume(request: HttpRequest, *, tenant: Tenant, pick_id: str) -> tuple[Orga
     return organization, via
 
 
-def error_page(request: HttpRequest, *, tenant: Tenant, title: str, message: str, status: int = 400) -> HttpResponse:
-    """A plain page that says what went wrong and what to do."""
-    return render(request, "flow/error.html", {"tenant": tenant, "title": title, "message": message}, status=status)
+def error_page(
+    request: HttpRequest,
+    *,
+    tenant: Tenant,
+    title: str,
+    message: str,
+    status: int = 400,
+    organization: uuid.UUID | None = None,
+) -> HttpResponse:
+    """A plain page that says what went wrong and what to do, in ``organization``'s branding (else the root's)."""
+    context = {
+        "tenant": tenant,
+        "title": title,
+        "message": message,
+        "branding": page_branding(request, tenant=tenant, organization=organization),
+    }
+    return render(request, "flow/error.html", context, status=status)

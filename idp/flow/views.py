@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from idp.flow import firstfactor, otp, selection, stepup
-from idp.flow.branding import Branding, page_branding
+from idp.flow.branding import Branding, page_branding, request_languages
 from idp.flow.factors import get_factor, required_extra_factors
 from idp.flow.forms import CodeForm, IdentifierForm, PasswordForm, PickForm
 from idp.flow.logout import logout_chain_start, logout_prepare
@@ -399,9 +399,7 @@ def _factor_start(
     state.update(step=factor, otp_sends=0)
     state.pop("otp", None)
     try:
-        otp.challenge_send(
-            state=state, tenant=tenant, organization=_state_organization(state), user=user, factor=factor
-        )
+        _send_code(request, tenant=tenant, state=state, user=user, factor=factor)
     except otp.DeliveryError:
         request.session.pop(SESSION_LOGIN, None)
         return _page(request, "error.html", tenant, status=503, title="Code not sent", message=MSG_NOT_SENT)
@@ -512,13 +510,25 @@ def _decoy_otp(
     return _page(request, "otp.html", tenant, status=400, error=MSG_CODE_WRONG, **context)
 
 
+def _send_code(
+    request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], user: User, factor: str
+) -> tuple[bool, int]:
+    """A code for this login, in the organization's template and branding and the reader's language."""
+    return otp.challenge_send(
+        state=state,
+        tenant=tenant,
+        organization=_state_organization(state),
+        user=user,
+        factor=factor,
+        languages=request_languages(request),
+    )
+
+
 def _otp_resend(
     request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], user: User, factor: str, context: dict[str, Any]
 ) -> HttpResponse:
     try:
-        sent, wait = otp.challenge_send(
-            state=state, tenant=tenant, organization=_state_organization(state), user=user, factor=factor
-        )
+        sent, wait = _send_code(request, tenant=tenant, state=state, user=user, factor=factor)
     except otp.DeliveryError:
         return _page(request, "otp.html", tenant, status=503, error=MSG_NOT_SENT, **context)
     request.session[SESSION_LOGIN] = state

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -22,6 +23,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from idp.flow import decision, selection, stepup
 from idp.flow import session as flow_session
+from idp.flow.branding import Branding, page_branding
 from idp.flow.logout import logout_chain_start, logout_prepare, logout_redirect
 from idp.flow.redirects import with_query_param
 from idp.oidc import endpoints
@@ -31,6 +33,7 @@ from idp.oidc.models import Application
 from idp.oidc.scopes import describe
 from idp.oidc.token_context import TokenContext
 from orgs.selectors import EligibleOrganization
+from orgs.settings_selectors import organization_in_context
 from tenants.models import Tenant
 from tenants.selectors import tenant_get_by_slug
 
@@ -441,9 +444,24 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
 
         all_scopes = get_scopes_backend().get_all_scopes()
         context["scope_descriptions"] = [describe(s, all_scopes) for s in kwargs.get("scopes", [])]
-        context["tenant"] = self.tenant
         context["selection"] = self.canopy_selection
         return context
+
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        """The consent page, and DOT's error page (which skips ``get_context_data``), both branded."""
+        context.setdefault("tenant", self.tenant)
+        context.setdefault("branding", self._branding())
+        return super().render_to_response(context, **kwargs)
+
+    def _branding(self) -> Branding | None:
+        """The chosen organization's; before a choice (an error page), the one the request names."""
+        chosen = self.canopy_selection
+        organization: uuid.UUID | None
+        if chosen is not None:
+            organization = chosen.organization.pk
+        else:
+            organization = organization_in_context(tenant=self.tenant, key=self.request.GET.get("organization", ""))
+        return page_branding(self.request, tenant=self.tenant, organization=organization)
 
 
 SESSION_TXNS = "canopy.oidc.txns"

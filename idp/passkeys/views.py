@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from idp.flow import firstfactor
+from idp.flow.branding import Branding, page_branding
 from idp.flow.redirects import home_url, safe_next
 from idp.flow.services import client_ip
 from idp.flow.session import SESSION_LOGIN, acr_for, current_auth, login_url, sign_in
@@ -30,7 +31,7 @@ from idp.flow.steps import step_url
 from idp.flow.views import factor_passed
 from idp.passkeys import services
 from idp.passkeys.selectors import passkeys_of
-from orgs.settings_selectors import EffectiveSection, effective_section, organization_in_context
+from orgs.settings_selectors import organization_in_context
 from tenants.lockout import failure_record, failures_reset, identifier_locked, ip_locked, rate_exceeded
 from tenants.models import Tenant, User
 from tenants.selectors import tenant_get_by_slug
@@ -136,13 +137,11 @@ def _login_user(request: HttpRequest, tenant: Tenant) -> tuple[dict[str, Any], U
     return (state, user) if user is not None else None
 
 
-def _branding(tenant: Tenant, next_url: str, organization: str = "") -> EffectiveSection | None:
+def _branding(request: HttpRequest, tenant: Tenant, next_url: str, organization: str = "") -> Branding | None:
+    """The branding of the organization in context: the one the journey carries, else ``next``'s."""
     key = organization or (parse_qs(urlsplit(next_url).query).get("organization") or [""])[0]
     org_id: uuid.UUID | None = organization_in_context(tenant=tenant, key=key) if key else None
-    try:
-        return effective_section(tenant=tenant, organization=org_id, section="branding")
-    except LookupError:
-        return None
+    return page_branding(request, tenant=tenant, organization=org_id)
 
 
 def _urls(tenant: Tenant) -> dict[str, str]:
@@ -165,7 +164,7 @@ def sign_in_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     next_url = _next(tenant, request.GET.get("next"))
     context = {
         "tenant": tenant,
-        "branding": _branding(tenant, next_url),
+        "branding": _branding(request, tenant, next_url),
         "next": next_url,
         "restart_url": login_url(tenant, next_url),
         **_urls(tenant),
@@ -189,7 +188,7 @@ def factor_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     bootstrap = _first(state) and firstfactor.bootstrap_factor(tenant=tenant, organization=organization)
     context = {
         "tenant": tenant,
-        "branding": _branding(tenant, next_url, str(state.get("organization") or "")),
+        "branding": _branding(request, tenant, next_url, str(state.get("organization") or "")),
         "next": next_url,
         "identifier": str(state.get("identifier") or ""),
         "has_passkeys": user is not None and passkeys_of(tenant=tenant, user=user).exists(),
