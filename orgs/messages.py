@@ -32,6 +32,20 @@ def email_template(
     return str(chosen.get("subject") or default_subject), str(chosen.get("body") or default_body)
 
 
+def sms_template(
+    *,
+    tenant: Tenant | int,
+    organization: Organization | uuid.UUID | None,
+    kind: str,
+    default: str,
+    languages: Sequence[str] = (),
+) -> str:
+    """The effective ``sms_<kind>`` text in the first of ``languages`` that has one, else English, else any."""
+    texts = effective_section(tenant=tenant, organization=organization, section="templates")[f"sms_{kind}"] or {}
+    found = next((texts[lang] for lang in (*languages, "en") if texts.get(lang)), None)
+    return str(found or next(iter(texts.values()), None) or default)
+
+
 def render_text(text: str, values: dict[str, str]) -> str:
     """``text`` with each ``{name}`` replaced by its value (plain replacement, see the module doc)."""
     for name, value in values.items():

@@ -413,19 +413,6 @@ SECTIONS: dict[str, Section] = {
                     overridable=False,
                     reason=ROOT_ONLY,
                 ),
-                Field(
-                    "scim2",
-                    "SCIM 2.0 schema URIs",
-                    check_map(NAME_RE, check_str(300, allow_empty=False), "attribute name"),
-                    {
-                        "username": "urn:ietf:params:scim:schemas:core:2.0:User:userName",
-                        "email": "urn:ietf:params:scim:schemas:core:2.0:User:emails",
-                        "givenName": "urn:ietf:params:scim:schemas:core:2.0:User:name.givenName",
-                        "familyName": "urn:ietf:params:scim:schemas:core:2.0:User:name.familyName",
-                    },
-                    overridable=False,
-                    reason=ROOT_ONLY,
-                ),
             ),
         ),
         Section(

@@ -158,6 +158,7 @@ def test_the_name_is_saved_and_audited(demo: Tenant) -> None:
     assert AuditEvent.objects.filter(tenant=demo, action="account.profile.update").exists()
 
 
+@pytest.mark.setting("user_attributes.shared_value_sources")
 def test_values_an_organization_sets_are_shown_read_only(demo: Tenant) -> None:
     alice = user(demo, "alice")
     settings_override_set(
@@ -235,17 +236,22 @@ def test_an_address_taken_in_the_tenant_is_refused(demo: Tenant, smtp: Inbox) ->
     assert smtp.messages == []
 
 
-def test_without_verification_the_change_is_immediate_and_notified(demo: Tenant, smtp: Inbox) -> None:
-    bob = user(demo, "bob")  # home organization: MexBanco
+def mexbanco_verification(tenant: Tenant, **values: bool) -> None:
     job = settings_override_set(
         actor=SYSTEM,
-        tenant=demo,
-        organization=org(demo, "mexbanco"),
+        tenant=tenant,
+        organization=org(tenant, "mexbanco"),
         section="attribute_verification",
-        values={"verify_email": False},
+        values=values,
     )
     job_run(job.pk)
     cache.clear()
+
+
+@pytest.mark.setting("attribute_verification.verify_email")
+def test_without_verification_the_change_is_immediate_and_notified(demo: Tenant, smtp: Inbox) -> None:
+    bob = user(demo, "bob")  # home organization: MexBanco
+    mexbanco_verification(demo, verify_email=False)
     client = signed_in_client(demo, bob)
     client.post(account_url(demo, "contact"), {"attribute": "email", "value": "robert@mexbanco.example"})
     bob.refresh_from_db()
@@ -253,6 +259,19 @@ def test_without_verification_the_change_is_immediate_and_notified(demo: Tenant,
     assert [m["To"] for m in smtp.messages] == ["bob@mexbanco.example"]  # only the notice, to the old address
 
 
+@pytest.mark.setting("attribute_verification.notify_on_change")
+def test_without_the_notice_setting_the_old_address_is_not_told(demo: Tenant, smtp: Inbox) -> None:
+    bob = user(demo, "bob")  # home organization: MexBanco
+    mexbanco_verification(demo, verify_email=False, notify_on_change=False)
+    signed_in_client(demo, bob).post(
+        account_url(demo, "contact"), {"attribute": "email", "value": "rob@mexbanco.example"}
+    )
+    bob.refresh_from_db()
+    assert bob.email == "rob@mexbanco.example" and smtp.messages == []
+
+
+@pytest.mark.setting("attribute_verification.verify_mobile")
+@pytest.mark.setting("templates.sms_verification")
 def test_a_mobile_change_is_verified_by_sms_when_the_settings_say_so(
     demo: Tenant, settings: Any, tmp_path: Any, smtp: Inbox
 ) -> None:
@@ -260,6 +279,14 @@ def test_a_mobile_change_is_verified_by_sms_when_the_settings_say_so(
     settings.CANOPY_SMS_FILE = str(tmp_path / "sms.jsonl")
     job = settings_override_set(
         actor=SYSTEM, tenant=demo, organization=None, section="attribute_verification", values={"verify_mobile": True}
+    )
+    job_run(job.pk)
+    job = settings_override_set(
+        actor=SYSTEM,
+        tenant=demo,
+        organization=None,
+        section="templates",
+        values={"sms_verification": {"en": "{tenant} number check: {code} ({minutes} min)"}},
     )
     job_run(job.pk)
     cache.clear()
@@ -272,8 +299,8 @@ def test_a_mobile_change_is_verified_by_sms_when_the_settings_say_so(
     assert alice.phone_number != "+447700900123"
     sent = [json.loads(line) for line in (tmp_path / "sms.jsonl").read_text().splitlines()]
     assert sent[-1]["to"] == "+447700900123"
-    found = re.search(r"\b(\d{6})\b", sent[-1]["text"])
-    assert found
+    found = re.fullmatch(r"MightyBank number check: (\d{6}) \(10 min\)", sent[-1]["text"])
+    assert found, sent[-1]["text"]
     client.post(account_url(demo, "confirm"), {"code": found.group(1)})
     alice.refresh_from_db()
     assert alice.phone_number == "+447700900123"

@@ -53,6 +53,7 @@ def define(tenant: Tenant) -> None:
     root(tenant, "user_attributes", custom=CUSTOM)
 
 
+@pytest.mark.setting("user_attributes.custom")
 def test_sign_up_asks_the_custom_attributes_and_the_terms(demo: Tenant) -> None:
     define(demo)
     root(demo, "branding", terms_url=TERMS)
@@ -118,6 +119,8 @@ def test_the_account_page_shows_and_edits_them_all_or_nothing(demo: Tenant) -> N
     assert Client().post("/t/mightybank/account/attributes/", {})["Location"].startswith("/t/mightybank/login/")
 
 
+@pytest.mark.setting("dialects.oidc")
+@pytest.mark.setting("user_attributes.custom")
 def test_oidc_releases_them_where_a_scope_names_them(demo: Tenant) -> None:
     define(demo)
     root(demo, "dialects", oidc={"username": "preferred_username", "employee_number": "employee_no"})

@@ -105,6 +105,7 @@ def test_the_parent_rule_and_roles_apply(demo: Tenant) -> None:
     assert alice.post("organizations/mexbanco/invitations/", {"email": "y@acme.example"}).status_code == 404
 
 
+@pytest.mark.setting("templates.email_invitation")
 def test_the_mail_uses_the_inviting_organizations_effective_template(
     demo: Tenant, smtp: Inbox, django_capture_on_commit_callbacks
 ) -> None:

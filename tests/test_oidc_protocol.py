@@ -537,6 +537,7 @@ def test_create_oidc_client_command(demo) -> None:
     assert not Application.objects.filter(client_id="bad-app").exists()
 
 
+@pytest.mark.setting("oidc_scopes.scopes")
 def test_the_tenant_root_defines_which_claims_each_scope_releases(demo) -> None:
     from orgs.settings_services import settings_override_set
 

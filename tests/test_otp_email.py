@@ -90,6 +90,7 @@ def id_token_after(client: Client, url: str, verifier: str) -> dict[str, Any]:
     return demo_web_claims(r["Location"], verifier)
 
 
+@pytest.mark.setting("login.authenticators")
 def test_acme_bank_asks_for_the_emailed_code_and_tokens_say_mfa(demo: Tenant, smtp: Inbox) -> None:
     require_email_otp(demo, "acme-bank")
     client = Client()
@@ -133,6 +134,7 @@ def test_mightybank_americas_is_not_asked(demo: Tenant, smtp: Inbox) -> None:
     assert claims["amr"] == ["pwd"] and claims["acr"] == "urn:canopy:acr:pwd"
 
 
+@pytest.mark.setting("connections.email_otp")
 def test_a_root_requirement_applies_without_organization_and_uses_the_configured_length(
     demo: Tenant, smtp: Inbox
 ) -> None:

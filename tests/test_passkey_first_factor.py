@@ -54,6 +54,7 @@ def identifier_step(client: Client, next_url: str, username: str) -> Any:
     return client.post("/t/mightybank/login/", {"identifier": username, "next": next_url})
 
 
+@pytest.mark.setting("login.authenticators")
 def test_a_passkey_only_organization_asks_no_password_and_refuses_one(demo: Tenant) -> None:
     authenticators(demo, "mexbanco", ["passkey"])
     bob = user(demo, "bob")

@@ -115,6 +115,27 @@ def test_registration_stores_the_public_key_with_an_opaque_user_handle(demo: Ten
     assert [c["id"] for c in again["excludeCredentials"]] == [row.credential_id]
 
 
+@pytest.mark.setting("connections.passkey")
+def test_the_relying_party_settings_reach_the_browser(demo: Tenant) -> None:
+    job = settings_override_set(
+        actor=SYSTEM,
+        tenant=demo,
+        organization=None,
+        section="connections",
+        values={"passkey": {"rp_name": "Mighty Keys", "user_verification": "required", "resident_key": "required"}},
+    )
+    job_run(job.pk)
+    cache.clear()
+    client = Client()
+    sign_in(client, demo, user(demo, "alice"))
+    options = post_json(client, url(demo, "register_options"), {"mode": "account"}).json()
+    assert options["rp"] == {"id": RP_ID, "name": "Mighty Keys"}
+    assert options["authenticatorSelection"]["residentKey"] == "required"
+    assert options["authenticatorSelection"]["userVerification"] == "required"
+    login = post_json(Client(), url(demo, "authenticate_options"), {"mode": "sign-in"}).json()
+    assert login["userVerification"] == "required"
+
+
 def test_registration_needs_a_signed_in_user_and_its_own_challenge(demo: Tenant) -> None:
     anonymous = Client()
     refused = post_json(anonymous, url(demo, "register_options"), {"mode": "account"})

@@ -119,6 +119,15 @@ def to_push_page(client: Client) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.setting("connections.push")
+def test_the_challenge_lasts_the_configured_timeout(canopy: Tenant, service: PushService) -> None:
+    client = Client()
+    client.get(to_push_page(client))
+    record = cache.get(push._key(service.received[-1]["id"]))
+    assert 25 <= record["expires"] - time.time() <= 30  # connections.push.timeout_seconds is 30, not the default 60
+
+
+@pytest.mark.django_db(transaction=True)
 def test_approve_signs_in_with_mfa(canopy: Tenant, service: PushService) -> None:
     client = Client()
     page_url = to_push_page(client)

@@ -65,6 +65,7 @@ def form(**overrides: str) -> dict[str, str]:
     return data
 
 
+@pytest.mark.setting("login.self_registration")
 def test_login_page_offers_sign_up_only_where_open(demo: Tenant) -> None:
     open_signup(demo)
     client = Client()
@@ -138,6 +139,8 @@ def test_existing_email_gets_a_notice_not_a_second_account(demo: Tenant, smtp: I
     assert not User.objects.filter(username="alice2").exists()
 
 
+@pytest.mark.setting("login.password_min_length")
+@pytest.mark.setting("login.password_require_digit")
 def test_bad_password_and_taken_username_are_field_errors_and_nothing_is_created(demo: Tenant, smtp: Inbox) -> None:
     open_signup(demo, password_min_length=14, password_require_digit=True)
     client = Client()
@@ -152,6 +155,8 @@ def test_bad_password_and_taken_username_are_field_errors_and_nothing_is_created
     assert not User.objects.filter(email="dora@acme.example").exists() and smtp.messages == []
 
 
+@pytest.mark.setting("flows.self_registration")
+@pytest.mark.setting("login.username_rule")
 def test_email_username_rule_and_no_verification_step(demo: Tenant, smtp: Inbox) -> None:
     open_signup(demo, username_rule="email")
     configure(demo, "acme-bank", "flows", self_registration={"enabled": True, "steps": ["password"], "options": {}})
@@ -192,6 +197,7 @@ def invite(tenant: Tenant, email: str, identifier: str = "mexbanco") -> str:
     return f"/t/mightybank/invitations/accept/?token={invitation_token(invitation)}"
 
 
+@pytest.mark.setting("login.password_require_symbol")
 def test_invited_new_address_registers_once_with_the_policy(demo: Tenant) -> None:
     configure(demo, "mexbanco", "login", password_require_symbol=True)
     url = invite(demo, "gail@newcomer.example")
@@ -244,6 +250,33 @@ def test_invited_new_address_registers_once_with_the_policy(demo: Tenant) -> Non
     )
     assert again.status_code == 400 and "already used" in again.content.decode()
     assert not User.objects.filter(username="gail2").exists()
+
+
+@pytest.mark.setting("flows.invited_registration")
+def test_the_inviting_organization_s_invited_flow_shapes_the_form_or_closes_it(demo: Tenant) -> None:
+    configure(demo, "mexbanco", "flows", invited_registration={"enabled": True, "steps": ["password"], "options": {}})
+    url = invite(demo, "ines@newcomer.example")
+    client = Client()
+    page = client.get(url).content.decode()
+    assert 'name="first_name"' not in page and "accept_terms" not in page  # no profile, no terms step
+    done = client.post(
+        url, {"token": query_token(url), "username": "ines", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD}
+    )
+    assert done.status_code == 200 and "You are now a member of MexBanco" in done.content.decode()
+    assert User.objects.get(tenant=demo, username="ines").terms_accepted_at is None
+
+    configure(demo, "mexbanco", "flows", invited_registration={"enabled": False, "steps": ["password"], "options": {}})
+    closed_url = invite(demo, "jon@newcomer.example")
+    closed = Client().post(
+        closed_url,
+        {"token": query_token(closed_url), "username": "jon", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD},
+    )
+    assert closed.status_code == 403 and "does not create accounts from invitations" in closed.content.decode()
+    assert not User.objects.filter(username="jon").exists()
+
+
+def query_token(url: str) -> str:
+    return url.split("token=", 1)[1]
 
 
 def test_expired_invitation_to_a_new_address_is_refused(demo: Tenant) -> None:

@@ -324,15 +324,40 @@ def test_dialects_are_read_only_below_the_root(tree) -> None:
     t = tree["tenant"]
     with pytest.raises(ValidationError) as exc:
         settings_override_set(
-            actor=SYSTEM, tenant=t, organization=tree["top"], section="dialects", values={"scim2": {"email": "x"}}
+            actor=SYSTEM, tenant=t, organization=tree["top"], section="dialects", values={"oidc": {"email": "x"}}
         )
     assert (
         "cannot be overridden by an organization: Defined at the tenant root and read-only below it."
-        in (exc.value.message_dict["scim2"][0])
+        in (exc.value.message_dict["oidc"][0])
     )
     view = settings_overview(tenant=t, organization=tree["top"])
     rows = next(rows for sect, rows in view if sect.key == "dialects")
     assert all(not r.editable and "read-only" in r.reason for r in rows)
+
+
+def test_a_removed_field_left_in_stored_rows_is_dropped_by_its_migration_and_ignored_before(tree) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    t = tree["tenant"]
+    settings_override_set(actor=SYSTEM, tenant=t, section="dialects", values={"oidc": {"email": "mail"}})
+    SettingsOverride.objects.filter(tenant=t, organization__isnull=True, section="dialects").update(
+        values={"oidc": {"email": "mail"}, "scim2": {"email": "urn:x"}}
+    )
+    EffectiveSettings.objects.filter(tenant=t, section="dialects").update(
+        data={"oidc": {"email": "mail"}, "scim2": {"email": "urn:x"}}
+    )
+    cache.clear()
+    # Before the migration runs: readers and the overview see only the schema's fields.
+    assert "scim2" not in effective_section(tenant=t, organization=None, section="dialects").values
+    view = settings_overview(tenant=t, organization=tree["top"])
+    assert [r.name for sect, rows in view if sect.key == "dialects" for r in rows] == ["oidc"]
+    importlib.import_module("orgs.migrations.0009_drop_dialects_scim2").drop(apps, None)
+    assert SettingsOverride.objects.get(tenant=t, organization__isnull=True, section="dialects").values == {
+        "oidc": {"email": "mail"}
+    }
+    assert not EffectiveSettings.objects.filter(tenant=t, section="dialects", data__has_key="scim2").exists()
 
 
 def test_job_progress_counts_are_exact_over_several_batches(tree, settings) -> None:

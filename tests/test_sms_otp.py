@@ -143,6 +143,7 @@ def test_the_console_gateway_writes_one_json_line_per_message(settings, tmp_path
         sms.gateway()
 
 
+@pytest.mark.setting("connections.sms_otp")
 def test_acme_bank_sends_the_code_by_sms_and_records_it(demo: Tenant, sms_server: Received) -> None:
     require(demo, "acme-bank", ["password", "sms_otp"])
     with_phone(demo)
@@ -161,6 +162,28 @@ def test_acme_bank_sends_the_code_by_sms_and_records_it(demo: Tenant, sms_server
     assert done.status_code == 303 and done["Location"] == NEXT
     auth = client.session[SESSION_AUTH]
     assert auth["amr"] == ["pwd", "sms"] and auth["acr"] == "urn:canopy:acr:mfa"
+
+
+@pytest.mark.setting("templates.sms_otp")
+def test_the_text_is_the_organization_s_sms_template_in_the_reader_s_language(
+    demo: Tenant, sms_server: Received
+) -> None:
+    require(demo, "acme-bank", ["password", "sms_otp"])
+    job_run(
+        settings_override_set(
+            actor=SYSTEM,
+            tenant=demo,
+            organization=org(demo, "acme-bank"),
+            section="templates",
+            values={"sms_otp": {"en": "Acme code {code}", "es": "Código Acme {code}"}},
+        ).pk
+    )
+    cache.clear()
+    with_phone(demo)
+    password_step(Client(HTTP_ACCEPT_LANGUAGE="es-MX,es;q=0.9"), NEXT)
+    password_step(Client(), NEXT)
+    spanish, english = (verified(call)["text"] for call in sms_server.calls[-2:])
+    assert re.fullmatch(r"Código Acme \d{6}", spanish) and re.fullmatch(r"Acme code \d{6}", english)
 
 
 def test_email_then_sms_when_both_are_required(demo: Tenant, sms_server: Received, smtp: Inbox) -> None:  # noqa: F811

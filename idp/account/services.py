@@ -33,6 +33,7 @@ from idp.flow import sms
 from idp.flow.otp import code_hash
 from idp.flow.services import client_ip
 from orgs.branding import send_branded_mail
+from orgs.messages import render_text, sms_template
 from orgs.models import Membership
 from orgs.settings_selectors import effective_section
 from tenants.audit import audit_record
@@ -250,12 +251,22 @@ def _clean(*, tenant: Tenant, user: User, attribute: str, value: str) -> str:
     return digits
 
 
+DEFAULT_SMS_CODE = "Your code is {code}."
+
+
 def _send(
     *, tenant: Tenant, user: User, attribute: str, to: str, subject: str, template: str, context: dict[str, Any]
 ) -> None:
-    """An SMS as it is; an email with the branding of the user's home organization (the account page's)."""
+    """To the home organization's (the account page's) taste: a verification SMS is its ``sms_verification``
+    template, an email ends with its branding."""
     try:
-        if attribute == MOBILE:
+        if attribute == MOBILE and template == "verify":
+            text = sms_template(
+                tenant=tenant, organization=home_organization_id(user), kind="verification", default=DEFAULT_SMS_CODE
+            )
+            values = {"code": str(context["code"]), "minutes": str(context["minutes"]), "tenant": tenant.display_name}
+            sms.gateway().send(to=to, text=render_text(text, values))
+        elif attribute == MOBILE:
             sms.gateway().send(to=to, text=render_to_string(f"account/{template}.sms.txt", context).strip())
         else:
             send_branded_mail(

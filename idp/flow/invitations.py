@@ -81,6 +81,16 @@ def _register(request: HttpRequest, tenant: Tenant, invitation: Invitation, toke
     org = invitation.organization
     login = effective_section(tenant=tenant, organization=org.pk, section="login")
     flow = effective_section(tenant=tenant, organization=org.pk, section="flows")["invited_registration"] or {}
+    if not flow.get("enabled", True):
+        return _page(
+            request,
+            "error.html",
+            tenant,
+            status=403,
+            title="Sign-up by invitation is closed",
+            message=f"{org.display_name} does not create accounts from invitations. Ask the person who invited "
+            "you to invite an address that already has an account.",
+        )
     email_as_username = login["username_rule"] == "email"
     steps = flow.get("steps") or []
     custom = attributes.definitions(tenant) if "profile" in steps else []

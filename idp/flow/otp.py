@@ -24,7 +24,7 @@ from django.utils.crypto import salted_hmac
 
 from idp.flow import sms
 from orgs.branding import send_branded_mail
-from orgs.messages import email_template, render_text
+from orgs.messages import email_template, render_text, sms_template
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
 from tenants.audit import audit_record
@@ -94,9 +94,10 @@ def _template(
 ) -> tuple[str, str]:
     """(subject, body) of the effective ``email_otp`` or ``sms_otp`` template in the reader's language."""
     if factor == SMS_OTP:
-        texts = effective_section(tenant=tenant, organization=organization, section="templates")["sms_otp"] or {}
-        text = next((texts[lang] for lang in (*languages, "en") if texts.get(lang)), None)
-        return "", str(text or next(iter(texts.values()), None) or "Your code is {code}.")
+        text = sms_template(
+            tenant=tenant, organization=organization, kind="otp", default="Your code is {code}.", languages=languages
+        )
+        return "", text
     return email_template(
         tenant=tenant,
         organization=organization,
