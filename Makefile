@@ -46,18 +46,20 @@ system-deps:
 services:
 	bash scripts/ensure-services.sh
 
-## test: everything the suite needs, then the whole suite on PostgreSQL + Redis + a real Celery worker
+## test: everything the suite needs, the import contracts, then the whole suite on PostgreSQL + Redis + a real Celery worker
 test: $(VENV)/.dev system-deps services
 	mkdir -p test-artifacts
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
+	$(VENV)/bin/lint-imports
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CANOPY_CACHE_URL=$(TEST_CACHE_URL) \
 		$(PY) -m pytest tests -p no:cacheprovider $(PYTEST_ARGS)
 
-## lint: ruff and mypy (with django-stubs)
+## lint: ruff, mypy (with django-stubs) and the import contracts of pyproject.toml (import-linter)
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 ## bench: run the benchmarks and write docs/benchmarks.md (OIDC vs oidc-provider, SAML signing, propagation)
 BENCH_SECONDS ?= 10

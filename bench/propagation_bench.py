@@ -196,7 +196,7 @@ def propagate(tenant, value: str) -> tuple[float, dict]:  # noqa: ANN001
 def read_latencies(tenant, orgs, depth: int, count: int) -> tuple[list[float], list[float]]:  # noqa: ANN001
     from django.core.cache import cache
 
-    from orgs.propagation import cache_key
+    from orgs.settings_compute import cache_key
     from orgs.settings_selectors import effective_section
 
     at = [o for o in orgs if o.depth == depth]

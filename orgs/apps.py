@@ -1,3 +1,7 @@
+"""The organizations app. ``ready()`` wires its features together, so that none imports another's
+internals: the tree's hooks (``orgs.hooks``), the job kinds (``orgs.jobs.JOB_KINDS``), the cache
+signals, the delegated admin and the lockout policy."""
+
 from django.apps import AppConfig
 
 
@@ -7,9 +11,34 @@ class OrgsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from orgs import hooks, permissions, tasks
         from orgs.delegated_admin import register
+        from orgs.jobs import job_kind_register
         from orgs.login_policy import lockout_policy_for
+        from orgs.models import PropagationJob, SharingJob
+        from orgs.selectors import connect_cache_signals
+        from orgs.settings_services import settings_materialize_moved, settings_materialize_new
+        from orgs.sharing import sharing_apply_to_new_organization
         from tenants.lockout import register_policy_resolver
 
         register()  # owners and admins of organizations may use the admin for their subtree
         register_policy_resolver(lockout_policy_for)  # lockout thresholds of the home organization
+        connect_cache_signals()  # the eligible-organizations cache, whoever writes
+
+        # The tree tells the features that follow it (inside the writer's transaction, in this order).
+        hooks.on_organization_created(settings_materialize_new)  # effective settings from the parent
+        hooks.on_organization_created(sharing_apply_to_new_organization)  # users shared with the parent's subtree
+        hooks.on_organization_moved(settings_materialize_moved)  # the moved subtree inherits from its new lineage
+
+        # Job kinds: how a run is queued (the Celery tasks of orgs.tasks) and who besides tenant
+        # administrators may resume one.
+        job_kind_register(
+            PropagationJob,
+            enqueue=lambda job_id: tasks.propagate_settings.delay(job_id),  # noqa: PLW0108 - .delay looked up per call
+            may_resume=permissions.can_edit_organization,
+        )
+        job_kind_register(
+            SharingJob,
+            enqueue=lambda job_id: tasks.run_sharing_job.delay(job_id),  # noqa: PLW0108 - .delay looked up per call
+            may_resume=permissions.can_manage_members,
+        )

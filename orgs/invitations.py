@@ -5,7 +5,8 @@ with a dedicated salt; it is checked for signature, age (``CANOPY_INVITATION_SEC
 tenant, nonce, expiry and prior use. Accepting needs a signed-in user of the tenant whose
 email is the invited one; the membership gets origin ``invited`` and the parent rule applies
 (an organization invites people of its immediate parent, or anyone for a top-level one).
-The email is sent by ``orgs.tasks.send_invitation_email`` on commit, once per nonce: creating
+The email is sent by the task ``orgs.tasks.send_invitation_email`` (defined here, under the name it
+always had; ``orgs.tasks`` imports it for Celery's autodiscovery) on commit, once per nonce: creating
 and resending (``invitation_resend``: a new nonce, so the old link dies, and a fresh expiry)
 each enqueue one message naming the nonce it is for; a redelivered message sends nothing more.
 ``invitation_revoke`` makes a pending link dead (the page then says what it says of used links).
@@ -17,6 +18,7 @@ import logging
 import secrets
 from datetime import timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -152,8 +154,6 @@ def invitation_validate(*, actor: Actor, organization: Organization, email: str,
 
 
 def _enqueue_email(invitation_id: int, nonce: str) -> None:
-    from orgs.tasks import send_invitation_email
-
     try:
         send_invitation_email.delay(invitation_id, nonce)
     except Exception:  # noqa: BLE001 - the invitation stands; sending can be retried (sent_at stays empty)
@@ -340,3 +340,9 @@ def invitation_register(
             data={"invitation": locked.pk, "organization": str(locked.organization_id), "role": locked.role},
         )
     return user
+
+
+@shared_task(name="orgs.tasks.send_invitation_email")
+def send_invitation_email(invitation_id: int, nonce: str | None = None) -> bool:
+    """Email one invitation's link (the one of ``nonce``); a redelivery after success sends nothing."""
+    return send_invitation(invitation_id=invitation_id, nonce=nonce)

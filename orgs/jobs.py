@@ -5,11 +5,16 @@ Shared by sharing jobs and the resume action of propagation jobs. The rules are 
 another run may take the job only once the lease has expired; progress and the lease are
 committed together, so a crash loses at most one batch and a resumed run continues after
 the cursor. A failed or stale job is resumed by putting it back to pending and enqueueing it.
+
+This module knows no job kind: each kind (its model, how to enqueue a run, who may resume it)
+is registered in ``JOB_KINDS`` by ``orgs/apps.py``, and the features enqueue through
+:func:`job_enqueue`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -17,13 +22,42 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from orgs import permissions
-from orgs.models import JobStatus, LeasedJob, PropagationJob, SharingJob
+from orgs.models import JobStatus, LeasedJob, Organization
 from tenants.actors import Actor, is_tenant_admin
 from tenants.audit import audit_record
 
 J = TypeVar("J", bound=LeasedJob)
 MAX_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of leased job."""
+
+    enqueue: Callable[[int], object]  # the job's id -> its run is queued (callers call it after commit)
+    may_resume: Callable[[Actor, Organization], bool]  # besides tenant administrators
+
+
+JOB_KINDS: dict[type[LeasedJob], JobKind] = {}
+
+
+def job_kind_register(
+    model: type[LeasedJob], *, enqueue: Callable[[int], object], may_resume: Callable[[Actor, Organization], bool]
+) -> None:
+    """Register (or replace) the kind of ``model``'s jobs; ``orgs/apps.py`` does it at ready()."""
+    JOB_KINDS[model] = JobKind(enqueue=enqueue, may_resume=may_resume)
+
+
+def job_kind(model: type[LeasedJob]) -> JobKind:
+    try:
+        return JOB_KINDS[model]
+    except KeyError:
+        raise LookupError(f"No job kind is registered for {model.__name__} (see OrgsConfig.ready).") from None
+
+
+def job_enqueue(model: type[LeasedJob], job_id: int) -> None:
+    """Queue a run of the job (call it from ``transaction.on_commit``)."""
+    job_kind(model).enqueue(job_id)
 
 
 def job_claim(
@@ -97,32 +131,12 @@ def job_is_resumable(job: LeasedJob, *, now: Any = None) -> bool:
     return job.status == JobStatus.RUNNING and (job.lease_until is None or job.lease_until <= now)
 
 
-def _can_resume(actor: Actor, job: PropagationJob | SharingJob) -> bool:
+def _can_resume(actor: Actor, job: Any) -> bool:
     if is_tenant_admin(actor, job.tenant):
         return True
     if job.organization is None:
         return False
-    if isinstance(job, PropagationJob):
-        return permissions.can_edit_organization(actor, job.organization)
-    return permissions.can_manage_members(actor, job.organization)
-
-
-def _enqueue_propagation(job_id: int) -> None:
-    from orgs.tasks import propagate_settings
-
-    propagate_settings.delay(job_id)
-
-
-def _enqueue_sharing(job_id: int) -> None:
-    from orgs.tasks import run_sharing_job
-
-    run_sharing_job.delay(job_id)
-
-
-ENQUEUE: dict[type[LeasedJob], Callable[[int], None]] = {
-    PropagationJob: _enqueue_propagation,
-    SharingJob: _enqueue_sharing,
-}
+    return job_kind(type(job)).may_resume(actor, job.organization)
 
 
 def job_resume(*, actor: Actor, job: J) -> J:
@@ -131,7 +145,7 @@ def job_resume(*, actor: Actor, job: J) -> J:
     Refused (field error) for a finished job or one whose run is alive; the run starts after
     commit and continues from the job's cursor.
     """
-    if not _can_resume(actor, job):  # type: ignore[arg-type]
+    if not _can_resume(actor, job):
         raise PermissionDenied("Your role does not allow resuming this job.")
     model = type(job)
     with transaction.atomic():
@@ -156,7 +170,7 @@ def job_resume(*, actor: Actor, job: J) -> J:
             target=locked,
             data={"job": locked.pk, "cursor_set": bool(locked.cursor), "processed": locked.processed},
         )
-        transaction.on_commit(lambda: ENQUEUE[model](locked.pk))
+        transaction.on_commit(lambda: job_enqueue(model, locked.pk))
     return locked  # type: ignore[no-any-return]
 
 

@@ -23,13 +23,11 @@ How a job runs (``job_run``), and why a crash converges:
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
@@ -37,32 +35,16 @@ from django.utils import timezone
 
 from orgs import jobs
 from orgs.models import PATH_SEGMENT_LENGTH, EffectiveSettings, Organization, PropagationJob, SettingsOverride
-from orgs.settings_schema import ROOT, SECTIONS, Section, defaults, merge
-
-Effective = tuple[dict[str, Any], dict[str, str]]
-
-
-def _setting(name: str, default: float) -> float:
-    value: Any = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name, default)
-    return float(value)
+from orgs.settings_compute import Effective, cache_key, lineage_effective, number_setting, root_effective
+from orgs.settings_schema import SECTIONS, Section, merge
 
 
 def batch_size() -> int:
-    return int(_setting("CANOPY_PROPAGATION_BATCH_SIZE", 1000))
+    return int(number_setting("CANOPY_PROPAGATION_BATCH_SIZE", 1000))
 
 
 def lease_seconds() -> float:
-    return _setting("CANOPY_PROPAGATION_LEASE_SECONDS", 30)
-
-
-def cache_seconds() -> int:
-    return int(_setting("CANOPY_SETTINGS_CACHE_SECONDS", 300))
-
-
-def cache_key(*, tenant_id: int, organization_id: uuid.UUID | None, section: str) -> str:
-    return f"orgs:eff:{organization_id.hex if organization_id else f'root-{tenant_id}'}:{section}"
+    return number_setting("CANOPY_PROPAGATION_LEASE_SECONDS", 30)
 
 
 def invalidate(*, tenant_id: int, organization_ids: Iterable[uuid.UUID | None], section: str) -> None:
@@ -71,35 +53,7 @@ def invalidate(*, tenant_id: int, organization_ids: Iterable[uuid.UUID | None], 
         cache.delete_many(keys)
 
 
-# --- computing --------------------------------------------------------------
-
-
-def root_effective(*, tenant_id: int, section: Section, root_values: dict[str, Any] | None = None) -> Effective:
-    if root_values is None:
-        root_values = (
-            SettingsOverride.objects.filter(tenant_id=tenant_id, organization__isnull=True, section=section.key)
-            .values_list("values", flat=True)
-            .first()
-        )
-    return merge(section, defaults(section), root_values, ROOT, is_root=True)
-
-
-def _ids_of(path: str) -> list[uuid.UUID]:
-    return [uuid.UUID(hex=s) for s in path.split("/") if s]
-
-
-def lineage_effective(*, tenant_id: int, section: Section, path: str) -> Effective:
-    """Effective values of the organization at ``path``, computed from the overrides (one query)."""
-    ids = _ids_of(path)
-    rows: dict[Any, Any] = dict(
-        SettingsOverride.objects.filter(tenant_id=tenant_id, section=section.key)
-        .filter(Q(organization__isnull=True) | Q(organization_id__in=ids))
-        .values_list("organization_id", "values")
-    )
-    eff = root_effective(tenant_id=tenant_id, section=section, root_values=rows.get(None))
-    for org_id in ids:
-        eff = merge(section, eff, rows.get(org_id), org_id.hex, is_root=False)
-    return eff
+# --- computing (the lineage rules: orgs.settings_compute) -----------------------
 
 
 class SubtreeComputer:
@@ -279,7 +233,7 @@ def job_run(job_id: int, owner: str | None = None) -> str:
     computer = SubtreeComputer(tenant_id=job.tenant_id, section=section)
     scope = job_scope(job).order_by("path")
     cursor = job.cursor
-    delay = _setting("CANOPY_PROPAGATION_BATCH_DELAY", 0)  # a throttle for crash tests; 0 in production
+    delay = number_setting("CANOPY_PROPAGATION_BATCH_DELAY", 0)  # a throttle for crash tests; 0 in production
     size = batch_size()
     try:
         while True:

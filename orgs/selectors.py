@@ -185,8 +185,7 @@ def organizations_by_ids(*, tenant: Tenant, ids: Iterable[uuid.UUID]) -> list[Or
 
 
 # --- what invalidates the cache ----------------------------------------------------------------
-# Connected when this module is imported, which every process does at start-up (the URL tree,
-# the admin and orgs.services import it).
+# Connected by OrgsConfig.ready() (connect_cache_signals), in every process (web, Celery, commands).
 _ORG_FIELDS = {"identifier", "display_name", "path", "parent", "depth", "tenant"}
 _AUDITED_PREFIXES = ("organization.", "membership.", "acts_for.", "sharing.", "invitation.")
 
@@ -205,8 +204,10 @@ def _on_audit(sender: Any, instance: AuditEvent, created: bool = False, **kwargs
         organizations_changed(tenant_id=instance.tenant_id)
 
 
-for _model in (Membership, ActsForLink, Organization):
-    post_save.connect(_on_row_change, sender=_model, dispatch_uid=f"orgs-eligible-{_model.__name__}-save")
-    post_delete.connect(_on_row_change, sender=_model, dispatch_uid=f"orgs-eligible-{_model.__name__}-delete")
-post_save.connect(_on_row_change, sender="orgs.SharingJob", dispatch_uid="orgs-eligible-SharingJob-save")  # job batches
-post_save.connect(_on_audit, sender=AuditEvent, dispatch_uid="orgs-eligible-audit")
+def connect_cache_signals() -> None:
+    """Whoever writes, the eligible-organizations cache of the tenant is invalidated (idempotent)."""
+    for model in (Membership, ActsForLink, Organization):
+        post_save.connect(_on_row_change, sender=model, dispatch_uid=f"orgs-eligible-{model.__name__}-save")
+        post_delete.connect(_on_row_change, sender=model, dispatch_uid=f"orgs-eligible-{model.__name__}-delete")
+    post_save.connect(_on_row_change, sender="orgs.SharingJob", dispatch_uid="orgs-eligible-SharingJob-save")  # batches
+    post_save.connect(_on_audit, sender=AuditEvent, dispatch_uid="orgs-eligible-audit")

@@ -17,7 +17,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat, Lower, Substr
 from django.utils import timezone
 
-from orgs import permissions
+from orgs import hooks, permissions
 from orgs.models import (
     MAX_DEPTH,
     ActsForLink,
@@ -27,7 +27,6 @@ from orgs.models import (
     identifier_validator,
 )
 from orgs.selectors import organization_descendants
-from orgs.settings_services import settings_materialize_moved, settings_materialize_new
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Tenant, User
@@ -162,10 +161,9 @@ def organization_create(
             raise ValidationError(
                 {"identifier": ["An organization with this identifier already exists in this tenant."]}
             ) from exc
-        settings_materialize_new(organization=org)  # effective settings from the parent, at once
-        from orgs.sharing import sharing_apply_to_new_organization
-
-        sharing_apply_to_new_organization(organization=org)  # users shared with the parent's subtree
+        # Subscribers (OrgsConfig.ready): effective settings from the parent, at once; users shared
+        # with the parent's subtree.
+        hooks.organization_created(organization=org)
         audit_record(
             actor=actor,
             tenant=tenant,
@@ -252,7 +250,7 @@ def organization_move(*, actor: Actor, organization: Organization, new_parent: O
         )
         Organization.objects.filter(pk=locked.pk).update(parent=new_parent, updated_at=timezone.now())
         locked.path = new_path
-        settings_materialize_moved(organization=locked)  # the moved subtree inherits from its new lineage
+        hooks.organization_moved(organization=locked)  # the moved subtree inherits from its new lineage
         audit_record(
             actor=actor,
             tenant=organization.tenant,

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db.models.functions import Lower
 
 from orgs.models import EffectiveSettings, Organization, SettingsOverride
-from orgs.propagation import cache_key, cache_seconds, lineage_effective, root_effective
+from orgs.settings_compute import cache_key, cache_seconds, lineage_effective, root_effective
 from orgs.settings_schema import DEFAULT, ROOT, SECTIONS, Section, section_get
 from tenants.models import Tenant
 

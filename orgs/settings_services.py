@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from orgs import permissions
+from orgs.jobs import job_enqueue
 from orgs.models import (
     Organization,
     PropagationJob,
@@ -42,9 +43,7 @@ def _check_power(actor: Actor, tenant: Tenant, organization: Organization | None
 
 
 def _enqueue(job_id: int) -> None:
-    from orgs.tasks import propagate_settings
-
-    propagate_settings.delay(job_id)
+    job_enqueue(PropagationJob, job_id)  # orgs.tasks.propagate_settings (registered in OrgsConfig.ready)
 
 
 def _write(
@@ -159,12 +158,12 @@ def settings_override_revert(
 
 
 def settings_materialize_new(*, organization: Organization) -> None:
-    """Called inside organization_create: the new organization's effective settings, now."""
+    """Hook of organization_create (``orgs.hooks``): the new organization's effective settings, now."""
     materialize_subtree(organization=organization, limit=1)
 
 
 def settings_materialize_moved(*, organization: Organization) -> None:
-    """Called inside organization_move: recompute the moved subtree (jobs beyond MOVE_SYNC_LIMIT)."""
+    """Hook of organization_move (``orgs.hooks``): recompute the moved subtree (jobs beyond MOVE_SYNC_LIMIT)."""
     done = materialize_subtree(organization=organization, limit=MOVE_SYNC_LIMIT + 1)
     if done <= MOVE_SYNC_LIMIT:
         return

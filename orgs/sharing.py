@@ -31,7 +31,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from orgs import permissions
-from orgs.jobs import job_claim, job_finish, job_locked_if_owned, job_renew
+from orgs.jobs import job_claim, job_enqueue, job_finish, job_locked_if_owned, job_renew
 from orgs.models import JobStatus, Membership, Organization, SharingJob, SharingPolicy
 from orgs.selectors import organization_descendants, organizations_changed
 from tenants.actors import Actor, actor_label, is_tenant_admin
@@ -299,9 +299,7 @@ def _job_create(*, actor: Actor, kind: str, policy: SharingPolicy, total: int) -
 
 
 def _enqueue(job_id: int) -> None:
-    from orgs.tasks import run_sharing_job
-
-    run_sharing_job.delay(job_id)
+    job_enqueue(SharingJob, job_id)  # orgs.tasks.run_sharing_job (registered in OrgsConfig.ready)
 
 
 def _job_batch(job: SharingJob, organization_ids: list[uuid.UUID]) -> int:
@@ -347,7 +345,7 @@ def sharing_job_run(job_id: int, owner: str | None = None) -> str:
 
 
 def sharing_apply_to_new_organization(*, organization: Organization) -> int:
-    """Called inside ``organization_create``: "with-children" and "all" policies cover the newcomer."""
+    """Hook of ``organization_create`` (``orgs.hooks``): "with-children" and "all" policies cover the newcomer."""
     covering = SharingPolicy.objects.filter(tenant_id=organization.tenant_id).filter(
         Q(mode=SharingPolicy.Mode.ALL)
         | Q(mode=SharingPolicy.Mode.WITH_CHILDREN, organization_id__in=organization.ancestor_ids)

@@ -1,4 +1,9 @@
-"""Celery jobs for organizations: settings propagation, sharing. They take ids and are safe to repeat."""
+"""Celery jobs for organizations: settings propagation, sharing, invitation mail. They take ids and are safe to repeat.
+
+Celery's autodiscovery imports this module, so every task of ``orgs`` is named here; the
+invitation mail is defined in ``orgs.invitations`` (it enqueues itself without importing this
+module) under its name ``orgs.tasks.send_invitation_email``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready
 
+from orgs.invitations import send_invitation_email  # noqa: F401 - defined beside its feature; registered here too
 from orgs.propagation import job_run, stalled_jobs
 
 log = logging.getLogger(__name__)
@@ -70,11 +76,3 @@ def expand_sharing_policy(policy_id: int) -> int:
     from orgs.sharing import sharing_expand
 
     return sharing_expand(policy_id=policy_id)
-
-
-@shared_task(name="orgs.tasks.send_invitation_email")
-def send_invitation_email(invitation_id: int, nonce: str | None = None) -> bool:
-    """Email one invitation's link (the one of ``nonce``); a redelivery after success sends nothing."""
-    from orgs.invitations import send_invitation
-
-    return send_invitation(invitation_id=invitation_id, nonce=nonce)

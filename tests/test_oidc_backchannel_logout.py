@@ -28,7 +28,7 @@ from idp.account.models import SessionRecord
 from idp.account.services import session_sign_out, sessions_sign_out_others
 from idp.federation.models import UpstreamIdP
 from idp.flow.revocation import revoke_everything
-from idp.oidc.backchannel import LOGOUT_EVENT
+from idp.oidc.logout_token import LOGOUT_EVENT
 from idp.oidc.models import Application, RefreshToken
 from idp.oidc.services import application_create
 from tenants.actors import SYSTEM

@@ -31,6 +31,7 @@ from django.utils import timezone
 from idp.account.models import SessionRecord
 from idp.flow import sms
 from idp.flow.otp import code_hash
+from idp.flow.revocation import sessions_ending
 from idp.flow.services import client_ip
 from orgs.branding import send_branded_mail
 from orgs.messages import render_text, sms_template
@@ -100,8 +101,6 @@ def sessions_of(*, tenant: Tenant, user: User, current_key: str | None) -> list[
 
 def session_sign_out(*, tenant: Tenant, user: User, record: SessionRecord) -> None:
     """End one session of the user (deleting the Django session signs that browser out)."""
-    from idp.oidc.backchannel import sessions_ending
-
     with transaction.atomic():
         sessions_ending(tenant_id=tenant.pk, session_keys=[record.session_key])  # its RPs hear of it
         Session.objects.filter(session_key=record.session_key).delete()
@@ -111,8 +110,6 @@ def session_sign_out(*, tenant: Tenant, user: User, record: SessionRecord) -> No
 
 def sessions_sign_out_others(*, tenant: Tenant, user: User, current_key: str | None) -> int:
     """End every session of the user except this browser's; returns how many ended."""
-    from idp.oidc.backchannel import sessions_ending
-
     with transaction.atomic():
         others = SessionRecord.objects.filter(tenant=tenant, user=user).exclude(session_key=current_key or "")
         keys = list(others.values_list("session_key", flat=True))
@@ -159,8 +156,6 @@ def sessions_end_upstream(*, idp: Any, sid: str, subject: str) -> int:
         records = records.filter(upstream_sid=sid)
     if subject:
         records = records.filter(upstream_subject=subject)
-    from idp.oidc.backchannel import sessions_ending
-
     with transaction.atomic():
         keys = list(records.values_list("session_key", flat=True))
         sessions_ending(tenant_id=idp.tenant_id, session_keys=keys)  # Canopy's own RPs hear of it too

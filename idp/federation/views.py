@@ -21,6 +21,7 @@ from idp.federation.logout import SESSION_UPSTREAM, pop_oidc_logout, remember_up
 from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.federation.services import FederationRefused, upstream_sign_in_user
 from idp.flow.redirects import home_url, safe_next
+from idp.flow.revocation import this_session_ending
 from idp.flow.selection import error_page
 from idp.flow.session import SESSION_LOGIN, sign_in
 from idp.flow.session import logout as flow_logout
@@ -370,8 +371,6 @@ def _partner_logout(
     if failure is None:
         signed_in_here = _has_upstream_session(request, tenant, idp)
         if signed_in_here:  # a session that did not come from this partner is not its to end
-            from idp.oidc.backchannel import this_session_ending
-
             this_session_ending(request, tenant=tenant)  # Canopy's own RPs hear of it (back-channel)
             flow_logout(request)
         audit_record(

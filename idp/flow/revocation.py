@@ -1,16 +1,29 @@
-"""What to revoke when a user's credentials change: a registry other apps fill at ready().
+"""What to revoke when a user's credentials change or a session ends: registries other apps fill at ready().
 
-The login journey must not import the protocol apps, so ``idp.oidc`` registers a function that
-revokes the user's refresh tokens and deletes their access tokens; a password reset calls
-:func:`revoke_everything`. Django sessions need no hook: changing the password changes the
-session auth hash, so every other session of the user is signed out on its next request.
+The login journey must not import the protocol apps, and the protocol apps must not import one
+another, so they meet here:
+
+- Revokers: ``idp.oidc`` registers a function that revokes the user's refresh tokens and deletes
+  their access tokens; a password reset calls :func:`revoke_everything`. Django sessions need no
+  hook: changing the password changes the session auth hash, so every other session of the user
+  is signed out on its next request.
+- Session-ended listeners: a Canopy session (user, ``sid``) ended outside the logout page — the
+  account page, a partner's logout (federation). ``idp.oidc`` registers its back-channel logout;
+  the callers announce the end with :func:`sessions_ending` (sessions about to be deleted
+  server-side) or :func:`this_session_ending` (this browser's session).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from importlib import import_module
+from typing import Protocol
 
-from tenants.models import User
+from django.conf import settings
+from django.http import HttpRequest
+
+from idp.flow.session import session_sid
+from tenants.models import Tenant, User
 
 Revoker = Callable[[User], int]
 _revokers: list[Revoker] = []
@@ -25,3 +38,45 @@ def register_revoker(revoker: Revoker) -> Revoker:
 
 def revoke_everything(user: User) -> int:
     return sum(revoker(user) for revoker in list(_revokers))
+
+
+class SessionEndedListener(Protocol):
+    def __call__(self, *, tenant_id: int, user_id: int | None, sid: str) -> int:
+        """Session ``sid`` of the user ended; returns how many parties it told."""
+        ...
+
+
+_session_listeners: list[SessionEndedListener] = []
+
+
+def register_session_ended(listener: SessionEndedListener) -> SessionEndedListener:
+    """``listener(tenant_id=, user_id=, sid=)`` hears of every session that ends; registered once."""
+    if listener not in _session_listeners:
+        _session_listeners.append(listener)
+    return listener
+
+
+def session_ended(*, tenant_id: int, user_id: int | None, sid: str) -> int:
+    """Tell every listener that session ``sid`` of the user ended; how many parties were told."""
+    return sum(listener(tenant_id=tenant_id, user_id=user_id, sid=sid) for listener in list(_session_listeners))
+
+
+def sessions_ending(*, tenant_id: int, session_keys: Iterable[str]) -> int:
+    """Sessions about to be deleted server-side (account page, partner logout): read each one's
+    user and sid before it goes, and tell the listeners."""
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    told = 0
+    for key in session_keys:
+        user_id, sid = session_sid(store_class(session_key=key).load())
+        if sid:
+            told += session_ended(tenant_id=tenant_id, user_id=user_id, sid=sid)
+    return told
+
+
+def this_session_ending(request: HttpRequest, *, tenant: Tenant) -> int:
+    """This browser's session is about to end outside the logout page (a partner's SAML logout)."""
+    user_id, sid = session_sid(request.session)
+    user = getattr(request, "user", None)
+    if sid and user is not None and getattr(user, "tenant_id", None) == tenant.pk:
+        return session_ended(tenant_id=tenant.pk, user_id=user_id, sid=sid)
+    return 0

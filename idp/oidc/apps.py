@@ -31,7 +31,9 @@ class OidcConfig(AppConfig):
     verbose_name = "OpenID Connect"
 
     def ready(self) -> None:
-        from idp.flow.revocation import register_revoker
-        from idp.oidc import backchannel  # noqa: F401 - registers its logout participant
+        from idp.flow.revocation import register_revoker, register_session_ended
+        from idp.oidc import backchannel  # also registers its logout participant
 
         register_revoker(revoke_user_tokens)
+        # A session that ends elsewhere (account page, a partner's logout): its RPs hear of it.
+        register_session_ended(backchannel.session_ended)

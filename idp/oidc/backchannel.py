@@ -6,19 +6,15 @@ RP-initiated logout, a partner's logout, "sign out other sessions", a password r
 clients with a ``backchannel_logout_uri`` that received tokens in that session get a signed
 logout token by POST, from a Celery task after the commit: a slow or dead RP never holds up
 the browser, and a delivery that keeps failing is written to the audit log. That session's
-refresh tokens for those clients are revoked at once.
+refresh tokens for those clients are revoked at once. The token itself: ``idp.oidc.logout_token``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import Iterable
-from importlib import import_module
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
@@ -26,16 +22,11 @@ from django.utils import timezone
 
 from idp.flow.logout import LogoutParticipant, register_logout_participant
 from idp.flow.session import session_sid
-from idp.oidc import jws
-from idp.oidc.context import issuer_for
 from idp.oidc.models import AccessToken, Application, Grant, RefreshToken
+from idp.oidc.tasks import send_logout_token
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
-
-LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-LOGOUT_TOKEN_TYP = "logout+jwt"  # noqa: S105 - a media type, not a secret
-LOGOUT_TOKEN_SECONDS = 120  # short: the RP acts on it at once
 
 
 def _clients_with_tokens(*, tenant_id: int, user_id: int, sid: str) -> set[int]:
@@ -120,48 +111,8 @@ def user_sessions_ended(*, tenant_id: int, user_id: int) -> int:
     return len(sent)
 
 
-def sessions_ending(*, tenant_id: int, session_keys: Iterable[str]) -> int:
-    """Sessions about to be deleted server-side (account page, partner logout): read each one's
-    user and sid before it goes, and tell that session's clients."""
-    store_class = import_module(settings.SESSION_ENGINE).SessionStore
-    told = 0
-    for key in session_keys:
-        user_id, sid = session_sid(store_class(session_key=key).load())
-        if sid:
-            told += session_ended(tenant_id=tenant_id, user_id=user_id, sid=sid)
-    return told
-
-
-def this_session_ending(request: HttpRequest, *, tenant: Tenant) -> int:
-    """This browser's session is about to end outside the logout page (a partner's SAML logout)."""
-    auth = session_sid(request.session)
-    user = getattr(request, "user", None)
-    if auth[1] and user is not None and getattr(user, "tenant_id", None) == tenant.pk:
-        return session_ended(tenant_id=tenant.pk, user_id=auth[0], sid=auth[1])
-    return 0
-
-
 def _queue(*, app_id: int, user_id: int, sid: str) -> None:
-    from idp.oidc.tasks import send_logout_token
-
     transaction.on_commit(lambda: send_logout_token.delay(app_id, user_id, sid))
-
-
-def logout_token(*, app: Application, user_id: int, sid: str) -> str:
-    """The signed logout token (section 2.4): no nonce, ``typ: logout+jwt``, short-lived."""
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": issuer_for(app.tenant),
-        "aud": app.client_id,
-        "iat": now,
-        "exp": now + LOGOUT_TOKEN_SECONDS,
-        "jti": str(uuid.uuid4()),
-        "sub": str(user_id),
-        "events": {LOGOUT_EVENT: {}},
-    }
-    if sid:
-        claims["sid"] = sid
-    return jws.sign(tenant_id=app.tenant_id, algorithm=app.algorithm or "RS256", claims=claims, typ=LOGOUT_TOKEN_TYP)
 
 
 @register_logout_participant("oidc-backchannel")

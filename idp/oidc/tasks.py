@@ -12,7 +12,7 @@ import logging
 import requests
 from celery import shared_task
 
-from idp.oidc.backchannel import logout_token
+from idp.oidc.logout_token import logout_token
 from idp.oidc.models import Application
 from tenants.actors import SYSTEM
 from tenants.audit import audit_record

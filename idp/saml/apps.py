@@ -7,7 +7,6 @@ class SamlConfig(AppConfig):
     verbose_name = "SAML"
 
     def ready(self) -> None:
-        # Connects the signals that invalidate the per-process SP cache and the eligible-organizations
-        # cache, in every process (web, Celery, commands), whoever writes.
+        # Connects the signals that invalidate the per-process SP cache, in every process (web, Celery,
+        # commands), whoever writes (the eligible-organizations cache: OrgsConfig.ready).
         from idp.saml import logout, selectors  # noqa: F401 - also: SPs take part in Canopy's own sign-out
-        from orgs import selectors as org_selectors  # noqa: F401
