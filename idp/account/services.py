@@ -164,6 +164,19 @@ def sessions_end_upstream(*, idp: Any, sid: str, subject: str) -> int:
     return len(keys)
 
 
+class SessionRecordUpstreams:
+    """The upstream-session link kept on ``SessionRecord`` (``idp.flow.revocation.UpstreamSessions``)."""
+
+    def started(self, *, request: HttpRequest, idp: Any, sid: str, subject: str) -> None:
+        session_record_upstream(request=request, idp=idp, sid=sid, subject=subject)
+
+    def ended(self, *, idp: Any, sid: str, subject: str) -> int:
+        return sessions_end_upstream(idp=idp, sid=sid, subject=subject)
+
+
+SESSION_RECORD_UPSTREAMS = SessionRecordUpstreams()
+
+
 # --- linked upstream accounts ---------------------------------------------------------------
 
 

@@ -85,12 +85,12 @@ def validate_logout_token(token: str, *, idp: UpstreamIdP) -> dict[str, Any]:  #
 
 def backchannel_logout(*, idp: UpstreamIdP, token: str) -> int:
     """Validate the partner's logout token and end the Canopy sessions it names; how many ended."""
-    from idp.account.services import sessions_end_upstream
+    from idp.flow.revocation import upstream_session_ended
     from tenants.actors import SYSTEM
     from tenants.audit import audit_record
 
     claims = validate_logout_token(token, idp=idp)
-    ended = sessions_end_upstream(idp=idp, sid=str(claims.get("sid") or ""), subject=str(claims.get("sub") or ""))
+    ended = upstream_session_ended(idp=idp, sid=str(claims.get("sid") or ""), subject=str(claims.get("sub") or ""))
     audit_record(
         actor=SYSTEM,
         tenant=idp.tenant,

@@ -14,14 +14,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from idp.account.services import session_record_upstream
 from idp.federation import oidc_client, saml_sp
 from idp.federation.backchannel import backchannel_logout
 from idp.federation.logout import SESSION_UPSTREAM, pop_oidc_logout, remember_upstream_session
 from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.federation.services import FederationRefused, upstream_sign_in_user
 from idp.flow.redirects import home_url, safe_next
-from idp.flow.revocation import this_session_ending
+from idp.flow.revocation import this_session_ending, upstream_session_started
 from idp.flow.selection import error_page
 from idp.flow.session import SESSION_LOGIN, sign_in
 from idp.flow.session import logout as flow_logout
@@ -126,7 +125,7 @@ def _sign_in_and_go(
         upstream_slug=idp.slug,
     )
     remember_upstream_session(request, tenant=tenant, idp=idp, id_token=id_token, saml=saml)
-    session_record_upstream(request=request, idp=idp, sid=upstream_sid, subject=upstream_subject)
+    upstream_session_started(request=request, idp=idp, sid=upstream_sid, subject=upstream_subject)
     request.session.pop(SESSION_LOGIN, None)
     return HttpResponseRedirect(safe_next(tenant=tenant, candidate=next_url) or home_url(tenant))
 

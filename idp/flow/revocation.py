@@ -11,13 +11,17 @@ another, so they meet here:
   account page, a partner's logout (federation). ``idp.oidc`` registers its back-channel logout;
   the callers announce the end with :func:`sessions_ending` (sessions about to be deleted
   server-side) or :func:`this_session_ending` (this browser's session).
+- Upstream sessions: a federated sign-in ties this browser's session to the upstream's session
+  (:func:`upstream_session_started`), and a partner's back-channel logout ends the sessions tied to
+  one (:func:`upstream_session_ended`). ``idp.federation`` announces both; ``idp.account``, which
+  keeps the session records, registers the store (:func:`register_upstream_sessions`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from importlib import import_module
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -80,3 +84,31 @@ def this_session_ending(request: HttpRequest, *, tenant: Tenant) -> int:
     if sid and user is not None and getattr(user, "tenant_id", None) == tenant.pk:
         return session_ended(tenant_id=tenant.pk, user_id=user_id, sid=sid)
     return 0
+
+
+class UpstreamSessions(Protocol):
+    """Who keeps the link between Canopy sessions and the upstream sessions they came from."""
+
+    def started(self, *, request: HttpRequest, idp: Any, sid: str, subject: str) -> None: ...
+
+    def ended(self, *, idp: Any, sid: str, subject: str) -> int: ...
+
+
+_upstream_sessions: list[UpstreamSessions] = []
+
+
+def register_upstream_sessions(store: UpstreamSessions) -> None:
+    if store not in _upstream_sessions:
+        _upstream_sessions.append(store)
+
+
+def upstream_session_started(*, request: HttpRequest, idp: Any, sid: str, subject: str) -> None:
+    """This browser's session came from upstream ``idp``'s session ``sid`` of ``subject``."""
+    for store in list(_upstream_sessions):
+        store.started(request=request, idp=idp, sid=sid, subject=subject)
+
+
+def upstream_session_ended(*, idp: Any, sid: str, subject: str) -> int:
+    """Upstream ``idp`` ended session ``sid`` (or every session of ``subject``): end the Canopy
+    sessions that came from it; how many ended."""
+    return sum(store.ended(idp=idp, sid=sid, subject=subject) for store in list(_upstream_sessions))

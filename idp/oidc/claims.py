@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from idp.flow.upstreams import upstream_issuer
 from idp.oidc.models import Application
 from orgs.claims import organization_facts
 from orgs.models import Organization
@@ -81,9 +82,4 @@ def upstream_claims(*, tenant_id: int, upstream_slug: str) -> dict[str, Any]:
     """``idp``: the upstream that authenticated the person, by its issuer / entity id (else its slug here)."""
     if not upstream_slug:
         return {}
-    from idp.federation.models import UpstreamIdP
-
-    issuer = (
-        UpstreamIdP.objects.filter(tenant_id=tenant_id, slug=upstream_slug).values_list("issuer", flat=True).first()
-    )
-    return {"idp": issuer or upstream_slug}
+    return {"idp": upstream_issuer(tenant_id=tenant_id, slug=upstream_slug) or upstream_slug}
