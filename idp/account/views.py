@@ -31,7 +31,7 @@ from idp.passkeys.selectors import passkey_of, passkeys_of
 from orgs.models import Membership
 from orgs.profiles import FROM_ORIGIN, origin_profile, resolved_profile, source_modes
 from tenants.models import Tenant
-from tenants.selectors import tenant_get_by_slug
+from tenants.routing import tenant_of
 
 AccountView = Callable[..., HttpResponse]
 
@@ -45,7 +45,7 @@ def signed_in(view: AccountView) -> Callable[..., HttpResponse]:
 
     @wraps(view)
     def wrapper(request: HttpRequest, tenant_slug: str, **kwargs: Any) -> HttpResponse:
-        tenant = tenant_get_by_slug(tenant_slug)
+        tenant = tenant_of(request)
         auth = current_auth(request, tenant)
         if auth is None:
             back = login_url(tenant, _home(tenant))

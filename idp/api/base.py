@@ -48,6 +48,7 @@ from orgs.selectors import organization_get
 from tenants.actors import Actor, is_tenant_admin
 from tenants.lockout import rate_exceeded
 from tenants.models import Tenant
+from tenants.routing import tenant_of
 
 OrgCheck = Callable[[Actor, Organization], bool]
 
@@ -120,10 +121,7 @@ class TenantAPIView(GenericAPIView):
     object: Any
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        tenant = Tenant.objects.filter(slug=kwargs.get("tenant_slug", ""), is_active=True).first()
-        if tenant is None:
-            raise Http404
-        self.tenant = tenant
+        self.tenant = tenant_of(request)  # resolved once by tenants.routing; 404 (problem+json) when none
         has_credentials = bool(request.META.get("HTTP_AUTHORIZATION"))
         if not has_credentials:  # nothing to authenticate: count the address before any other work
             self.check_address_rate(request)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tenants.models import Tenant
+from tenants.routing import tenant_of
 
 
 class TenantSchemaView(SpectacularAPIView):
@@ -19,9 +18,7 @@ class TenantSchemaView(SpectacularAPIView):
 
     @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        slug = kwargs.get("tenant_slug", "")
-        if not Tenant.objects.filter(slug=slug, is_active=True).exists():
-            raise Http404
+        slug = tenant_of(request).slug  # 404 when the URL names no active tenant
         response = super().get(request)
         schema = dict(response.data)
         schema["servers"] = [{"url": f"/t/{slug}/api/v1", "description": f"Tenant {slug}"}]

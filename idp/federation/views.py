@@ -27,7 +27,7 @@ from idp.flow.session import logout as flow_logout
 from tenants.actors import SYSTEM
 from tenants.audit import audit_record
 from tenants.models import Tenant
-from tenants.selectors import tenant_get_by_slug
+from tenants.routing import tenant_of
 
 log = logging.getLogger(__name__)
 AMR_FEDERATED = "fed"
@@ -72,7 +72,7 @@ def start_url(tenant: Tenant, idp: UpstreamIdP, next_url: str, login_hint: str =
 @never_cache
 @require_GET
 def start_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.OIDC)
     if idp is None:
         return _sign_in_unavailable(request, tenant)
@@ -139,7 +139,7 @@ def _refuse(request: HttpRequest, tenant: Tenant, idp: UpstreamIdP, reason: str,
 @never_cache
 @require_GET
 def callback_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     idp = _idp(tenant, idp_slug)
     if idp is None:
         return error_page(request, tenant=tenant, title="Sign in again", message=MSG_GONE)
@@ -181,7 +181,7 @@ def callback_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> Http
 @require_GET
 def saml_metadata_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
     """Canopy's SP metadata for one upstream SAML IdP, at a stable URL (its entity id)."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.SAML)
     if idp is None:
         return HttpResponse("Not found.", status=404, content_type="text/plain")
@@ -191,7 +191,7 @@ def saml_metadata_view(request: HttpRequest, tenant_slug: str, idp_slug: str) ->
 @never_cache
 @require_GET
 def saml_start_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.SAML)
     if idp is None:
         return _sign_in_unavailable(request, tenant)
@@ -213,7 +213,7 @@ def saml_start_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> Ht
 @never_cache
 @require_POST
 def saml_acs_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.SAML)
     saml_response = request.POST.get("SAMLResponse", "")
     if idp is None or not saml_response or len(saml_response) > 2_000_000:
@@ -253,7 +253,7 @@ def _continue_logout(request: HttpRequest, tenant: Tenant, continue_url: str | N
 @require_GET
 def logout_return_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
     """The upstream OP's ``post_logout_redirect_uri``: its session is over; the chain goes on."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.OIDC)
     if idp is None:
         return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=404)
@@ -271,7 +271,7 @@ MSG_REFUSED = "The logout request was not accepted."  # goes back to the partner
 def saml_sls_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
     """Single logout with the partner: its LogoutRequest (HTTP-Redirect or HTTP-POST), or its
     LogoutResponse (HTTP-Redirect) to our signed LogoutRequest."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.SAML)
     if idp is None:
         return error_page(request, tenant=tenant, title="Signed out", message=MSG_LOGOUT_GONE, status=404)
@@ -392,7 +392,7 @@ def _partner_logout(
 @require_POST
 def backchannel_logout_view(request: HttpRequest, tenant_slug: str, idp_slug: str) -> HttpResponse:
     """OIDC Back-Channel Logout: the partner ended a session; end the Canopy sessions it started."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     idp = _idp(tenant, idp_slug, UpstreamIdP.Kind.OIDC)
     if idp is None:
         return JsonResponse({"error": "invalid_request", "error_description": "Unknown identity provider."}, status=404)

@@ -29,7 +29,7 @@ from orgs.invitations import invitation_accept, invitation_from_token, invitatio
 from orgs.models import Invitation
 from orgs.settings_selectors import effective_section
 from tenants.models import Tenant, User
-from tenants.selectors import tenant_get_by_slug
+from tenants.routing import tenant_of
 
 
 @never_cache
@@ -37,7 +37,7 @@ from tenants.selectors import tenant_get_by_slug
 def accept_invitation_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
     from idp.flow.views import _page  # the journey's page renderer (branding)
 
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     token = (request.POST.get("token") if request.method == "POST" else request.GET.get("token")) or ""
     try:
         invitation = invitation_from_token(tenant=tenant, token=token)

@@ -48,7 +48,7 @@ from django.views.decorators.http import require_GET
 
 from idp.flow.registry import NamedRegistry
 from tenants.models import Tenant
-from tenants.selectors import tenant_get_by_slug
+from tenants.routing import tenant_of
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +194,6 @@ def chain_is_current(request: HttpRequest, *, tenant: Tenant, chain_id: str) -> 
 @require_GET
 def logout_continue_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """A participant is done: go on to the next one, or to the destination the chain started with."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     chain_id = request.GET.get("chain", "")[:64]
     return logout_redirect(_next_hop(request, tenant=tenant, chain_id=chain_id))

@@ -45,7 +45,7 @@ from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
 from tenants.audit import audit_record
 from tenants.models import Tenant, User
-from tenants.selectors import tenant_get_by_slug
+from tenants.routing import tenant_of
 
 PUSH = "push"
 AMR_PUSH = "swk"  # RFC 8176: proof of possession of a software-secured key (the approving app's)
@@ -200,7 +200,7 @@ def push_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: 
     """Wait for the device: GET shows (and acts on) the status; POST ``action=fallback`` switches factor."""
     from idp.flow import views
 
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     next_url = views._next(request, tenant)
     state, user = _journey(request, tenant)
     if state is None or user is None:
@@ -270,7 +270,7 @@ def _waiting(
 @require_GET
 def push_status_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
     """``{"status": "pending"|"approved"|"denied"|"expired"}`` for this browser's challenge (no id in the URL)."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     state, user = _journey(request, tenant)
     if state is None or user is None:
         return JsonResponse({"status": EXPIRED})
@@ -285,7 +285,7 @@ def push_status_view(request: HttpRequest, tenant_slug: str) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def push_callback_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     status, reason = callback_accept(
         tenant=tenant,
         body=request.body[:10_000],

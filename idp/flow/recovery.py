@@ -65,7 +65,7 @@ from tenants.actors import SYSTEM
 from tenants.audit import audit_record
 from tenants.lockout import rate_exceeded
 from tenants.models import Tenant, User
-from tenants.selectors import tenant_get_by_slug
+from tenants.routing import tenant_of
 
 SESSION_RECOVER = "canopy.recover"
 SESSION_RECOVER_CODE = "canopy.recover.code"
@@ -292,7 +292,7 @@ def _refused(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def recover_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     here = reverse("flow:recover", kwargs={"tenant_slug": tenant.slug})
     organization = _organization_in_context(request, tenant)
     if not recovery_enabled(tenant=tenant, organization=organization):
@@ -363,7 +363,7 @@ def recovery_code_check(*, tenant: Tenant, challenge: dict[str, Any], code: str)
 @require_http_methods(["POST"])
 def code_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """The code from the recovery email, typed on the page: right → the reset form, as the link does."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     carried = _carried(request, tenant)
     context = {"notice": MSG_SENT, "login_url": login_url(tenant, carried.get("next", "")), "carried": carried}
     challenge = _code_pending(request, tenant)
@@ -395,7 +395,7 @@ def code_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def reset_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     here = reverse("flow:recover_reset", kwargs={"tenant_slug": tenant.slug})
     bad = reverse("flow:recover", kwargs={"tenant_slug": tenant.slug}) + "?bad=1"
     if request.method == "GET" and request.GET.get("done") == "1":

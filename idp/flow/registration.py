@@ -66,7 +66,7 @@ from tenants.actors import SYSTEM
 from tenants.audit import audit_record
 from tenants.lockout import rate_exceeded
 from tenants.models import Tenant, User, username_validator
-from tenants.selectors import tenant_get_by_slug
+from tenants.routing import tenant_of
 from tenants.services import user_create
 
 SESSION_REGISTER = "canopy.register"
@@ -391,7 +391,7 @@ def _context(request: HttpRequest, tenant: Tenant, organization: uuid.UUID | Non
 def register_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
     from idp.flow.views import _organization_in_context, _page
 
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     organization = _organization_in_context(request, tenant)
     policy = policy_for(tenant=tenant, organization=organization)
     context = _context(request, tenant, organization, policy)
@@ -462,7 +462,7 @@ def verify_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa
     """The code from the email, typed here or carried by the link (``?code=``, same browser only)."""
     from idp.flow.views import _page
 
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     here = reverse("flow:register_verify", kwargs={"tenant_slug": tenant.slug})
     pending = request.session.get(SESSION_REGISTER)
     if not isinstance(pending, dict) or pending.get("tenant_id") != tenant.pk:

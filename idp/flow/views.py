@@ -35,7 +35,7 @@ from idp.flow.steps import PASSWORD, choose_step, step_url
 from orgs.models import Organization
 from orgs.settings_selectors import effective_section, organization_in_context
 from tenants.models import Tenant, User
-from tenants.selectors import tenant_get_by_slug
+from tenants.routing import tenant_of
 
 MSG_INVALID = "That username and password do not match. Check both and try again; passwords are case-sensitive."
 MSG_LOCKED = (
@@ -123,7 +123,7 @@ def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa:
     """Identifier first (username or email, then the step the registry chooses), or, where the
     organization in context has ``login.identifier_first`` off and allows passwords, the identifier
     and the password on one page and one POST."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     next_url = _next(request, tenant)
     prompt_login = _param(request, "prompt") == PROMPT_LOGIN
     organization = _organization_in_context(request, tenant)
@@ -190,7 +190,7 @@ def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     next_url = _next(request, tenant)
     organization = _organization_in_context(request, tenant)
     if not firstfactor.password_allowed(tenant=tenant, organization=organization):
@@ -325,7 +325,7 @@ def _first_factor_start(
 @require_POST
 def first_bootstrap_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """No passkey yet where passkeys replace the password: an emailed code first, then a new passkey."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     next_url = _next(request, tenant)
     state = _login_state(request, tenant)
     if (
@@ -416,7 +416,7 @@ def _state_organization(state: dict[str, Any]) -> uuid.UUID | None:
 
 def _otp_view(request: HttpRequest, tenant_slug: str, factor: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
     """The code sent after the password; ``action=resend`` sends a new one after a cool-down."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     next_url = _next(request, tenant)
     state = _login_state(request, tenant)
     if state is not None and state.get("decoy") and state.get("step") == factor:
@@ -603,7 +603,7 @@ def _mask(value: str, factor: str) -> str:
 @require_GET
 def home_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """The tenant's landing page: who is signed in, and a way out."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     auth = current_auth(request, tenant)
     if auth is None:
         return HttpResponseRedirect(login_url(tenant, ""))
@@ -614,7 +614,7 @@ def home_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def logout_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """GET asks to confirm; POST signs out of this browser and goes to ``next`` or says it is done."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     explicit_next = _next(request, tenant)
     if request.method == "POST":
         pending = logout_prepare(request, tenant=tenant)  # upstream IdPs, SAML SPs: read before the flush
@@ -639,7 +639,7 @@ def logout_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def select_org_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """The organization picker for a pick made by ``selection.begin``."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     pick_id = _param(request, "pick")[:64]
     pick = selection.pick_get(request, tenant=tenant, pick_id=pick_id)
     auth = current_auth(request, tenant)
@@ -704,7 +704,7 @@ def stepup_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa
     """
     from idp.flow import decision
 
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     next_url = _next(request, tenant)
     auth = current_auth(request, tenant)
     if auth is None:

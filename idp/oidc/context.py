@@ -31,6 +31,11 @@ def tenant_scope(tenant: Tenant, auth: Any = None) -> Iterator[None]:
         _auth.reset(t2)
 
 
+def tenant_in_scope() -> Tenant | None:
+    """The tenant of the running ``tenant_scope``, or None outside one."""
+    return _tenant.get()
+
+
 def current_tenant() -> Tenant:
     tenant = _tenant.get()
     if tenant is None:

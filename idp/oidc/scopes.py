@@ -7,12 +7,7 @@ from typing import Any
 from oauth2_provider.scopes import SettingsScopes
 
 from idp.oidc.claims import ORGANIZATION_SCOPE_PREFIX
-
-
-def _tenant_in_scope() -> Any:
-    from idp.oidc.context import _tenant
-
-    return _tenant.get()
+from idp.oidc.context import tenant_in_scope
 
 
 class ScopeDescriptions(dict[str, str]):
@@ -27,7 +22,7 @@ class ScopeDescriptions(dict[str, str]):
 class CanopyScopes(SettingsScopes):
     def get_all_scopes(self) -> dict[str, str]:
         scopes = ScopeDescriptions(super().get_all_scopes())
-        tenant = _tenant_in_scope()
+        tenant = tenant_in_scope()
         if tenant is not None:
             # Scopes the tenant root defined in its OIDC scopes settings are requestable too.
             from idp.oidc.claims import scope_claims

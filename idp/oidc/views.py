@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
-from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.scopes import get_scopes_backend
 
 from idp.flow import decision, selection, stepup
 from idp.flow import session as flow_session
@@ -35,7 +35,7 @@ from idp.oidc.token_context import TokenContext
 from orgs.selectors import EligibleOrganization
 from orgs.settings_selectors import organization_in_context
 from tenants.models import Tenant
-from tenants.selectors import tenant_get_by_slug
+from tenants.routing import tenant_of
 
 
 def tenant_url(tenant: Tenant, name: str) -> str:
@@ -52,7 +52,7 @@ class TenantScopedMixin:
     tenant: Tenant
 
     def dispatch(self, request: HttpRequest, *args: Any, tenant_slug: str, **kwargs: Any) -> HttpResponse:
-        self.tenant = tenant_get_by_slug(tenant_slug)
+        self.tenant = tenant_of(request)
         self.auth = flow_session.current_auth(request, self.tenant)
         with tenant_scope(self.tenant, self.auth):
             return self.scoped_dispatch(request, *args, **kwargs)
@@ -440,8 +440,6 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        from oauth2_provider.scopes import get_scopes_backend
-
         all_scopes = get_scopes_backend().get_all_scopes()
         context["scope_descriptions"] = [describe(s, all_scopes) for s in kwargs.get("scopes", [])]
         context["selection"] = self.canopy_selection
@@ -562,9 +560,10 @@ class LogoutView(TenantScopedMixin, dot_views.RPInitiatedLogoutView):
 
 @require_GET
 def discovery(request: HttpRequest, tenant_slug: str) -> JsonResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     base = issuer_for(tenant)
-    scopes = [*oauth2_settings.SCOPES.keys()]
+    with tenant_scope(tenant):  # the scopes this tenant's root defined are advertised too
+        scopes = [*get_scopes_backend().get_all_scopes().keys()]
     data = {
         "issuer": base,
         "authorization_endpoint": f"{base}/oauth/authorize/",

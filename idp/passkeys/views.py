@@ -34,7 +34,7 @@ from idp.passkeys.selectors import passkeys_of
 from orgs.settings_selectors import organization_in_context
 from tenants.lockout import failure_record, failures_reset, identifier_locked, ip_locked, rate_exceeded
 from tenants.models import Tenant, User
-from tenants.selectors import tenant_get_by_slug
+from tenants.routing import tenant_of
 
 MAX_BODY = 64 * 1024
 MSG_BAD_REQUEST = "Something went wrong with this request. Reload the page and try again."
@@ -96,7 +96,7 @@ def _json_endpoint(kind: str) -> Callable[[JsonView], Callable[..., JsonResponse
     def decorate(view: JsonView) -> Callable[..., JsonResponse]:
         @wraps(view)
         def wrapper(request: HttpRequest, tenant_slug: str) -> JsonResponse:
-            tenant = tenant_get_by_slug(tenant_slug)
+            tenant = tenant_of(request)
             if (refused := _throttled(request, tenant, kind)) is not None:
                 return refused
             data = _body(request)
@@ -160,7 +160,7 @@ def _urls(tenant: Tenant) -> dict[str, str]:
 @require_GET
 def sign_in_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """Username-less sign-in: the browser offers this site's passkeys; the chosen one names the user."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     next_url = _next(tenant, request.GET.get("next"))
     context = {
         "tenant": tenant,
@@ -176,7 +176,7 @@ def sign_in_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 @require_GET
 def factor_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """The passkey step after the password: use a passkey, or create the first one."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     next_url = _next(tenant, request.GET.get("next"))
     state = _passkey_state(request, tenant)
     found = _login_user(request, tenant)

@@ -41,7 +41,7 @@ from orgs.models import Organization
 from orgs.profiles import resolved_profile
 from orgs.selectors import EligibleOrganization, user_eligible_organizations
 from tenants.models import Tenant
-from tenants.selectors import tenant_get_by_slug
+from tenants.routing import tenant_of
 
 SESSION_PENDING = "canopy.saml.pending"
 SESSION_ISSUED = "canopy.saml.issued"
@@ -114,7 +114,7 @@ def signed(tenant: Tenant, root: etree._Element) -> bytes:
 # --- metadata ---------------------------------------------------------------------------------
 @require_GET
 def metadata_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     keys = crypto.idp_keys(tenant)
     key = keys.signing
     root = protocol.build_metadata(
@@ -158,7 +158,7 @@ class Pending:
 @require_GET
 @never_cache
 def sso_redirect_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     try:
         incoming = protocol.decode_redirect(request.META.get("QUERY_STRING", ""), "SAMLRequest")
     except protocol.RequestRejected as exc:
@@ -173,7 +173,7 @@ def sso_redirect_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 @require_http_methods(["POST"])
 @never_cache
 def sso_post_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     try:
         incoming = protocol.decode_post(request.POST.get("SAMLRequest", ""), request.POST.get("RelayState", ""))
     except protocol.RequestRejected as exc:
@@ -238,7 +238,7 @@ def _sso(request: HttpRequest, tenant: Tenant, incoming: protocol.Incoming) -> H
 @never_cache
 def idp_initiated_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """``sso/init?sp=<entity id>[&RelayState=...][&organization=...]``, for SPs that allow it."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     sp = service_provider_get(tenant=tenant, entity_id=request.GET.get("sp", ""))
     if sp is None or not sp.idp_initiated:
         return error_page(request, tenant, "This application does not accept sign-ins started here.")
@@ -263,7 +263,7 @@ def idp_initiated_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 @require_GET
 @never_cache
 def sso_continue_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     key = request.GET.get("k", "")
     data = _pending_all(request).get(key)
     if (
@@ -662,7 +662,7 @@ def _pending_failure(
 @require_GET
 @never_cache
 def slo_redirect_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     field = "SAMLResponse" if "SAMLResponse" in request.GET else "SAMLRequest"
     try:
         incoming = protocol.decode_redirect(request.META.get("QUERY_STRING", ""), field)
@@ -677,7 +677,7 @@ def slo_redirect_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 @require_http_methods(["POST"])
 @never_cache
 def slo_post_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     field = "SAMLResponse" if "SAMLResponse" in request.POST else "SAMLRequest"
     try:
         incoming = protocol.decode_post(request.POST.get(field, ""), request.POST.get("RelayState", ""))
@@ -789,7 +789,7 @@ def _slo_next(request: HttpRequest, tenant: Tenant, chain: dict[str, Any], token
 @never_cache
 def slo_continue_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """``slo/continue?t=``: the SAML part of a sign-out started at Canopy (``idp.saml.logout``), once."""
-    tenant = tenant_get_by_slug(tenant_slug)
+    tenant = tenant_of(request)
     token = request.GET.get("t", "")[:64]
     chain = cache.get(SLO_CHAIN_PREFIX + token) if token else None
     if isinstance(chain, dict) and chain.get("tenant_id") != tenant.pk:
