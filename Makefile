@@ -51,6 +51,7 @@ test: $(VENV)/.dev system-deps services
 	mkdir -p test-artifacts
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/dependency_diagram.py --check
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CANOPY_CACHE_URL=$(TEST_CACHE_URL) \
 		$(PY) -m pytest tests -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -60,6 +61,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/dependency_diagram.py --check
 
 ## bench: run the benchmarks and write docs/benchmarks.md (OIDC vs oidc-provider, SAML signing, propagation)
 BENCH_SECONDS ?= 10
