@@ -32,7 +32,7 @@ from orgs.messages import email_template, render_text
 from orgs.models import Invitation, Membership, Organization
 from orgs.services import membership_validate
 from tenants.actors import Actor, SystemActor
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 
 SALT = "canopy.orgs.invitation"
@@ -60,7 +60,7 @@ def invitation_create(
         audit_record(
             actor=actor,
             tenant=organization.tenant,
-            action="invitation.create",
+            action=AuditAction.INVITATION_CREATE,
             target=invitation,
             data={"organization": str(organization.pk), "email": email, "role": role},
         )
@@ -95,7 +95,7 @@ def invitation_revoke(*, actor: Actor, invitation: Invitation) -> Invitation:
         audit_record(
             actor=actor,
             tenant=locked.organization.tenant,
-            action="invitation.revoke",
+            action=AuditAction.INVITATION_REVOKE,
             target=locked,
             data={"organization": str(locked.organization_id), "email": locked.email},
         )
@@ -121,7 +121,7 @@ def invitation_resend(*, actor: Actor, invitation: Invitation) -> Invitation:
         audit_record(
             actor=actor,
             tenant=locked.organization.tenant,
-            action="invitation.resend",
+            action=AuditAction.INVITATION_RESEND,
             target=locked,
             data={"organization": str(locked.organization_id), "email": locked.email},
         )
@@ -275,7 +275,7 @@ def invitation_accept(*, actor: User, invitation: Invitation) -> Membership:
         audit_record(
             actor=actor,
             tenant=locked.organization.tenant,
-            action="invitation.accept",
+            action=AuditAction.INVITATION_ACCEPT,
             target=membership,
             data={"invitation": locked.pk, "organization": str(locked.organization_id), "role": locked.role},
         )
@@ -335,7 +335,7 @@ def invitation_register(
         audit_record(
             actor=user,
             tenant=locked.organization.tenant,
-            action="invitation.register",
+            action=AuditAction.INVITATION_REGISTER,
             target=membership,
             data={"invitation": locked.pk, "organization": str(locked.organization_id), "role": locked.role},
         )

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from orgs.models import JobStatus, LeasedJob, Organization
 from tenants.actors import Actor, is_tenant_admin
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 
 J = TypeVar("J", bound=LeasedJob)
 MAX_ERRORS = 20
@@ -166,7 +166,7 @@ def job_resume(*, actor: Actor, job: J) -> J:
         audit_record(
             actor=actor,
             tenant=locked.tenant,
-            action=f"{model._meta.model_name}.resume",
+            action=AuditAction(f"{model._meta.model_name}.resume"),
             target=locked,
             data={"job": locked.pk, "cursor_set": bool(locked.cursor), "processed": locked.processed},
         )

@@ -26,7 +26,7 @@ from django.db import transaction
 from orgs import permissions
 from orgs.models import Membership, Organization, OrganizationProfileValue
 from tenants.actors import Actor
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import User
 
 FROM_ORIGIN = "from-origin"
@@ -131,7 +131,7 @@ def profile_value_set(
         audit_record(
             actor=actor,
             tenant=organization.tenant,
-            action="profile.set",
+            action=AuditAction.PROFILE_SET,
             target=row,
             data=_audit_data(organization, user, attribute, before, value),
         )
@@ -152,7 +152,7 @@ def profile_value_clear(*, actor: Actor, organization: Organization, user: User,
         audit_record(
             actor=actor,
             tenant=organization.tenant,
-            action="profile.clear",
+            action=AuditAction.PROFILE_CLEAR,
             target=row,
             data=_audit_data(organization, user, attribute, row.value, None),
         )

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 
 from orgs.models import ROLE_RANK, ActsForLink, Membership, Organization
+from tenants.audit import AuditAction
 from tenants.models import AuditEvent, Tenant, User
 from tenants.version_tokens import version_token, version_token_replace
 
@@ -187,7 +188,25 @@ def organizations_by_ids(*, tenant: Tenant, ids: Iterable[uuid.UUID]) -> list[Or
 # --- what invalidates the cache ----------------------------------------------------------------
 # Connected by OrgsConfig.ready() (connect_cache_signals), in every process (web, Celery, commands).
 _ORG_FIELDS = {"identifier", "display_name", "path", "parent", "depth", "tenant"}
-_AUDITED_PREFIXES = ("organization.", "membership.", "acts_for.", "sharing.", "invitation.")
+# The audited actions after which who may act for which organization can have changed (a closed
+# set of tenants.audit.AuditAction members; invitations only create memberships when accepted).
+ELIGIBILITY_EVENTS = frozenset(
+    {
+        AuditAction.ORGANIZATION_CREATE,
+        AuditAction.ORGANIZATION_DELETE,
+        AuditAction.ORGANIZATION_MOVE,
+        AuditAction.ORGANIZATION_UPDATE,
+        AuditAction.MEMBERSHIP_ADD,
+        AuditAction.MEMBERSHIP_REMOVE,
+        AuditAction.MEMBERSHIP_SET_ROLE,
+        AuditAction.ACTS_FOR_ADD,
+        AuditAction.ACTS_FOR_REMOVE,
+        AuditAction.SHARING_SET,
+        AuditAction.SHARING_REMOVE,
+        AuditAction.INVITATION_ACCEPT,
+        AuditAction.INVITATION_REGISTER,
+    }
+)
 
 
 def _on_row_change(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -200,7 +219,7 @@ def _on_row_change(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 def _on_audit(sender: Any, instance: AuditEvent, created: bool = False, **kwargs: Any) -> None:
     """Bulk writes (shared memberships, subtree moves) send no row signals; their audit event does."""
-    if created and instance.tenant_id is not None and instance.action.startswith(_AUDITED_PREFIXES):
+    if created and instance.tenant_id is not None and instance.action in ELIGIBILITY_EVENTS:
         organizations_changed(tenant_id=instance.tenant_id)
 
 

@@ -28,7 +28,7 @@ from orgs.models import (
 )
 from orgs.selectors import organization_descendants
 from tenants.actors import Actor
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 from tenants.services import user_create
 
@@ -167,7 +167,7 @@ def organization_create(
         audit_record(
             actor=actor,
             tenant=tenant,
-            action="organization.create",
+            action=AuditAction.ORGANIZATION_CREATE,
             target=org,
             data={"identifier": org.identifier, "parent": str(parent.pk) if parent else None},
         )
@@ -207,7 +207,11 @@ def organization_update(
                 {"identifier": ["An organization with this identifier already exists in this tenant."]}
             ) from exc
         audit_record(
-            actor=actor, tenant=organization.tenant, action="organization.update", target=organization, data=changed
+            actor=actor,
+            tenant=organization.tenant,
+            action=AuditAction.ORGANIZATION_UPDATE,
+            target=organization,
+            data=changed,
         )
     return organization
 
@@ -254,7 +258,7 @@ def organization_move(*, actor: Actor, organization: Organization, new_parent: O
         audit_record(
             actor=actor,
             tenant=organization.tenant,
-            action="organization.move",
+            action=AuditAction.ORGANIZATION_MOVE,
             target=locked,
             data={
                 "from": str(locked.parent_id) if locked.parent_id else None,
@@ -291,7 +295,7 @@ def organization_delete(*, actor: Actor, organization: Organization, cascade: bo
         audit_record(
             actor=actor,
             tenant=organization.tenant,
-            action="organization.delete",
+            action=AuditAction.ORGANIZATION_DELETE,
             target=None,
             data={"id": str(organization.pk), "identifier": organization.identifier, "deleted": len(rows)},
         )
@@ -351,7 +355,7 @@ def membership_add(
         audit_record(
             actor=actor,
             tenant=organization.tenant,
-            action="membership.add",
+            action=AuditAction.MEMBERSHIP_ADD,
             target=membership,
             data={"user": user.pk, "organization": str(organization.pk), "role": role, "origin": origin},
         )
@@ -372,7 +376,7 @@ def membership_set_role(*, actor: Actor, membership: Membership, role: str) -> M
         audit_record(
             actor=actor,
             tenant=org.tenant,
-            action="membership.set_role",
+            action=AuditAction.MEMBERSHIP_SET_ROLE,
             target=membership,
             data={"from": old, "to": role},
         )
@@ -397,7 +401,7 @@ def membership_remove(*, actor: Actor, membership: Membership) -> None:
         audit_record(
             actor=actor,
             tenant=org.tenant,
-            action="membership.remove",
+            action=AuditAction.MEMBERSHIP_REMOVE,
             target=org,
             data={"user": membership.user_id, "organizations": removed},
         )
@@ -499,7 +503,7 @@ def domain_add(*, actor: Actor, organization: Organization, domain: str, verifie
         audit_record(
             actor=actor,
             tenant=organization.tenant,
-            action="domain.add",
+            action=AuditAction.DOMAIN_ADD,
             target=row,
             data={"domain": name, "verified": verified},
         )
@@ -516,7 +520,7 @@ def domain_set_verified(*, actor: Actor, domain: OrganizationDomain, verified: b
         audit_record(
             actor=actor,
             tenant=domain.organization.tenant,
-            action="domain.verify",
+            action=AuditAction.DOMAIN_VERIFY,
             target=domain,
             data={"verified": verified},
         )
@@ -530,7 +534,7 @@ def domain_remove(*, actor: Actor, domain: OrganizationDomain) -> None:
         audit_record(
             actor=actor,
             tenant=domain.organization.tenant,
-            action="domain.remove",
+            action=AuditAction.DOMAIN_REMOVE,
             target=domain,
             data={"domain": domain.domain},
         )
@@ -563,7 +567,7 @@ def acts_for_add(*, actor: Actor, organization: Organization, on_behalf_of: Orga
         audit_record(
             actor=actor,
             tenant=organization.tenant,
-            action="acts_for.add",
+            action=AuditAction.ACTS_FOR_ADD,
             target=link,
             data={"organization": str(organization.pk), "on_behalf_of": str(on_behalf_of.pk)},
         )
@@ -574,5 +578,5 @@ def acts_for_remove(*, actor: Actor, link: ActsForLink) -> None:
     if not permissions.can_manage_tenant_links(actor, link.organization.tenant):
         raise _deny("Only a tenant administrator can remove acts-for links.")
     with transaction.atomic():
-        audit_record(actor=actor, tenant=link.organization.tenant, action="acts_for.remove", target=link)
+        audit_record(actor=actor, tenant=link.organization.tenant, action=AuditAction.ACTS_FOR_REMOVE, target=link)
         link.delete()

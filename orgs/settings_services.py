@@ -26,7 +26,7 @@ from orgs.models import (
 from orgs.propagation import invalidate, materialize_subtree
 from orgs.settings_schema import SECTIONS, SYSTEM_ATTRIBUTES, section_get, validate_overrides
 from tenants.actors import Actor, actor_label, is_tenant_admin
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant
 
 MOVE_SYNC_LIMIT = 2000  # a moved subtree up to this size is recomputed inside the move's transaction
@@ -53,7 +53,7 @@ def _write(
     organization: Organization | None,
     section: str,
     change: Callable[[dict[str, Any]], dict[str, Any]],
-    action: str,
+    action: AuditAction,
     data: dict[str, Any],
 ) -> PropagationJob:
     with transaction.atomic():
@@ -124,7 +124,7 @@ def settings_override_set(
         organization=organization,
         section=section,
         change=change,
-        action="settings.override",
+        action=AuditAction.SETTINGS_OVERRIDE,
         data={"fields": sorted(cleaned)},
     )
 
@@ -152,7 +152,7 @@ def settings_override_revert(
         organization=organization,
         section=section,
         change=change,
-        action="settings.revert",
+        action=AuditAction.SETTINGS_REVERT,
         data={"fields": sorted(fields)},
     )
 
@@ -220,7 +220,11 @@ def user_store_create(*, actor: Actor, organization: Organization, name: str, de
                 {"name": [f"'{organization.identifier}' already has a store named '{name}'."]}
             ) from exc
         audit_record(
-            actor=actor, tenant=organization.tenant, action="user_store.create", target=store, data={"name": name}
+            actor=actor,
+            tenant=organization.tenant,
+            action=AuditAction.USER_STORE_CREATE,
+            target=store,
+            data={"name": name},
         )
     return store
 
@@ -266,7 +270,7 @@ def user_store_mapping_set(
         audit_record(
             actor=actor,
             tenant=organization.tenant,
-            action="user_store.mapping",
+            action=AuditAction.USER_STORE_MAPPING,
             target=mapping,
             data={"attribute": attribute, "mapped_to": mapped, "multi_valued": multi_valued, "disabled": disabled},
         )

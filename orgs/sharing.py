@@ -35,7 +35,7 @@ from orgs.jobs import job_claim, job_enqueue, job_finish, job_locked_if_owned, j
 from orgs.models import JobStatus, Membership, Organization, SharingJob, SharingPolicy
 from orgs.selectors import organization_descendants, organizations_changed
 from tenants.actors import Actor, actor_label, is_tenant_admin
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 
 INLINE_LIMIT = 500
@@ -142,7 +142,7 @@ def sharing_policy_share(
         audit_record(
             actor=actor,
             tenant=tenant,
-            action="sharing.set",
+            action=AuditAction.SHARING_SET,
             target=policy,
             data={
                 "user": user.pk,
@@ -258,7 +258,7 @@ def sharing_policy_unshare(*, actor: Actor, policy: SharingPolicy) -> tuple[int,
         audit_record(
             actor=actor,
             tenant=policy.tenant,
-            action="sharing.remove",
+            action=AuditAction.SHARING_REMOVE,
             target=policy.organization,
             data={
                 "user": policy.user_id,

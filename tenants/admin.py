@@ -122,12 +122,12 @@ class CanopyUserAdmin(TenantScopedAdmin, DjangoUserAdmin):
             obj.is_staff = obj.is_tenant_admin
             obj.is_superuser = False
         super().save_model(request, obj, form, change)
-        from tenants.audit import audit_record
+        from tenants.audit import AuditAction, audit_record
 
         audit_record(
             actor=request.user,  # type: ignore[arg-type]
             tenant=obj.tenant,
-            action="user.update" if change else "user.create",
+            action=AuditAction.USER_UPDATE if change else AuditAction.USER_CREATE,
             target=obj,
             data={"fields": sorted(form.changed_data)},
         )

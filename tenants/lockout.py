@@ -38,7 +38,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 
 from tenants.actors import Actor
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 
 logger = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ def lockout_clear(*, actor: Actor, tenant: Tenant, identifiers: Iterable[str], i
     audit_record(
         actor=actor,
         tenant=tenant,
-        action="login.lockout_clear",
+        action=AuditAction.LOGIN_LOCKOUT_CLEAR,
         data={"identifiers": names, "ip": bool(ip), "locked": cleared},
     )
     return cleared

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from tenants import keys
 from tenants.actors import Actor, is_platform_staff, is_tenant_admin
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import SigningKey, Tenant, User, slug_validator, username_validator
 
 SIGNING_ALGORITHMS = (SigningKey.Algorithm.RS256, SigningKey.Algorithm.ES256)
@@ -43,7 +43,7 @@ def tenant_create(*, actor: Actor, slug: str, display_name: str = "") -> Tenant:
         tenant = Tenant.objects.create(slug=slug, display_name=display_name.strip() or slug)
         for algorithm in SIGNING_ALGORITHMS:
             _signing_key_create(tenant=tenant, algorithm=algorithm)
-        audit_record(actor=actor, tenant=tenant, action="tenant.create", target=tenant)
+        audit_record(actor=actor, tenant=tenant, action=AuditAction.TENANT_CREATE, target=tenant)
     return tenant
 
 
@@ -83,7 +83,7 @@ def signing_keys_rotate(
         audit_record(
             actor=actor,
             tenant=tenant,
-            action="signing_keys.rotate",
+            action=AuditAction.SIGNING_KEYS_ROTATE,
             target=tenant,
             data={"new_kids": [k.kid for k in created]},
         )
@@ -161,7 +161,7 @@ def user_create(
         audit_record(
             actor=actor,
             tenant=tenant,
-            action="user.create",
+            action=AuditAction.USER_CREATE,
             target=user,
             data={"username": username, "tenant_admin": is_tenant_admin_flag},
         )

@@ -37,7 +37,7 @@ from orgs.branding import send_branded_mail
 from orgs.messages import render_text, sms_template
 from orgs.models import Membership
 from orgs.settings_selectors import effective_section
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 
 SESSION_PENDING = "canopy.account.pending"
@@ -104,7 +104,9 @@ def session_sign_out(*, tenant: Tenant, user: User, record: SessionRecord) -> No
     with transaction.atomic():
         sessions_ending(tenant_id=tenant.pk, session_keys=[record.session_key])  # its RPs hear of it
         Session.objects.filter(session_key=record.session_key).delete()
-        audit_record(actor=user, tenant=tenant, action="account.session.end", target=user, data={"session": record.pk})
+        audit_record(
+            actor=user, tenant=tenant, action=AuditAction.ACCOUNT_SESSION_END, target=user, data={"session": record.pk}
+        )
         record.delete()
 
 
@@ -117,7 +119,11 @@ def sessions_sign_out_others(*, tenant: Tenant, user: User, current_key: str | N
         Session.objects.filter(session_key__in=keys).delete()
         others.delete()
         audit_record(
-            actor=user, tenant=tenant, action="account.session.end_others", target=user, data={"count": len(keys)}
+            actor=user,
+            tenant=tenant,
+            action=AuditAction.ACCOUNT_SESSION_END_OTHERS,
+            target=user,
+            data={"count": len(keys)},
         )
     return len(keys)
 
@@ -186,7 +192,7 @@ def upstream_unlink(*, tenant: Tenant, user: User, identity: Any) -> None:
         audit_record(
             actor=user,
             tenant=tenant,
-            action="federation.identity.unlink",
+            action=AuditAction.FEDERATION_IDENTITY_UNLINK,
             target=identity,
             data={"idp": identity.idp.slug, "subject": identity.subject},
         )
@@ -213,7 +219,7 @@ def profile_update(*, tenant: Tenant, user: User, given_name: str, family_name: 
         audit_record(
             actor=user,
             tenant=tenant,
-            action="account.profile.update",
+            action=AuditAction.ACCOUNT_PROFILE_UPDATE,
             target=user,
             data={"before": before, "after": {"given_name": first, "family_name": last}},
         )
@@ -300,7 +306,7 @@ def _apply(*, tenant: Tenant, user: User, attribute: str, value: str, notify: bo
             audit_record(
                 actor=user,
                 tenant=tenant,
-                action=f"account.{attribute}.change",
+                action=AuditAction(f"account.{attribute}.change"),
                 target=user,
                 data={"verified": verified},  # the values are personal data; the user row has the new one
             )
@@ -352,7 +358,7 @@ def change_start(*, session: Any, tenant: Tenant, user: User, attribute: str, va
         "expires": int(time.time()) + CODE_SECONDS,
         "wrong": 0,
     }
-    audit_record(actor=user, tenant=tenant, action=f"account.{attribute}.code_sent", target=user)
+    audit_record(actor=user, tenant=tenant, action=AuditAction(f"account.{attribute}.code_sent"), target=user)
     return True
 
 
@@ -377,7 +383,9 @@ def change_confirm(*, session: Any, tenant: Tenant, user: User, code: str) -> st
     candidate = "".join(str(code).split())
     if not hmac.compare_digest(code_hash(str(pending["nonce"]), candidate), str(pending["hash"])):
         pending["wrong"] = int(pending["wrong"]) + 1
-        audit_record(actor=user, tenant=tenant, action=f"account.{pending['attribute']}.code_failed", target=user)
+        audit_record(
+            actor=user, tenant=tenant, action=AuditAction(f"account.{pending['attribute']}.code_failed"), target=user
+        )
         if pending["wrong"] >= MAX_WRONG:
             session.pop(SESSION_PENDING, None)
             raise ValidationError({"code": ["Too many wrong codes. Start the change again."]})

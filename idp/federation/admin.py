@@ -31,7 +31,7 @@ from idp.federation.services import (
 from idp.federation.views import callback_url, domain_status, saml_metadata_status
 from orgs.services import normalize_domain
 from tenants.admin_base import TenantScopedAdmin
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 
 
 class UpstreamIdPForm(forms.ModelForm):
@@ -141,7 +141,7 @@ class UpstreamIdPAdmin(TenantScopedAdmin):
         audit_record(
             actor=request.user,  # type: ignore[arg-type]
             tenant=obj.tenant,
-            action="federation.idp.update" if change else "federation.idp.create",
+            action=AuditAction.FEDERATION_IDP_UPDATE if change else AuditAction.FEDERATION_IDP_CREATE,
             target=obj,
             data={"fields": sorted(f for f in form.changed_data if f != "client_secret")},
         )
@@ -208,7 +208,7 @@ class UpstreamDomainAdmin(TenantScopedAdmin):
         audit_record(
             actor=request.user,  # type: ignore[arg-type]
             tenant=obj.tenant,
-            action="federation.domain.claim",
+            action=AuditAction.FEDERATION_DOMAIN_CLAIM,
             target=obj,
             data={"domain": obj.domain},
         )

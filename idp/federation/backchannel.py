@@ -87,14 +87,14 @@ def backchannel_logout(*, idp: UpstreamIdP, token: str) -> int:
     """Validate the partner's logout token and end the Canopy sessions it names; how many ended."""
     from idp.flow.revocation import upstream_session_ended
     from tenants.actors import SYSTEM
-    from tenants.audit import audit_record
+    from tenants.audit import AuditAction, audit_record
 
     claims = validate_logout_token(token, idp=idp)
     ended = upstream_session_ended(idp=idp, sid=str(claims.get("sid") or ""), subject=str(claims.get("sub") or ""))
     audit_record(
         actor=SYSTEM,
         tenant=idp.tenant,
-        action="federation.backchannel_logout",
+        action=AuditAction.FEDERATION_BACKCHANNEL_LOGOUT,
         target=idp,
         data={"sessions": ended, "by": "sid" if claims.get("sid") else "sub"},
     )

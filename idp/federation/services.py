@@ -25,7 +25,7 @@ from orgs.models import Membership, Organization, OrganizationProfileValue
 from orgs.profiles import PROFILE_ATTRIBUTES
 from orgs.services import membership_validate, normalize_domain
 from tenants.actors import SYSTEM, Actor, is_tenant_admin
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 from tenants.services import user_create
 
@@ -178,7 +178,7 @@ def upstream_idp_create(
         audit_record(
             actor=actor,
             tenant=tenant,
-            action="federation.idp.create",
+            action=AuditAction.FEDERATION_IDP_CREATE,
             target=idp,
             data={"slug": slug, "kind": kind, "jit_organizations": [str(o.pk) for o in orgs]},
         )
@@ -192,7 +192,7 @@ def upstream_idp_set_secret(*, actor: Actor, idp: UpstreamIdP, client_secret: st
     with transaction.atomic():
         idp.client_secret_encrypted = encrypt_secret(client_secret)
         idp.save(update_fields=["client_secret_encrypted"])
-        audit_record(actor=actor, tenant=idp.tenant, action="federation.idp.secret", target=idp, data={})
+        audit_record(actor=actor, tenant=idp.tenant, action=AuditAction.FEDERATION_IDP_SECRET, target=idp, data={})
 
 
 # --- SAML partner metadata by URL ----------------------------------------------------
@@ -254,7 +254,7 @@ def saml_metadata_refresh(*, actor: Actor, idp: UpstreamIdP) -> bool:
         audit_record(
             actor=actor,
             tenant=row.tenant,
-            action="federation.idp.metadata",
+            action=AuditAction.FEDERATION_IDP_METADATA,
             target=row,
             data={"ok": not error, "changed": changed, "error": error[:300]},
         )
@@ -282,7 +282,11 @@ def domain_claim(*, actor: Actor, idp: UpstreamIdP, domain: str) -> UpstreamDoma
         except IntegrityError as exc:
             raise ValidationError({"domain": [f"'{name}' is already claimed in this tenant."]}) from exc
         audit_record(
-            actor=actor, tenant=idp.tenant, action="federation.domain.claim", target=row, data={"domain": name}
+            actor=actor,
+            tenant=idp.tenant,
+            action=AuditAction.FEDERATION_DOMAIN_CLAIM,
+            target=row,
+            data={"domain": name},
         )
     return row
 
@@ -336,7 +340,7 @@ def domain_check_dns(*, actor: Actor, domain: UpstreamDomain) -> bool:
         audit_record(
             actor=actor,
             tenant=domain.idp.tenant,
-            action="federation.domain.check",
+            action=AuditAction.FEDERATION_DOMAIN_CHECK,
             target=domain,
             data={"domain": domain.domain, "verified": domain.verified},
         )
@@ -373,7 +377,7 @@ def domain_recheck(*, domain: UpstreamDomain) -> bool:
         audit_record(
             actor=SYSTEM,
             tenant=domain.idp.tenant,
-            action="federation.domain.unverified",
+            action=AuditAction.FEDERATION_DOMAIN_UNVERIFIED,
             target=domain,
             data={"domain": domain.domain, "reason": "txt-record-gone"},
         )
@@ -392,7 +396,7 @@ def domain_set_verified(*, actor: Actor, domain: UpstreamDomain, verified: bool)
         audit_record(
             actor=actor,
             tenant=domain.idp.tenant,
-            action="federation.domain.verify",
+            action=AuditAction.FEDERATION_DOMAIN_VERIFY,
             target=domain,
             data={"domain": domain.domain, "verified": verified},
         )
@@ -591,7 +595,7 @@ def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
             audit_record(
                 actor=SYSTEM,
                 tenant=tenant,
-                action="federation.login",
+                action=AuditAction.FEDERATION_LOGIN,
                 target=user,
                 data={"idp": idp.slug, "memberships_added": added, "attributes_updated": updated},
             )
@@ -612,7 +616,7 @@ def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
                 )
             if not existing.is_active:
                 raise FederationRefused("This account is disabled. Ask your administrator.", "inactive")
-            user, action = existing, "federation.link"
+            user, action = existing, AuditAction.FEDERATION_LINK
         else:
             if not idp.jit_enabled:
                 raise FederationRefused(
@@ -634,7 +638,7 @@ def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
             _apply_user_fields(
                 user, {k: v for k, v in fields.items() if k == "phone_number"}, email_verified=email_verified
             )
-            action = "federation.jit_create"
+            action = AuditAction.FEDERATION_JIT_CREATE
         UpstreamIdentity.objects.create(
             tenant=tenant,
             idp=idp,
@@ -644,7 +648,7 @@ def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
             last_login_at=timezone.now(),
         )
         added = _add_memberships(idp, user, orgs)
-        if action == "federation.jit_create":
+        if action == AuditAction.FEDERATION_JIT_CREATE:
             _apply_profile_values(idp, user, orgs, mapped_attributes(idp, claims)[1])
         audit_record(
             actor=SYSTEM,
@@ -719,7 +723,11 @@ def upstream_idp_update(
         changed = sorted([*fields, *(["client_secret"] if client_secret is not None else [])])
         changed += ["jit_organizations"] if orgs is not None else []
         audit_record(
-            actor=actor, tenant=idp.tenant, action="federation.idp.update", target=idp, data={"fields": changed}
+            actor=actor,
+            tenant=idp.tenant,
+            action=AuditAction.FEDERATION_IDP_UPDATE,
+            target=idp,
+            data={"fields": changed},
         )
     return idp
 
@@ -729,7 +737,11 @@ def upstream_idp_delete(*, actor: Actor, idp: UpstreamIdP) -> None:
     _require_admin(actor, idp.tenant)
     with transaction.atomic():
         audit_record(
-            actor=actor, tenant=idp.tenant, action="federation.idp.delete", target=idp, data={"slug": idp.slug}
+            actor=actor,
+            tenant=idp.tenant,
+            action=AuditAction.FEDERATION_IDP_DELETE,
+            target=idp,
+            data={"slug": idp.slug},
         )
         idp.delete()
 
@@ -741,7 +753,7 @@ def domain_release(*, actor: Actor, domain: UpstreamDomain) -> None:
         audit_record(
             actor=actor,
             tenant=domain.idp.tenant,
-            action="federation.domain.release",
+            action=AuditAction.FEDERATION_DOMAIN_RELEASE,
             target=domain,
             data={"domain": domain.domain},
         )

@@ -25,7 +25,7 @@ from idp.flow.selection import error_page
 from idp.flow.session import SESSION_LOGIN, sign_in
 from idp.flow.session import logout as flow_logout
 from tenants.actors import SYSTEM
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant
 from tenants.routing import tenant_of
 
@@ -131,7 +131,9 @@ def _sign_in_and_go(
 
 
 def _refuse(request: HttpRequest, tenant: Tenant, idp: UpstreamIdP, reason: str, message: str) -> HttpResponse:
-    audit_record(actor=SYSTEM, tenant=tenant, action="federation.refused", target=idp, data={"reason": reason})
+    audit_record(
+        actor=SYSTEM, tenant=tenant, action=AuditAction.FEDERATION_REFUSED, target=idp, data={"reason": reason}
+    )
     log.info("upstream sign-in via %s refused: %s", idp.slug, reason)
     return error_page(request, tenant=tenant, title="Sign-in failed", message=message, status=403)
 
@@ -373,12 +375,20 @@ def _partner_logout(
             this_session_ending(request, tenant=tenant)  # Canopy's own RPs hear of it (back-channel)
             flow_logout(request)
         audit_record(
-            actor=SYSTEM, tenant=tenant, action="federation.partner_logout", target=idp, data={"ended": signed_in_here}
+            actor=SYSTEM,
+            tenant=tenant,
+            action=AuditAction.FEDERATION_PARTNER_LOGOUT,
+            target=idp,
+            data={"ended": signed_in_here},
         )
     else:
         log.info("upstream SAML logout request via %s refused: %s", idp.slug, reason)
         audit_record(
-            actor=SYSTEM, tenant=tenant, action="federation.partner_logout_refused", target=idp, data={"reason": reason}
+            actor=SYSTEM,
+            tenant=tenant,
+            action=AuditAction.FEDERATION_PARTNER_LOGOUT_REFUSED,
+            target=idp,
+            data={"reason": reason},
         )
     try:
         location = saml_sp.partner_logout_response(idp=idp, logout=logout, relay_state=relay_state, failure=failure)

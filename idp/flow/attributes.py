@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from orgs.settings_selectors import effective_section
 from tenants.actors import Actor
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 
 MAX_STRING = 500
@@ -166,7 +166,7 @@ def values_set(*, actor: Actor, tenant: Tenant, user: User, values: dict[str, An
         audit_record(
             actor=actor,
             tenant=tenant,
-            action="user.attributes.update",
+            action=AuditAction.USER_ATTRIBUTES_UPDATE,
             target=user,
             data={"before": before, "after": sorted(current)},  # names only
         )

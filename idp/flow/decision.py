@@ -36,12 +36,12 @@ from orgs.models import Organization
 from orgs.selectors import EligibleOrganization, user_eligible_organizations, user_eligible_organizations_uncached
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 
 PASSWORD = "password"  # noqa: S105 - the authenticator's name in login.authenticators
-AUDIT_ACTION = "signin.decision"
-AUDIT_REFUSED = "signin.refused"
+AUDIT_ACTION = AuditAction.SIGNIN_DECISION
+AUDIT_REFUSED = AuditAction.SIGNIN_REFUSED
 UNAVAILABLE = "unavailable"  # in unmet(): no factor could meet the policy (nothing set up to sign in with)
 
 

@@ -27,7 +27,7 @@ from orgs.branding import send_branded_mail
 from orgs.messages import email_template, render_text, sms_template
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.lockout import failure_record, failures_reset, identifier_locked
 from tenants.models import Tenant, User
 
@@ -177,7 +177,7 @@ def challenge_send(
         "sent_at": now,
     }
     state["otp_sends"] = sends + 1
-    audit_record(actor=SYSTEM, tenant=tenant, action="login.otp.sent", target=user, data={"factor": factor})
+    audit_record(actor=SYSTEM, tenant=tenant, action=AuditAction.LOGIN_OTP_SENT, target=user, data={"factor": factor})
     return True, 0
 
 
@@ -200,11 +200,13 @@ def challenge_check(  # noqa: PLR0911 - one return per outcome
     if hmac.compare_digest(code_hash(str(challenge["nonce"]), candidate), str(challenge["hash"])):
         state.pop("otp", None)
         failures_reset(tenant=tenant, identifier=identifier, user=user)
-        audit_record(actor=SYSTEM, tenant=tenant, action="login.otp.verified", target=user, data={"factor": factor})
+        audit_record(
+            actor=SYSTEM, tenant=tenant, action=AuditAction.LOGIN_OTP_VERIFIED, target=user, data={"factor": factor}
+        )
         return Check.OK
     challenge["attempts"] = int(challenge["attempts"]) + 1
     locked = failure_record(tenant=tenant, identifier=identifier, ip=ip, user=user)
-    audit_record(actor=SYSTEM, tenant=tenant, action="login.otp.failed", target=user, data={"factor": factor})
+    audit_record(actor=SYSTEM, tenant=tenant, action=AuditAction.LOGIN_OTP_FAILED, target=user, data={"factor": factor})
     if locked:
         state.pop("otp", None)
         return Check.LOCKED

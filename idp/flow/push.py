@@ -43,7 +43,7 @@ from idp.flow.session import SESSION_LOGIN, login_url
 from idp.flow.steps import step_url
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 from tenants.routing import tenant_of
 
@@ -120,7 +120,7 @@ def challenge_start(*, tenant: Tenant, organization: uuid.UUID | None, user: Use
     if not configured() or not sms.post_signed(url=url, secret=_secret(), payload=payload, timeout=timeout_s):
         cache.delete(_key(challenge_id))
         raise PushError("not sent")
-    audit_record(actor=SYSTEM, tenant=tenant, action="login.push.sent", target=user)
+    audit_record(actor=SYSTEM, tenant=tenant, action=AuditAction.LOGIN_PUSH_SENT, target=user)
     return challenge_id
 
 
@@ -169,7 +169,7 @@ def _decide(*, tenant: Tenant, challenge_id: str, approve: bool) -> tuple[int, s
     record["status"] = APPROVED if approve else DENIED
     cache.set(key, record, timeout=300)
     user = User.objects.filter(pk=record["user_id"], tenant=tenant).first()
-    action = "login.push.approved" if approve else "login.push.denied"
+    action = AuditAction.LOGIN_PUSH_APPROVED if approve else AuditAction.LOGIN_PUSH_DENIED
     audit_record(actor=SYSTEM, tenant=tenant, action=action, target=user)
     return 204, ""
 

@@ -62,7 +62,7 @@ from orgs.messages import email_template, render_text
 from orgs.selectors import home_organization
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.lockout import rate_exceeded
 from tenants.models import Tenant, User
 from tenants.routing import tenant_of
@@ -240,7 +240,7 @@ def recovery_request(
     send_branded_mail(
         tenant=tenant, organization=mail_org, to=found.email, subject=subject, body=body, languages=languages
     )
-    audit_record(actor=SYSTEM, tenant=tenant, action="password.recovery.sent", target=found)
+    audit_record(actor=SYSTEM, tenant=tenant, action=AuditAction.PASSWORD_RECOVERY_SENT, target=found)
     return True
 
 
@@ -265,7 +265,11 @@ def password_reset(*, tenant: Tenant, user: User, password: str) -> int:
         user.save(update_fields=["password"])
         revoked = revoke_everything(user)
         audit_record(
-            actor=SYSTEM, tenant=tenant, action="password.reset", target=user, data={"credentials_revoked": revoked}
+            actor=SYSTEM,
+            tenant=tenant,
+            action=AuditAction.PASSWORD_RESET,
+            target=user,
+            data={"credentials_revoked": revoked},
         )
     return revoked
 
@@ -380,7 +384,7 @@ def code_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             "u": _signed_uid(tenant, user),
             "token": tokens.make_token(user),
         }
-        audit_record(actor=SYSTEM, tenant=tenant, action="password.recovery.code_verified", target=user)
+        audit_record(actor=SYSTEM, tenant=tenant, action=AuditAction.PASSWORD_RECOVERY_CODE_VERIFIED, target=user)
         return HttpResponseSeeOther(reverse("flow:recover_reset", kwargs={"tenant_slug": tenant.slug}))
     if result is otp.Check.WRONG:
         request.session[SESSION_RECOVER_CODE] = challenge

@@ -63,7 +63,7 @@ from orgs.models import Membership, Organization
 from orgs.services import membership_add
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.lockout import rate_exceeded
 from tenants.models import Tenant, User, username_validator
 from tenants.routing import tenant_of
@@ -334,7 +334,7 @@ def registration_complete(*, tenant: Tenant, pending: dict[str, Any]) -> User:
             audit_record(
                 actor=user,
                 tenant=tenant,
-                action="user.register",
+                action=AuditAction.USER_REGISTER,
                 target=user,
                 data={
                     "organization": str(organization.pk) if organization else "",

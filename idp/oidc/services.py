@@ -12,7 +12,7 @@ from oauth2_provider.generators import generate_client_secret
 
 from idp.oidc.models import Application
 from tenants.actors import Actor, is_tenant_admin
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant
 
 GRANT_TYPES = {
@@ -151,7 +151,7 @@ def application_create(
         audit_record(
             actor=actor,
             tenant=tenant,
-            action="oidc_client.create",
+            action=AuditAction.OIDC_CLIENT_CREATE,
             target=app,
             data={"client_id": client_id, "client_type": client_type, "grant_type": grant_type},
         )
@@ -208,7 +208,11 @@ def application_update(*, actor: Actor, app: Application, **fields: object) -> A
         app.full_clean(exclude=["client_secret", "user"])
         app.save()
         audit_record(
-            actor=actor, tenant=app.tenant, action="oidc_client.update", target=app, data={"fields": sorted(fields)}
+            actor=actor,
+            tenant=app.tenant,
+            action=AuditAction.OIDC_CLIENT_UPDATE,
+            target=app,
+            data={"fields": sorted(fields)},
         )
     return app
 
@@ -224,7 +228,7 @@ def application_rotate_secret(*, actor: Actor, app: Application) -> str:
         app.client_secret = secret
         app.hash_client_secret = True
         app.save(update_fields=["client_secret", "hash_client_secret", "updated"])
-        audit_record(actor=actor, tenant=app.tenant, action="oidc_client.rotate_secret", target=app, data={})
+        audit_record(actor=actor, tenant=app.tenant, action=AuditAction.OIDC_CLIENT_ROTATE_SECRET, target=app, data={})
     return secret
 
 
@@ -234,6 +238,10 @@ def application_delete(*, actor: Actor, app: Application) -> None:
         raise PermissionDenied("Only a tenant administrator can delete OIDC clients.")
     with transaction.atomic():
         audit_record(
-            actor=actor, tenant=app.tenant, action="oidc_client.delete", target=app, data={"client_id": app.client_id}
+            actor=actor,
+            tenant=app.tenant,
+            action=AuditAction.OIDC_CLIENT_DELETE,
+            target=app,
+            data={"client_id": app.client_id},
         )
         app.delete()

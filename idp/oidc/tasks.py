@@ -15,7 +15,7 @@ from celery import shared_task
 from idp.oidc.logout_token import logout_token
 from idp.oidc.models import Application
 from tenants.actors import SYSTEM
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def send_logout_token(self: object, app_id: int, user_id: int, sid: str) -> bool
     audit_record(
         actor=SYSTEM,
         tenant=app.tenant,
-        action="oidc_client.backchannel_logout_failed",
+        action=AuditAction.OIDC_CLIENT_BACKCHANNEL_LOGOUT_FAILED,
         target=app,
         data={"client_id": app.client_id, "user": str(user_id), "problem": problem, "attempts": retries + 1},
     )

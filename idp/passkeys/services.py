@@ -47,7 +47,7 @@ from webauthn.helpers.structs import (
 from idp.passkeys.models import PasskeyCredential
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM, Actor
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 
 SESSION_KEY = "canopy.passkey"
@@ -252,7 +252,7 @@ def register(*, session: Any, tenant: Tenant, user: User, credential: Any, name:
             aaguid=str(verified.aaguid),
             backed_up=bool(verified.credential_backed_up),
         )
-        audit_record(actor=user, tenant=tenant, action="passkey.register", target=row, data={"name": label})
+        audit_record(actor=user, tenant=tenant, action=AuditAction.PASSKEY_REGISTER, target=row, data={"name": label})
     return Registration(credential=row, user_verified=bool(verified.user_verified))
 
 
@@ -322,7 +322,7 @@ def authenticate(*, session: Any, tenant: Tenant, credential: Any, user: User | 
         .first()
     )
     if row is None or (user is not None and row.user_id != user.pk):
-        audit_record(actor=SYSTEM, tenant=tenant, action="login.passkey.failed", data={"reason": "unknown"})
+        audit_record(actor=SYSTEM, tenant=tenant, action=AuditAction.LOGIN_PASSKEY_FAILED, data={"reason": "unknown"})
         raise PasskeyError(MSG_UNKNOWN)
     response = credential.get("response") if isinstance(credential, dict) else None
     if not isinstance(response, dict) or not _same_handle(response.get("userHandle"), row.user_handle):
@@ -340,14 +340,18 @@ def authenticate(*, session: Any, tenant: Tenant, credential: Any, user: User | 
         )
     except (WebAuthnException, KeyError, TypeError, ValueError) as exc:
         audit_record(
-            actor=SYSTEM, tenant=tenant, action="login.passkey.failed", target=row.user, data={"reason": "invalid"}
+            actor=SYSTEM,
+            tenant=tenant,
+            action=AuditAction.LOGIN_PASSKEY_FAILED,
+            target=row.user,
+            data={"reason": "invalid"},
         )
         raise PasskeyError(MSG_NOT_VERIFIED) from exc
     PasskeyCredential.objects.filter(pk=row.pk).update(sign_count=verified.new_sign_count, last_used_at=timezone.now())
     audit_record(
         actor=SYSTEM,
         tenant=tenant,
-        action="login.passkey.verified",
+        action=AuditAction.LOGIN_PASSKEY_VERIFIED,
         target=row.user,
         data={"passkey": row.pk, "user_verified": verified.user_verified},
     )
@@ -366,7 +370,7 @@ def passkey_rename(*, actor: Actor, credential: PasskeyCredential, name: str) ->
         audit_record(
             actor=actor,
             tenant=credential.tenant,
-            action="passkey.rename",
+            action=AuditAction.PASSKEY_RENAME,
             target=credential,
             data={"before": before, "after": label},
         )
@@ -379,7 +383,7 @@ def passkey_revoke(*, actor: Actor, credential: PasskeyCredential) -> None:
         audit_record(
             actor=actor,
             tenant=credential.tenant,
-            action="passkey.revoke",
+            action=AuditAction.PASSKEY_REVOKE,
             target=credential,
             data={"name": credential.name, "user": credential.user_id},
         )

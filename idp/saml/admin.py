@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from idp.saml.models import ServiceProvider
 from idp.saml.services import service_provider_refresh_metadata, service_provider_validate
 from tenants.admin_base import TenantScopedAdmin
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 
 
 class ServiceProviderForm(forms.ModelForm):
@@ -113,7 +113,7 @@ class ServiceProviderAdmin(TenantScopedAdmin):
         audit_record(
             actor=request.user,  # type: ignore[arg-type]
             tenant=obj.tenant,
-            action="saml.sp.update" if change else "saml.sp.create",
+            action=AuditAction.SAML_SP_UPDATE if change else AuditAction.SAML_SP_CREATE,
             target=obj,
             data={"via": "admin"},
         )

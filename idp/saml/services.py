@@ -18,7 +18,7 @@ from idp.saml.protocol import SpMetadata, read_sp_metadata
 from idp.saml.xml import MAX_METADATA_BYTES, XMLRejected
 from orgs.models import Organization
 from tenants.actors import Actor, is_tenant_admin
-from tenants.audit import audit_record
+from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant
 
 METADATA_TIMEOUT_SECONDS = 10
@@ -117,7 +117,9 @@ def service_provider_create(*, actor: Actor, tenant: Tenant, entity_id: str, **f
     service_provider_validate(sp)
     with transaction.atomic():
         sp.save()
-        audit_record(actor=actor, tenant=tenant, action="saml.sp.create", target=sp, data={"entity_id": sp.entity_id})
+        audit_record(
+            actor=actor, tenant=tenant, action=AuditAction.SAML_SP_CREATE, target=sp, data={"entity_id": sp.entity_id}
+        )
     return sp
 
 
@@ -131,7 +133,9 @@ def service_provider_update(*, actor: Actor, sp: ServiceProvider, **fields: Any)
     service_provider_validate(sp)
     with transaction.atomic():
         sp.save()
-        audit_record(actor=actor, tenant=sp.tenant, action="saml.sp.update", target=sp, data={"fields": sorted(fields)})
+        audit_record(
+            actor=actor, tenant=sp.tenant, action=AuditAction.SAML_SP_UPDATE, target=sp, data={"fields": sorted(fields)}
+        )
     return sp
 
 
@@ -253,7 +257,7 @@ def service_provider_refresh_metadata(*, actor: Actor, sp: ServiceProvider) -> b
         audit_record(
             actor=actor,
             tenant=row.tenant,
-            action="saml.sp.metadata",
+            action=AuditAction.SAML_SP_METADATA,
             target=row,
             data={"ok": not error, "changed": changed, "error": error},
         )
@@ -290,6 +294,10 @@ def service_provider_delete(*, actor: Actor, sp: ServiceProvider) -> None:
         raise PermissionDenied("Only a tenant administrator can remove service providers.")
     with transaction.atomic():
         audit_record(
-            actor=actor, tenant=sp.tenant, action="saml.sp.delete", target=sp, data={"entity_id": sp.entity_id}
+            actor=actor,
+            tenant=sp.tenant,
+            action=AuditAction.SAML_SP_DELETE,
+            target=sp,
+            data={"entity_id": sp.entity_id},
         )
         sp.delete()
