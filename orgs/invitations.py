@@ -23,14 +23,14 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from orgs import permissions
 from orgs.branding import send_branded_mail
 from orgs.messages import email_template, render_text
 from orgs.models import Invitation, Membership, Organization
-from orgs.services import membership_validate
+from orgs.services import membership_create
 from tenants.actors import Actor, SystemActor
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
@@ -260,17 +260,13 @@ def invitation_accept(*, actor: User, invitation: Invitation) -> Membership:
         locked = _lock_usable(invitation)
         if actor.tenant_id != locked.tenant_id or (actor.email or "").lower() != locked.email:
             raise PermissionDenied("This invitation was sent to another email address.")
-        membership_validate(organization=locked.organization, user=actor, origin=Membership.Origin.INVITED)
-        try:
-            membership = Membership.objects.create(
-                tenant_id=locked.tenant_id,
-                user=actor,
-                organization=locked.organization,
-                role=locked.role,
-                origin=Membership.Origin.INVITED,
-            )
-        except IntegrityError as exc:
-            raise ValidationError({"user": ["You are already a member of this organization."]}) from exc
+        membership = membership_create(
+            organization=locked.organization,
+            user=actor,
+            role=locked.role,
+            origin=Membership.Origin.INVITED,
+            duplicate="You are already a member of this organization.",
+        )
         _mark_used(locked, by=actor)
         audit_record(
             actor=actor,
@@ -321,16 +317,9 @@ def invitation_register(
         )
         user.set_password(password)
         user.save(update_fields=["password"])
-        try:
-            membership = Membership.objects.create(
-                tenant_id=locked.tenant_id,
-                user=user,
-                organization=locked.organization,
-                role=locked.role,
-                origin=Membership.Origin.CREATED_HERE,
-            )
-        except IntegrityError as exc:  # pragma: no cover - a brand-new user has no membership
-            raise ValidationError({"user": ["Already a member."]}) from exc
+        membership = membership_create(
+            organization=locked.organization, user=user, role=locked.role, origin=Membership.Origin.CREATED_HERE
+        )
         _mark_used(locked, by=user)
         audit_record(
             actor=user,

@@ -330,6 +330,29 @@ def membership_validate(*, organization: Organization, user: User, origin: str =
     _errors_or_raise(errors)
 
 
+def membership_create(
+    *,
+    organization: Organization,
+    user: User,
+    role: str,
+    origin: str,
+    duplicate: str = "This user is already a member of this organization.",
+) -> Membership:
+    """The one writer of a membership row (sharing's batched rows aside): the parent rule, then the row.
+
+    Callers check who may do it and write their own audit event (added, invited, JIT, …) in the
+    same transaction. An existing membership is a ValidationError with ``duplicate`` as its message.
+    """
+    membership_validate(organization=organization, user=user, origin=origin)
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction survives a duplicate
+            return Membership.objects.create(
+                tenant_id=organization.tenant_id, user=user, organization=organization, role=role, origin=origin
+            )
+    except IntegrityError as exc:
+        raise ValidationError({"user": [duplicate]}) from exc
+
+
 def membership_add(
     *,
     actor: Actor,
@@ -344,14 +367,8 @@ def membership_add(
         raise _deny("Only an owner or administrator of this organization (or above) can add members.")
     if not permissions.can_grant_role(actor, organization, role):
         raise _deny(f"You may not grant the role '{role}' in '{organization.identifier}'.")
-    membership_validate(organization=organization, user=user, origin=origin)
     with transaction.atomic():
-        try:
-            membership = Membership.objects.create(
-                tenant_id=organization.tenant_id, user=user, organization=organization, role=role, origin=origin
-            )
-        except IntegrityError as exc:
-            raise ValidationError({"user": ["This user is already a member of this organization."]}) from exc
+        membership = membership_create(organization=organization, user=user, role=role, origin=origin)
         audit_record(
             actor=actor,
             tenant=organization.tenant,

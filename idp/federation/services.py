@@ -23,7 +23,7 @@ from django.utils import timezone
 from idp.federation.models import UpstreamDomain, UpstreamIdentity, UpstreamIdP
 from orgs.models import Membership, Organization, OrganizationProfileValue
 from orgs.profiles import PROFILE_ATTRIBUTES
-from orgs.services import membership_validate, normalize_domain
+from orgs.services import membership_create, normalize_domain
 from tenants.actors import SYSTEM, Actor, is_tenant_admin
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
@@ -480,16 +480,13 @@ def _add_memberships(idp: UpstreamIdP, user: User, orgs: list[Organization]) -> 
         if org.pk in have:
             continue
         try:
-            membership_validate(organization=org, user=user, origin=Membership.Origin.JIT)
+            membership_create(organization=org, user=user, role=idp.jit_role, origin=Membership.Origin.JIT)
         except ValidationError as exc:
             raise FederationRefused(
                 "Your account could not be added to your organization. Ask your administrator to check "
                 "the identity provider's organization settings.",
                 "jit-membership",
             ) from exc
-        Membership.objects.create(
-            tenant_id=idp.tenant_id, user=user, organization=org, role=idp.jit_role, origin=Membership.Origin.JIT
-        )
         have.add(org.pk)
         added.append(str(org.pk))
     return added
