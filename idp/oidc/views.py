@@ -500,7 +500,7 @@ def _without_param(url: str, name: str) -> str:
 
 # The back-channel endpoints below are called by clients, not browsers with a session:
 # they authenticate the client (secret, PKCE) or a bearer token, never a cookie, so CSRF
-# does not apply. tests/test_oidc_protocol.py and test_oidc_tokens.py check that each one
+# does not apply. tests/oidc/test_oidc_protocol.py and test_oidc_tokens.py check that each one
 # refuses a wrong or missing client credential or token.
 @method_decorator(csrf_exempt, name="dispatch")
 class TokenView(TenantScopedMixin, dot_views.TokenView):
