@@ -181,8 +181,31 @@ def user_eligible_organizations_uncached(*, user: User) -> list[EligibleOrganiza
     return result
 
 
-def organizations_by_ids(*, tenant: Tenant, ids: Iterable[uuid.UUID]) -> list[Organization]:
+def organizations_by_ids(*, tenant: Tenant, ids: Iterable[uuid.UUID | str]) -> list[Organization]:
     return list(Organization.objects.filter(tenant=tenant, pk__in=list(ids)))
+
+
+def organization_by_id(*, tenant: Tenant, pk: uuid.UUID | str) -> Organization | None:
+    """This tenant's organization ``pk``; None for another tenant's or none (the same answer)."""
+    return Organization.objects.filter(tenant=tenant, pk=pk).first()
+
+
+def home_organization_id(*, user: User) -> uuid.UUID | None:
+    """The id of the organization the account was created in (no row read beyond the membership)."""
+    return (
+        Membership.objects.filter(user=user, origin=Membership.Origin.CREATED_HERE)
+        .values_list("organization_id", flat=True)
+        .first()
+    )
+
+
+def memberships_of(*, user: User, tenant: Tenant) -> QuerySet[Membership]:
+    """The user's memberships in this tenant, with their organizations, in tree order."""
+    return (
+        Membership.objects.filter(user=user, organization__tenant=tenant)
+        .select_related("organization")
+        .order_by("organization__path")
+    )
 
 
 # --- what invalidates the cache ----------------------------------------------------------------

@@ -35,7 +35,7 @@ from idp.flow.revocation import sessions_ending
 from idp.flow.services import client_ip
 from orgs.branding import send_branded_mail
 from orgs.messages import render_text, sms_template
-from orgs.models import Membership
+from orgs.selectors import home_organization_id
 from orgs.settings_selectors import effective_section
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
@@ -226,17 +226,9 @@ def profile_update(*, tenant: Tenant, user: User, given_name: str, family_name: 
     return user
 
 
-def home_organization_id(user: User) -> Any:
-    return (
-        Membership.objects.filter(user=user, origin=Membership.Origin.CREATED_HERE)
-        .values_list("organization_id", flat=True)
-        .first()
-    )
-
-
 def verification_policy(*, tenant: Tenant, user: User) -> dict[str, bool]:
     section = effective_section(
-        tenant=tenant, organization=home_organization_id(user), section="attribute_verification"
+        tenant=tenant, organization=home_organization_id(user=user), section="attribute_verification"
     )
     return {
         EMAIL: bool(section["verify_email"]),
@@ -276,7 +268,10 @@ def _send(
     try:
         if attribute == MOBILE and template == "verify":
             text = sms_template(
-                tenant=tenant, organization=home_organization_id(user), kind="verification", default=DEFAULT_SMS_CODE
+                tenant=tenant,
+                organization=home_organization_id(user=user),
+                kind="verification",
+                default=DEFAULT_SMS_CODE,
             )
             values = {"code": str(context["code"]), "minutes": str(context["minutes"]), "tenant": tenant.display_name}
             sms.gateway().send(to=to, text=render_text(text, values))
@@ -285,7 +280,7 @@ def _send(
         else:
             send_branded_mail(
                 tenant=tenant,
-                organization=home_organization_id(user),
+                organization=home_organization_id(user=user),
                 to=to,
                 subject=subject,
                 body=render_to_string(f"account/{template}.txt", context),

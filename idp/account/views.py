@@ -28,8 +28,8 @@ from idp.flow.session import AuthState, current_auth, login_url
 from idp.passkeys import services as passkey_services
 from idp.passkeys.models import PasskeyCredential
 from idp.passkeys.selectors import passkey_of, passkeys_of
-from orgs.models import Membership
 from orgs.profiles import FROM_ORIGIN, origin_profile, resolved_profile, source_modes
+from orgs.selectors import home_organization_id, memberships_of
 from tenants.models import Tenant
 from tenants.routing import tenant_of
 
@@ -86,8 +86,7 @@ def _organization_values(tenant: Tenant, auth: AuthState) -> list[dict[str, Any]
         return []
     origin = origin_profile(user=auth.user)
     out = []
-    memberships = Membership.objects.filter(user=auth.user, organization__tenant=tenant).select_related("organization")
-    for membership in memberships.order_by("organization__path")[:50]:
+    for membership in memberships_of(user=auth.user, tenant=tenant)[:50]:
         values = resolved_profile(user=auth.user, organization=membership.organization)
         differ = [(attr, values[attr]) for attr in managed if values.get(attr, "") != origin.get(attr, "")]
         if differ:
@@ -104,7 +103,7 @@ def account_view(request: HttpRequest, tenant: Tenant, auth: AuthState) -> HttpR
     context = {
         "tenant": tenant,
         # The account belongs to its home organization: its branding (the tenant root's for others).
-        "branding": page_branding(request, tenant=tenant, organization=services.home_organization_id(user)),
+        "branding": page_branding(request, tenant=tenant, organization=home_organization_id(user=user)),
         "user": user,
         "pending": pending,
         "policy": services.verification_policy(tenant=tenant, user=user),

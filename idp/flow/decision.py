@@ -33,7 +33,12 @@ from idp.flow import otp
 from idp.flow.factors import first_factor_names, get_factor, required_extra_factors
 from idp.flow.session import AuthState
 from orgs.models import Organization
-from orgs.selectors import EligibleOrganization, user_eligible_organizations, user_eligible_organizations_uncached
+from orgs.selectors import (
+    EligibleOrganization,
+    organizations_by_ids,
+    user_eligible_organizations,
+    user_eligible_organizations_uncached,
+)
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
 from tenants.audit import AuditAction, audit_record
@@ -256,7 +261,7 @@ def chosen_organization(context: SignInContext, *, tenant: Tenant) -> EligibleOr
     ids = [i for i in (context.organization_id, context.via_id) if i]
     if not ids:
         return None
-    rows = {str(o.pk): o for o in Organization.objects.filter(tenant=tenant, pk__in=ids)}
+    rows = {str(o.pk): o for o in organizations_by_ids(tenant=tenant, ids=ids)}
     org = rows.get(context.organization_id or "")
     via = rows.get(context.via_id) if context.via_id else None
     if org is None or (context.via_id and via is None):

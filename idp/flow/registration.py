@@ -59,7 +59,8 @@ from idp.flow.services import client_ip
 from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, sign_in
 from orgs.branding import send_branded_mail
 from orgs.messages import email_template, render_text
-from orgs.models import Membership, Organization
+from orgs.models import Membership
+from orgs.selectors import organization_by_id
 from orgs.services import membership_add
 from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
@@ -296,7 +297,7 @@ def registration_complete(*, tenant: Tenant, pending: dict[str, Any]) -> User:
     """
     organization = None
     if pending.get("organization"):
-        organization = Organization.objects.filter(tenant=tenant, pk=uuid.UUID(pending["organization"])).first()
+        organization = organization_by_id(tenant=tenant, pk=uuid.UUID(pending["organization"]))
     try:
         with transaction.atomic():
             user = user_create(

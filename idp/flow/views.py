@@ -32,7 +32,7 @@ from idp.flow.session import (
     sign_in,
 )
 from idp.flow.steps import PASSWORD, choose_step, step_url
-from orgs.models import Organization
+from orgs.selectors import organization_by_id
 from orgs.settings_selectors import effective_section, organization_in_context
 from tenants.models import Tenant, User
 from tenants.routing import tenant_of
@@ -718,11 +718,8 @@ def stepup_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa
         return _page(request, "error.html", tenant, status=403, title="No way to sign in", message=MSG_NO_FIRST_FACTOR)
     if request.method == "GET":
         logout_url = reverse("flow:logout", kwargs={"tenant_slug": tenant.slug})
-        name = (
-            Organization.objects.filter(tenant=tenant, pk=organization).values_list("display_name", flat=True).first()
-            if organization
-            else None
-        )
+        found = organization_by_id(tenant=tenant, pk=organization) if organization else None
+        name = found.display_name if found is not None else None
         return _page(
             request,
             "stepup.html",
