@@ -9,7 +9,7 @@ What it does (bounded: fixed sizes, fixed read counts):
     *wide* = one top-level organization, ~sqrt(n) children, each with ~sqrt(n) children;
     *deep* = one top-level organization with chains 39 levels below it (depth cap 40);
  3. changes one root branding field with ``settings_override_set`` and runs the propagation
-    job **in-process** (``orgs.propagation.job_run``, the body of the Celery task, in this one
+    job **in-process** (``orgs.inheritance.propagation.job_run``, the body of the Celery task, in this one
     process; no broker hop), twice: the first run inserts every effective row, the second
     updates them (the steady state);
  4. reads ``effective_section`` (the login path) for random organizations at depths 1, 10 and
@@ -64,7 +64,7 @@ def setup_django() -> None:
 
 
 def build(tenant, n: int, shape: str):  # noqa: ANN001, ANN201
-    from orgs.models import Organization
+    from orgs.tree.models import Organization
 
     rows: list[Organization] = []
 
@@ -153,8 +153,8 @@ class Worker:
 
 
 def propagate_via_worker(tenant, value: str) -> tuple[float, dict]:  # noqa: ANN001
-    from orgs.models import PropagationJob
-    from orgs.settings_services import settings_override_set
+    from orgs.inheritance.models import PropagationJob
+    from orgs.inheritance.services import settings_override_set
     from tenants.actors import SYSTEM
 
     started = time.perf_counter()
@@ -175,9 +175,9 @@ def propagate_via_worker(tenant, value: str) -> tuple[float, dict]:  # noqa: ANN
 def propagate(tenant, value: str) -> tuple[float, dict]:  # noqa: ANN001
     from django.test.utils import CaptureQueriesContext  # noqa: F401 - keeps Django imported first
 
-    from orgs.models import PropagationJob
-    from orgs.propagation import job_run
-    from orgs.settings_services import settings_override_set
+    from orgs.inheritance.models import PropagationJob
+    from orgs.inheritance.propagation import job_run
+    from orgs.inheritance.services import settings_override_set
     from tenants.actors import SYSTEM
 
     # The service enqueues on commit; with eager Celery that runs the job right here.
@@ -196,8 +196,8 @@ def propagate(tenant, value: str) -> tuple[float, dict]:  # noqa: ANN001
 def read_latencies(tenant, orgs, depth: int, count: int) -> tuple[list[float], list[float]]:  # noqa: ANN001
     from django.core.cache import cache
 
-    from orgs.settings_compute import cache_key
-    from orgs.settings_selectors import effective_section
+    from orgs.inheritance.compute import cache_key
+    from orgs.inheritance.selectors import effective_section
 
     at = [o for o in orgs if o.depth == depth]
     rng = random.Random(depth)  # noqa: S311 - sampling, not secrets
@@ -229,7 +229,7 @@ def main() -> None:
     parser.add_argument("--broker", default=os.environ.get("PROPBENCH_BROKER", "redis://127.0.0.1:6379/4"))
     args = parser.parse_args()
     setup_django()
-    from orgs.propagation import batch_size
+    from orgs.inheritance.propagation import batch_size
     from tenants.actors import SYSTEM
     from tenants.services import tenant_create
 
@@ -274,7 +274,7 @@ def main() -> None:
     worker.stop()
     out += [
         "",
-        f"Read `orgs.settings_selectors.effective_section(..., section='branding')`, {args.reads} random "
+        f"Read `orgs.inheritance.selectors.effective_section(..., section='branding')`, {args.reads} random "
         "organizations per depth, in the deep tree of the largest size (milliseconds):",
         "",
         "| depth | warm p50 | warm p99 | uncached p50 | uncached p99 |",

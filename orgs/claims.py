@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from orgs.models import Organization
-from orgs.selectors import user_eligible_organizations
+from orgs.tree.models import Organization
+from orgs.tree.selectors import user_eligible_organizations
 from tenants.models import User
 
 ORG_CLAIM_KEYS = ("org_ids", "org_names", "org_id", "org_name", "org_acting_for")

@@ -1,7 +1,7 @@
 """Draw the import dependencies between Canopy's packages as a Mermaid diagram, from the code.
 
-    python scripts/dependency_diagram.py            # print the diagram
-    python scripts/dependency_diagram.py --write    # refresh it in docs/architecture.md
+    python scripts/dependency_diagram.py            # print the diagrams
+    python scripts/dependency_diagram.py --write    # refresh them in docs/architecture.md
     python scripts/dependency_diagram.py --check    # fail when docs/architecture.md is out of date
 
 The graph is grimp's (the library behind import-linter, so it sees what the contracts see,
@@ -18,9 +18,7 @@ import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "architecture.md"
-BEGIN = "<!-- dependency-diagram: begin (scripts/dependency_diagram.py --write) -->"
-END = "<!-- dependency-diagram: end -->"
-# The parts, top to bottom, as the layers contract names them.
+# The parts, top to bottom, as the layers contracts name them: the packages, then the features of orgs.
 PARTS = [
     "idp.api",
     "idp.account",
@@ -32,15 +30,28 @@ PARTS = [
     "orgs",
     "tenants",
 ]
+ORGS_PARTS = [
+    "orgs.claims",
+    "orgs.invitations",
+    "orgs.profiles",
+    "orgs.inheritance",
+    "orgs.sharing",
+    "orgs.jobs",
+    "orgs.tree",
+]
+# marker name -> the parts that diagram draws
+DIAGRAMS = {"dependency-diagram": PARTS, "orgs-diagram": ORGS_PARTS}
 
 
-def diagram() -> str:
-    sys.path.insert(0, str(ROOT))
-    graph = grimp.build_graph("tenants", "orgs", "idp", include_external_packages=False)
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}: begin (scripts/dependency_diagram.py --write) -->", f"<!-- {name}: end -->"
+
+
+def diagram(parts: list[str], graph: grimp.ImportGraph) -> str:
     lines = ["```mermaid", "flowchart TD"]
-    lines += [f'  {p.replace(".", "_")}["{p}"]' for p in PARTS]
-    for source in PARTS:
-        for target in PARTS:
+    lines += [f'  {p.replace(".", "_")}["{p}"]' for p in parts]
+    for source in parts:
+        for target in parts:
             if source == target:
                 continue
             if graph.direct_import_exists(importer=source, imported=target, as_packages=True):
@@ -49,12 +60,13 @@ def diagram() -> str:
     return "\n".join(lines)
 
 
-def _with_diagram(text: str, block: str) -> str:
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{DOC} has no {BEGIN} … {END} block")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{block}\n{END}{tail}"
+def _with_diagram(text: str, name: str, block: str) -> str:
+    begin, end = markers(name)
+    if begin not in text or end not in text:
+        raise SystemExit(f"{DOC} has no {begin} … {end} block")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{block}\n{end}{tail}"
 
 
 def main() -> int:
@@ -63,16 +75,20 @@ def main() -> int:
     group.add_argument("--write", action="store_true", help="refresh the diagram in docs/architecture.md")
     group.add_argument("--check", action="store_true", help="fail when docs/architecture.md is out of date")
     args = parser.parse_args()
-    block = diagram()
+    sys.path.insert(0, str(ROOT))
+    graph = grimp.build_graph("tenants", "orgs", "idp", include_external_packages=False)
+    blocks = {name: diagram(parts, graph) for name, parts in DIAGRAMS.items()}
     if not (args.write or args.check):
-        print(block)
+        print("\n\n".join(blocks.values()))
         return 0
     text = DOC.read_text()
-    updated = _with_diagram(text, block)
+    updated = text
+    for name, block in blocks.items():
+        updated = _with_diagram(updated, name, block)
     if args.check:
         if updated != text:
             print(
-                "docs/architecture.md: the dependency diagram is out of date; run "
+                "docs/architecture.md: a dependency diagram is out of date; run "
                 "`python scripts/dependency_diagram.py --write`",
                 file=sys.stderr,
             )

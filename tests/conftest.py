@@ -17,8 +17,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from orgs.models import ActsForLink, Membership, Organization, OrganizationDomain
-from orgs.services import acts_for_add, domain_add, membership_add, organization_create, organization_user_create
+from orgs.tree.models import ActsForLink, Membership, Organization, OrganizationDomain
+from orgs.tree.services import acts_for_add, domain_add, membership_add, organization_create, organization_user_create
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 from tenants.services import signing_keys_rotate, tenant_create, user_create

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.models import Tenant, User
 
 

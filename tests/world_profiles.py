@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.models import Tenant, User
 
 
 def extend_world(*, tenant: Tenant, member: User, organization: Organization) -> None:
     """One organization's own value of a member's given name."""
-    from orgs.models import OrganizationProfileValue
+    from orgs.profiles.models import OrganizationProfileValue
 
     OrganizationProfileValue.objects.create(
         tenant=tenant, organization=organization, user=member, attribute="given_name", value=f"{tenant.slug} name"

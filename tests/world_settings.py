@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 
 
 def extend_world(*, tenant: Tenant, member: User, organization: Organization) -> None:
     """Root and organization overrides, a propagation job, effective rows, a user store with a mapping."""
-    from orgs.propagation import job_run
-    from orgs.settings_services import settings_override_set, user_store_create, user_store_mapping_set
+    from orgs.inheritance.propagation import job_run
+    from orgs.inheritance.services import settings_override_set
+    from orgs.profiles.attributes import user_store_create, user_store_mapping_set
 
     settings_override_set(
         actor=SYSTEM, tenant=tenant, section="branding", values={"display_name": f"{tenant.slug} brand"}

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 
 
 def extend_world(*, tenant: Tenant, member: User, organization: Organization) -> None:
     """A tenant-level user shared with the organization and its children."""
-    from orgs.models import SharingPolicy
-    from orgs.sharing import sharing_policy_set
+    from orgs.sharing.models import SharingPolicy
+    from orgs.sharing.services import sharing_policy_set
     from tenants.services import user_create
 
     shared = user_create(
@@ -28,6 +28,6 @@ def extend_world(*, tenant: Tenant, member: User, organization: Organization) ->
         organization=organization,
         mode=SharingPolicy.Mode.WITH_CHILDREN,
     )
-    from orgs.invitations import invitation_create
+    from orgs.invitations.services import invitation_create
 
     invitation_create(actor=SYSTEM, organization=organization, email=f"invitee@{tenant.slug}.example")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 
@@ -11,7 +11,8 @@ def extend_world(*, tenant: Tenant, member: User, organization: Organization) ->
     """A finished share job of the world's sharing policy (as a large share would leave it)."""
     from django.utils import timezone
 
-    from orgs.models import JobStatus, SharingJob, SharingPolicy
+    from orgs.jobs.models import JobStatus
+    from orgs.sharing.models import SharingJob, SharingPolicy
 
     policy = SharingPolicy.objects.get(tenant=tenant, organization=organization)
     SharingJob.objects.create(

@@ -33,10 +33,10 @@ from idp.flow import sms
 from idp.flow.otp import code_hash
 from idp.flow.revocation import sessions_ending
 from idp.flow.services import client_ip
-from orgs.branding import send_branded_mail
-from orgs.messages import render_text, sms_template
-from orgs.selectors import home_organization_id
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.branding import send_branded_mail
+from orgs.inheritance.selectors import effective_section
+from orgs.inheritance.texts import render_text, sms_template
+from orgs.tree.selectors import home_organization_id
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 

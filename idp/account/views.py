@@ -28,8 +28,8 @@ from idp.flow.session import AuthState, current_auth, login_url
 from idp.passkeys import services as passkey_services
 from idp.passkeys.models import PasskeyCredential
 from idp.passkeys.selectors import passkey_of, passkeys_of
-from orgs.profiles import FROM_ORIGIN, origin_profile, resolved_profile, source_modes
-from orgs.selectors import home_organization_id, memberships_of
+from orgs.profiles.services import FROM_ORIGIN, origin_profile, resolved_profile, source_modes
+from orgs.tree.selectors import home_organization_id, memberships_of
 from tenants.models import Tenant
 from tenants.routing import tenant_of
 

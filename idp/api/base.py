@@ -7,7 +7,7 @@ Every API view derives from ``TenantAPIView``:
 3. a view marked ``tenant_admin_only`` (clients, SAML SPs, …) answers 404 to anyone who is
    not an administrator of the tenant (or its machine client), as if it did not exist;
 4. an organization in the URL is looked up only inside the caller's reach
-   (``orgs.delegation.administered_organizations``): outside it answers 404, exactly like a
+   (``orgs.tree.delegation.administered_organizations``): outside it answers 404, exactly like a
    missing one, so ids of other tenants or other subtrees reveal nothing; an object named by
    the view's ``object_kwarg`` is looked up only in ``reachable_objects()`` (built with
    ``in_reach``: the tenant's rows, and for delegated admins only those of organizations in
@@ -16,7 +16,7 @@ Every API view derives from ``TenantAPIView``:
    valid credentials (``check_address_rate``, before any authentication work when there are
    none), then per principal, per principal for writes and per tenant (``check_throttles``);
    over a limit the answer is a 429 problem with ``Retry-After``;
-6. the view's ``org_permissions`` (HTTP method → an ``orgs.permissions`` predicate) is checked
+6. the view's ``org_permissions`` (HTTP method → an ``orgs.tree.permissions`` predicate) is checked
    here against that organization (or the object's), before any handler runs (403). The
    services check again when they write.
 
@@ -42,9 +42,10 @@ from rest_framework.request import Request
 
 from idp.api.authentication import CanopyBearerAuthentication
 from idp.api.problems import PreconditionFailed
-from orgs.delegation import administered_organizations
-from orgs.models import Organization, SharingPolicy
-from orgs.selectors import organization_get
+from orgs.sharing.models import SharingPolicy
+from orgs.tree.delegation import administered_organizations
+from orgs.tree.models import Organization
+from orgs.tree.selectors import organization_get
 from tenants.actors import Actor, is_tenant_admin
 from tenants.lockout import rate_exceeded
 from tenants.models import Tenant

@@ -1,4 +1,4 @@
-"""Shapes of the management API. Validation of content stays in ``orgs.services``."""
+"""Shapes of the management API. Validation of content stays in ``orgs.tree.services``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from typing import Any
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from orgs.models import Invitation, Membership, Organization, PropagationJob, SharingJob, SharingPolicy
+from orgs.inheritance.models import PropagationJob
+from orgs.invitations.models import Invitation
+from orgs.sharing.models import SharingJob, SharingPolicy
+from orgs.tree.models import Membership, Organization
 
 
 class OrganizationSerializer(serializers.ModelSerializer):

@@ -1,4 +1,4 @@
-"""Management API v1: organizations, members, users. Writes go through ``orgs.services``."""
+"""Management API v1: organizations, members, users. Writes go through ``orgs.tree.services``."""
 
 from __future__ import annotations
 
@@ -37,9 +37,13 @@ from idp.api.serializers import (
     SharingPolicySerializer,
     UserCreateSerializer,
 )
-from orgs import invitations, permissions, services, sharing
-from orgs.models import Invitation, Membership, Organization, SharingPolicy
-from orgs.selectors import organization_get
+from orgs.invitations import services as invitations
+from orgs.invitations.models import Invitation
+from orgs.sharing import services as sharing
+from orgs.sharing.models import SharingPolicy
+from orgs.tree import permissions, services
+from orgs.tree.models import Membership, Organization
+from orgs.tree.selectors import organization_get
 from tenants.actors import is_tenant_admin
 from tenants.models import User
 

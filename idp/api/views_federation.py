@@ -35,8 +35,8 @@ from idp.federation.services import (
     upstream_idp_delete,
     upstream_idp_update,
 )
-from orgs.models import Organization
-from orgs.selectors import organization_get
+from orgs.tree.models import Organization
+from orgs.tree.selectors import organization_get
 from tenants.actors import Actor, is_tenant_admin
 
 

@@ -2,7 +2,7 @@
 
 What a caller sees is cut in the base class (``in_reach``): tenant administrators see every
 job of the tenant; delegated administrators the jobs of organizations in their reach
-(tenant-wide jobs are not theirs). Resuming goes through ``orgs.jobs.job_resume``, the same
+(tenant-wide jobs are not theirs). Resuming goes through ``orgs.jobs.leases.job_resume``, the same
 rule and audit as the admin's action.
 """
 
@@ -19,10 +19,12 @@ from rest_framework.response import Response
 from idp.api.base import TenantAPIView, etag_of
 from idp.api.serializers import PropagationJobSerializer, SharingJobSerializer
 from idp.api.views import PROBLEMS
-from orgs import permissions
-from orgs.jobs import job_resume
-from orgs.models import JobStatus, PropagationJob, SharingJob
-from orgs.selectors import organization_get
+from orgs.inheritance.models import PropagationJob
+from orgs.jobs.leases import job_resume
+from orgs.jobs.models import JobStatus
+from orgs.sharing.models import SharingJob
+from orgs.tree import permissions
+from orgs.tree.selectors import organization_get
 
 STATUS_PARAM = OpenApiParameter("status", str, enum=JobStatus.values)
 ORG_PARAM = OpenApiParameter("organization", str, description="Organization id or identifier.")

@@ -1,6 +1,6 @@
 """Management API v1: an organization's domains, acts-for links and members' profile values.
 
-Writes go through ``orgs.services`` (domains, acts-for links) and ``orgs.profiles`` (values of
+Writes go through ``orgs.tree.services`` (domains, acts-for links) and ``orgs.profiles`` (values of
 shared users per organization), which check the role again and record the audit events.
 """
 
@@ -28,10 +28,11 @@ from idp.api.serializers import (
     OrganizationDomainSerializer,
 )
 from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
-from orgs import permissions, services
-from orgs.models import ActsForLink, Membership, Organization, OrganizationDomain, OrganizationProfileValue
-from orgs.profiles import profile_value_clear, profile_value_set, resolved_profile, source_modes
-from orgs.selectors import organization_get
+from orgs.profiles.models import OrganizationProfileValue
+from orgs.profiles.services import profile_value_clear, profile_value_set, resolved_profile, source_modes
+from orgs.tree import permissions, services
+from orgs.tree.models import ActsForLink, Membership, Organization, OrganizationDomain
+from orgs.tree.selectors import organization_get
 from tenants.actors import Actor
 
 

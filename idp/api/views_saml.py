@@ -30,7 +30,7 @@ from idp.saml.services import (
     service_provider_refresh_metadata,
     service_provider_update,
 )
-from orgs.selectors import organization_get
+from orgs.tree.selectors import organization_get
 
 
 class _SPViews(TenantAPIView):

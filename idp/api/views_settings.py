@@ -1,6 +1,6 @@
 """Management API v1: an organization's settings overrides and its effective settings.
 
-Writes go through ``orgs.settings_services`` (validation against ``orgs.settings_schema``,
+Writes go through ``orgs.inheritance.services`` (validation against ``orgs.inheritance.schema``,
 the reason of non-overridable fields, a new section version, a propagation job enqueued on
 commit, an audit event), exactly as the admin's settings page does.
 """
@@ -28,11 +28,12 @@ from idp.api.serializers import (
     refuse_nul,
 )
 from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
-from orgs import permissions
-from orgs.models import Organization, PropagationJob, SettingsOverride
-from orgs.settings_schema import DEFAULT, ROOT, SECTIONS
-from orgs.settings_selectors import settings_overview
-from orgs.settings_services import settings_override_revert, settings_override_set
+from orgs.inheritance.models import PropagationJob, SettingsOverride
+from orgs.inheritance.schema import DEFAULT, ROOT, SECTIONS
+from orgs.inheritance.selectors import settings_overview
+from orgs.inheritance.services import settings_override_revert, settings_override_set
+from orgs.tree import permissions
+from orgs.tree.models import Organization
 
 SECTION_PARAM = OpenApiParameter("section", str, OpenApiParameter.PATH, enum=list(SECTIONS))
 CHANGES = {

@@ -29,7 +29,7 @@ from idp.federation.services import (
     upstream_idp_validate,
 )
 from idp.federation.views import callback_url, domain_status, saml_metadata_status
-from orgs.services import normalize_domain
+from orgs.tree.services import normalize_domain
 from tenants.admin_base import TenantScopedAdmin
 from tenants.audit import AuditAction, audit_record
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.models import Tenant
 
 

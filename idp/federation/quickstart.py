@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from idp.federation.models import UpstreamIdP
 from idp.federation.services import domain_set_verified, upstream_idp_create
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 

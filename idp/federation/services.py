@@ -21,9 +21,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from idp.federation.models import UpstreamDomain, UpstreamIdentity, UpstreamIdP
-from orgs.models import Membership, Organization, OrganizationProfileValue
-from orgs.profiles import PROFILE_ATTRIBUTES
-from orgs.services import membership_create, normalize_domain
+from orgs.profiles.models import OrganizationProfileValue
+from orgs.profiles.services import PROFILE_ATTRIBUTES
+from orgs.tree.models import Membership, Organization
+from orgs.tree.services import membership_create, normalize_domain
 from tenants.actors import SYSTEM, Actor, is_tenant_admin
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
@@ -117,7 +118,7 @@ def upstream_idp_validate(idp: UpstreamIdP, *, jit_organizations: Iterable[Organ
 
 
 def _custom_attribute_names(tenant_id: int) -> set[str]:
-    from orgs.settings_selectors import effective_section
+    from orgs.inheritance.selectors import effective_section
 
     section = effective_section(tenant=tenant_id, organization=None, section="user_attributes").values
     return {str(a.get("name")) for a in section.get("custom") or [] if isinstance(a, dict)}

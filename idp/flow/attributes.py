@@ -26,7 +26,7 @@ from django.db import transaction
 from django.http import QueryDict
 from django.utils import timezone
 
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.selectors import effective_section
 from tenants.actors import Actor
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User

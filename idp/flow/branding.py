@@ -1,9 +1,9 @@
 """The branding of the organization in context on the journey's pages.
 
 Pages of the journey, the consent page and the account page render ``flow/_brand.html``
-(one include: the colours, the header, the footer) with an :class:`orgs.branding.Branding` as
+(one include: the colours, the header, the footer) with an :class:`orgs.inheritance.branding.Branding` as
 ``branding``, its texts in the request's languages (``Accept-Language``, in order of
-preference). Emails take the same languages (``orgs.branding.send_branded_mail``).
+preference). Emails take the same languages (``orgs.inheritance.branding.send_branded_mail``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import uuid
 
 from django.http import HttpRequest
 
-from orgs.branding import Branding, branding_for
-from orgs.settings_schema import LOCALE_RE
+from orgs.inheritance.branding import Branding, branding_for
+from orgs.inheritance.schema import LOCALE_RE
 from tenants.models import Tenant
 
 __all__ = ["Branding", "page_branding", "request_languages"]

@@ -32,14 +32,14 @@ from django.urls import reverse
 from idp.flow import otp
 from idp.flow.factors import first_factor_names, get_factor, required_extra_factors
 from idp.flow.session import AuthState
-from orgs.models import Organization
-from orgs.selectors import (
+from orgs.inheritance.selectors import effective_section
+from orgs.tree.models import Organization
+from orgs.tree.selectors import (
     EligibleOrganization,
     organizations_by_ids,
     user_eligible_organizations,
     user_eligible_organizations_uncached,
 )
-from orgs.settings_selectors import effective_section
 from tenants.actors import SYSTEM
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
@@ -273,7 +273,7 @@ def still_eligible(*, user: User, organization_id: Any, via_id: Any, fresh: bool
     """Is ``user`` (active) still allowed to act for the organization, the same way (member, or via)?
 
     ``fresh`` reads the rows (a refresh after a membership or an acts-for link was removed must
-    fail); otherwise the version-checked cache of ``orgs.selectors`` (invalidated on every change).
+    fail); otherwise the version-checked cache of ``orgs.tree.selectors`` (invalidated on every change).
     """
     if not user.is_active:
         return False

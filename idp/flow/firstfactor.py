@@ -24,7 +24,7 @@ from django.db.models import Q
 
 from idp.flow import otp
 from idp.flow.factors import first_factor_names, get_factor
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.selectors import effective_section
 from tenants.models import Tenant, User
 
 PASSWORD = "password"  # noqa: S105 - the authenticator's name in login.authenticators

@@ -9,7 +9,7 @@ An address without an account in the tenant gets a sign-up form instead (the eff
 ``flows.invited_registration`` flow of the inviting organization): a password under the
 effective policy, a username unless ``login.username_rule`` is ``email``, and with the
 ``profile`` step the names and the custom attributes (``idp.flow.attributes``), with the
-``terms`` step the terms checkbox; then ``orgs.invitations.invitation_register`` creates the account
+``terms`` step the terms checkbox; then ``orgs.invitations.services.invitation_register`` creates the account
 as a member of the organization and the browser is signed in.
 """
 
@@ -25,9 +25,14 @@ from idp.flow import attributes
 from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther
 from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, current_auth, login_url, sign_in
-from orgs.invitations import invitation_accept, invitation_from_token, invitation_needs_account, invitation_register
-from orgs.models import Invitation
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.selectors import effective_section
+from orgs.invitations.models import Invitation
+from orgs.invitations.services import (
+    invitation_accept,
+    invitation_from_token,
+    invitation_needs_account,
+    invitation_register,
+)
 from tenants.models import Tenant, User
 from tenants.routing import tenant_of
 

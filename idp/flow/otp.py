@@ -23,9 +23,9 @@ from django.conf import settings
 from django.utils.crypto import salted_hmac
 
 from idp.flow import sms
-from orgs.branding import send_branded_mail
-from orgs.messages import email_template, render_text, sms_template
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.branding import send_branded_mail
+from orgs.inheritance.selectors import effective_section
+from orgs.inheritance.texts import email_template, render_text, sms_template
 from tenants.actors import SYSTEM
 from tenants.audit import AuditAction, audit_record
 from tenants.lockout import failure_record, failures_reset, identifier_locked

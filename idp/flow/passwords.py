@@ -13,7 +13,7 @@ import uuid
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.selectors import effective_section
 from tenants.models import Tenant, User
 
 

@@ -41,7 +41,7 @@ from idp.flow import sms
 from idp.flow.redirects import HttpResponseSeeOther
 from idp.flow.session import SESSION_LOGIN, login_url
 from idp.flow.steps import step_url
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.selectors import effective_section
 from tenants.actors import SYSTEM
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User

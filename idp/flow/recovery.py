@@ -57,10 +57,10 @@ from idp.flow.revocation import revoke_everything
 from idp.flow.services import client_ip
 from idp.flow.session import login_url
 from idp.flow.views import _branding, _organization_in_context
-from orgs.branding import send_branded_mail
-from orgs.messages import email_template, render_text
-from orgs.selectors import home_organization
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.branding import send_branded_mail
+from orgs.inheritance.selectors import effective_section
+from orgs.inheritance.texts import email_template, render_text
+from orgs.tree.selectors import home_organization
 from tenants.actors import SYSTEM
 from tenants.audit import AuditAction, audit_record
 from tenants.lockout import rate_exceeded

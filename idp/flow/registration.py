@@ -57,12 +57,12 @@ from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther, home_url
 from idp.flow.services import client_ip
 from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, sign_in
-from orgs.branding import send_branded_mail
-from orgs.messages import email_template, render_text
-from orgs.models import Membership
-from orgs.selectors import organization_by_id
-from orgs.services import membership_add
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.branding import send_branded_mail
+from orgs.inheritance.selectors import effective_section
+from orgs.inheritance.texts import email_template, render_text
+from orgs.tree.models import Membership
+from orgs.tree.selectors import organization_by_id
+from orgs.tree.services import membership_add
 from tenants.actors import SYSTEM
 from tenants.audit import AuditAction, audit_record
 from tenants.lockout import rate_exceeded
@@ -130,7 +130,7 @@ def profile_fields(*, tenant: Tenant, organization: uuid.UUID | None) -> list[di
     Read from the effective attribute definitions, so a tenant whose schema drops one stops
     asking for it. Custom attributes are asked beside them (``idp.flow.attributes``).
     """
-    from orgs.settings_services import available_attributes
+    from orgs.profiles.attributes import available_attributes
 
     known = available_attributes(tenant=tenant, organization=None)
     return [

@@ -21,8 +21,8 @@ from django.urls import reverse
 from idp.flow.branding import page_branding
 from idp.flow.redirects import safe_next, with_query_param
 from idp.flow.session import SESSION_PICKS
-from orgs.models import Organization
-from orgs.selectors import EligibleOrganization, organizations_by_ids
+from orgs.tree.models import Organization
+from orgs.tree.selectors import EligibleOrganization, organizations_by_ids
 from tenants.models import Tenant
 
 PICK_PARAM = "canopy_pick"

@@ -39,7 +39,7 @@ def password_attempt(
 
     Locked accounts (or, for an identifier with no account, identifiers) and addresses are
     refused before any password check. Failures count per account, with the thresholds of the
-    user's home organization (``tenants.lockout``, ``orgs.login_policy``).
+    user's home organization (``tenants.lockout``, ``orgs.inheritance.login_policy``).
     """
     ip = client_ip(request)
     if ip_locked(ip=ip) or identifier_locked(tenant=tenant, identifier=identifier):

@@ -26,8 +26,8 @@ from django.contrib import auth
 from django.http import HttpRequest
 from django.urls import reverse
 
-from orgs.selectors import home_organization
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.selectors import effective_section
+from orgs.tree.selectors import home_organization
 from tenants.models import Tenant, User
 
 SESSION_AUTH = "canopy.auth"

@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from idp.flow import otp
 from idp.flow.factors import step_up_factors
 from idp.flow.session import ACR_MFA, ACR_PASSWORD, AMR_PASSWORD, SESSION_LOGIN, sign_in
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.selectors import effective_section
 from tenants.models import Tenant, User
 
 ACR_VALUES = "acr_values"

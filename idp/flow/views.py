@@ -32,8 +32,8 @@ from idp.flow.session import (
     sign_in,
 )
 from idp.flow.steps import PASSWORD, choose_step, step_url
-from orgs.selectors import organization_by_id
-from orgs.settings_selectors import effective_section, organization_in_context
+from orgs.inheritance.selectors import effective_section, organization_in_context
+from orgs.tree.selectors import organization_by_id
 from tenants.models import Tenant, User
 from tenants.routing import tenant_of
 

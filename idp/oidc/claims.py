@@ -7,7 +7,7 @@ from typing import Any
 from idp.flow.upstreams import upstream_issuer
 from idp.oidc.models import Application
 from orgs.claims import organization_facts
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.models import User
 
 ORGANIZATION_SCOPE = "organization"
@@ -37,7 +37,7 @@ def organization_claims(
 
 def scope_claims(*, tenant_id: int) -> dict[str, list[str]]:
     """Scope -> claim names, as the tenant root defines them (the ``oidc_scopes`` settings section)."""
-    from orgs.settings_selectors import effective_section
+    from orgs.inheritance.selectors import effective_section
 
     return dict(effective_section(tenant=tenant_id, organization=None, section="oidc_scopes")["scopes"])
 
@@ -52,9 +52,9 @@ def standard_claims(
     """The person's claims released by the granted scopes (per the tenant's mapping) or requested one by one.
 
     With an organization selected, profile values follow the tenant's source modes
-    (``orgs.profiles.resolved_profile``).
+    (``orgs.profiles.services.resolved_profile``).
     """
-    from orgs.profiles import resolved_profile
+    from orgs.profiles.services import resolved_profile
 
     requested = set(requested or ())
     mapping = scope_claims(tenant_id=user.tenant_id) if user.tenant_id else {}

@@ -34,8 +34,8 @@ from idp.oidc.context import current_tenant, issuer_for
 from idp.oidc.models import AccessToken, Application, RefreshToken
 from idp.oidc.token_context import TokenContext
 from idp.oidc.tokens import generate_access_token, generate_refresh_token
-from orgs.models import Organization
-from orgs.selectors import user_eligible_organizations_uncached
+from orgs.tree.models import Organization
+from orgs.tree.selectors import user_eligible_organizations_uncached
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - RFC 8693 URN, not a secret
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - RFC 8693 URN, not a secret

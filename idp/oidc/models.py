@@ -21,7 +21,7 @@ from oauth2_provider.models import (
 )
 
 if TYPE_CHECKING:
-    from orgs.models import Organization
+    from orgs.tree.models import Organization
     from tenants.models import Tenant
 
 # DOT ships no type information, so the django-stubs plugin cannot see these as

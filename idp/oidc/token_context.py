@@ -24,8 +24,8 @@ from typing import Any
 from idp.flow import decision
 from idp.flow.session import acr_for
 from idp.oidc.models import Application, Grant, RefreshToken
-from orgs.models import Organization
-from orgs.selectors import EligibleOrganization
+from orgs.tree.models import Organization
+from orgs.tree.selectors import EligibleOrganization
 
 AMR_SEPARATOR = " "  # how the amr list is stored on grants and tokens
 

@@ -32,8 +32,8 @@ from idp.oidc.context import issuer_for, tenant_scope
 from idp.oidc.models import Application
 from idp.oidc.scopes import describe
 from idp.oidc.token_context import TokenContext
-from orgs.selectors import EligibleOrganization
-from orgs.settings_selectors import organization_in_context
+from orgs.inheritance.selectors import organization_in_context
+from orgs.tree.selectors import EligibleOrganization
 from tenants.models import Tenant
 from tenants.routing import tenant_of
 

@@ -45,7 +45,7 @@ from webauthn.helpers.structs import (
 )
 
 from idp.passkeys.models import PasskeyCredential
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.selectors import effective_section
 from tenants.actors import SYSTEM, Actor
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User

@@ -31,7 +31,7 @@ from idp.flow.steps import step_url
 from idp.flow.views import factor_passed
 from idp.passkeys import services
 from idp.passkeys.selectors import passkeys_of
-from orgs.settings_selectors import organization_in_context
+from orgs.inheritance.selectors import organization_in_context
 from tenants.lockout import failure_record, failures_reset, identifier_locked, ip_locked, rate_exceeded
 from tenants.models import Tenant, User
 from tenants.routing import tenant_of

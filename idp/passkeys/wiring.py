@@ -23,7 +23,7 @@ def login_options(*, request: HttpRequest, tenant: Tenant, next_url: str) -> lis
 def _delegated_rows(user: Any) -> QuerySet[Any]:
     """Organization owners/admins reach the passkeys of the users in their subtree (as for users)."""
     from idp.passkeys.models import PasskeyCredential
-    from orgs.delegation import administered_users
+    from orgs.tree.delegation import administered_users
 
     return PasskeyCredential.objects.filter(
         tenant=user.tenant, user__in=administered_users(actor=user, tenant=user.tenant)

@@ -19,8 +19,8 @@ from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 
 from idp.saml.models import ServiceProvider
-from orgs.models import Organization
-from orgs.selectors import organizations_version, organizations_version_key
+from orgs.tree.models import Organization
+from orgs.tree.selectors import organizations_version, organizations_version_key
 from tenants.models import Tenant
 from tenants.version_tokens import version_token, version_token_replace
 

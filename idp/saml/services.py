@@ -16,7 +16,7 @@ from idp.saml import crypto
 from idp.saml.models import BINDING_POST, BINDING_REDIRECT, OPT_IN_ATTRIBUTES, RELEASABLE_ATTRIBUTES, ServiceProvider
 from idp.saml.protocol import SpMetadata, read_sp_metadata
 from idp.saml.xml import MAX_METADATA_BYTES, XMLRejected
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.actors import Actor, is_tenant_admin
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant

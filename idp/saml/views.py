@@ -37,9 +37,9 @@ from idp.saml.models import BINDING_POST, BINDING_REDIRECT, PROFILE_ATTRIBUTES, 
 from idp.saml.selectors import service_provider_by_pk, service_provider_get
 from idp.saml.xml import SAML, SAMLP, deflate, text, to_bytes
 from orgs.claims import ORG_CLAIM_KEYS, organization_facts
-from orgs.models import Organization
-from orgs.profiles import resolved_profile
-from orgs.selectors import EligibleOrganization, user_eligible_organizations
+from orgs.profiles.services import resolved_profile
+from orgs.tree.models import Organization
+from orgs.tree.selectors import EligibleOrganization, user_eligible_organizations
 from tenants.models import Tenant
 from tenants.routing import tenant_of
 

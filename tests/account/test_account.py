@@ -19,9 +19,9 @@ from django.urls import reverse
 from idp.account.models import SessionRecord
 from idp.federation.models import UpstreamIdentity
 from idp.passkeys.models import PasskeyCredential
-from orgs.profiles import profile_value_set, resolved_profile
-from orgs.propagation import invalidate, job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import invalidate, job_run
+from orgs.inheritance.services import settings_override_set
+from orgs.profiles.services import profile_value_set, resolved_profile
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tests.conftest import World, org, user

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from idp.flow.views import MSG_NO_PASSWORD
-from orgs.models import Membership
+from orgs.tree.models import Membership
 from tenants.models import Tenant, User
 from tests.conftest import org
 from tests.flow.test_otp_email import code_in

@@ -15,7 +15,7 @@ from django.test import Client
 
 from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.saml.models import ServiceProvider
-from orgs.models import ActsForLink, OrganizationDomain
+from orgs.tree.models import ActsForLink, OrganizationDomain
 from tenants.models import Tenant
 from tests.api.test_api_integrations import IDP
 from tests.api_support import ApiClient, assert_problem, client_for

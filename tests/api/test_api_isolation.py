@@ -15,8 +15,10 @@ import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
 from idp.api.base import TenantAPIView
-from orgs.models import Invitation, Membership, SharingPolicy
-from orgs.services import organization_user_create
+from orgs.invitations.models import Invitation
+from orgs.sharing.models import SharingPolicy
+from orgs.tree.models import Membership
+from orgs.tree.services import organization_user_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent
 from tests.api_support import ApiClient, api_token
@@ -41,7 +43,8 @@ def object_ids(world: Any) -> dict[str, Any]:
     from idp.federation.models import UpstreamDomain, UpstreamIdP
     from idp.oidc.models import Application
     from idp.saml.models import ServiceProvider
-    from orgs.models import PropagationJob, SharingJob
+    from orgs.inheritance.models import PropagationJob
+    from orgs.sharing.models import SharingJob
 
     idp = UpstreamIdP.objects.filter(tenant=world.tenant).first()
     return {
@@ -212,7 +215,7 @@ REACH_COLLECTIONS = ("jobs/propagation/", "jobs/sharing/", "upstream-idps/")
 
 def test_integration_collections_never_show_tenant_a_rows_to_outsiders(world_a, world_b, outsiders) -> None:
     """Clients and SAML SPs are for tenant admins (404 to delegated owners); jobs and IdPs are cut to the reach."""
-    from orgs.models import PropagationJob
+    from orgs.inheritance.models import PropagationJob
 
     a_ids = object_ids(world_a)
     a_rows = {

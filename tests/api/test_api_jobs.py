@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from orgs.models import JobStatus, Membership, PropagationJob, SharingJob, SharingPolicy
-from orgs.settings_services import settings_override_set
-from orgs.sharing import sharing_job_run
+from orgs.inheritance.models import PropagationJob
+from orgs.inheritance.services import settings_override_set
+from orgs.jobs.models import JobStatus
+from orgs.sharing.models import SharingJob, SharingPolicy
+from orgs.sharing.services import sharing_job_run
+from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tenants.services import user_create
@@ -176,7 +179,7 @@ def wait_until_finished(client: ApiClient, path: str, timeout: float = 60) -> di
 @pytest.mark.django_db(transaction=True)
 def test_through_a_real_worker_settings_reach_children_and_a_large_share_completes(real_broker: str, settings) -> None:
     """The API's writes commit, enqueue on the Redis broker, and a separate worker process runs the jobs."""
-    from orgs.services import organization_create
+    from orgs.tree.services import organization_create
     from tenants.services import tenant_create
 
     tenant = tenant_create(actor=SYSTEM, slug="api-worker")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from orgs.models import ActsForLink, OrganizationDomain, OrganizationProfileValue
-from orgs.settings_services import settings_override_set
-from orgs.sharing import sharing_policy_set
+from orgs.inheritance.services import settings_override_set
+from orgs.profiles.models import OrganizationProfileValue
+from orgs.sharing.services import sharing_policy_set
+from orgs.tree.models import ActsForLink, OrganizationDomain
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tenants.services import user_create

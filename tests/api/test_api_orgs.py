@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orgs.models import Membership, Organization
+from orgs.tree.models import Membership, Organization
 from tenants.models import AuditEvent, Tenant, User
 from tests.api_support import ApiClient, api_token
 from tests.conftest import org, user

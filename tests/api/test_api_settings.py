@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from orgs.models import PropagationJob, SettingsOverride
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.models import PropagationJob, SettingsOverride
+from orgs.inheritance.selectors import effective_section
 from tenants.models import AuditEvent, Tenant
 from tests.api_support import ApiClient, assert_problem, client_for
 from tests.conftest import org

@@ -16,8 +16,8 @@ from joserfc import jwt
 
 from idp.federation.models import UpstreamIdentity
 from idp.federation.services import domain_set_verified, upstream_idp_create
-from orgs.models import Membership
-from orgs.services import organization_create
+from orgs.tree.models import Membership
+from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 from tests.oidc_support import catch_rp_callbacks, demo_web_rp

@@ -12,9 +12,9 @@ from django.test import Client
 
 from idp.federation.models import UpstreamIdP
 from idp.federation.services import upstream_idp_create
-from orgs.models import OrganizationProfileValue
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
+from orgs.profiles.models import OrganizationProfileValue
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
 from tests.conftest import World

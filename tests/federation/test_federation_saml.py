@@ -19,7 +19,7 @@ from django.test import Client
 from idp.federation.models import UpstreamIdentity, UpstreamIdP
 from idp.federation.services import domain_set_verified, upstream_idp_create
 from idp.flow.session import SESSION_AUTH
-from orgs.models import Membership
+from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
 from tests.conftest import World

@@ -25,8 +25,8 @@ from idp.federation.services import (
     upstream_idp_create,
 )
 from idp.flow.session import SESSION_AUTH
-from orgs.models import Membership
-from orgs.services import organization_user_create
+from orgs.tree.models import Membership
+from orgs.tree.services import organization_user_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
 from tests.conftest import World

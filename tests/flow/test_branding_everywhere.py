@@ -16,8 +16,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org, user
@@ -226,7 +226,7 @@ def test_the_recovery_mail_ends_with_the_branding_of_the_organization_in_context
 def test_the_invitation_mail_ends_with_the_inviting_organization_s_branding(
     demo: Tenant, smtp: Inbox, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from orgs.invitations import invitation_create
+    from orgs.invitations.services import invitation_create
 
     branded(demo, "mexbanco")
     with django_capture_on_commit_callbacks(execute=True):

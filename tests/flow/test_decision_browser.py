@@ -26,9 +26,9 @@ from lxml import etree
 
 from idp.flow.decision import AUDIT_ACTION
 from idp.saml.protocol import AC_MFA
-from orgs.propagation import job_run
-from orgs.services import membership_add
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
+from orgs.tree.services import membership_add
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import org, user

@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.test import RequestFactory
 
 from idp.flow import selection
-from orgs.selectors import EligibleOrganization, user_eligible_organizations
-from orgs.services import organization_create
+from orgs.tree.selectors import EligibleOrganization, user_eligible_organizations
+from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 

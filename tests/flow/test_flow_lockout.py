@@ -155,8 +155,8 @@ def test_the_admin_action_cannot_reach_another_tenant(world_a, world_b, admin_cl
 
 
 def test_the_tenant_root_login_settings_set_the_lockout_policy(demo: Tenant) -> None:
-    from orgs.propagation import job_run
-    from orgs.settings_services import settings_override_set
+    from orgs.inheritance.propagation import job_run
+    from orgs.inheritance.services import settings_override_set
     from tenants.actors import SYSTEM
     from tenants.lockout import counted_for
 

@@ -15,8 +15,8 @@ from django.test import Client
 from idp.flow import selection
 from idp.flow.redirects import with_query_param
 from idp.flow.session import SESSION_PICKS
-from orgs.selectors import EligibleOrganization, user_eligible_organizations
-from orgs.services import organization_create
+from orgs.tree.selectors import EligibleOrganization, user_eligible_organizations
+from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 from tests.conftest import org, user

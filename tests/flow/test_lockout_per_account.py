@@ -15,9 +15,9 @@ from django.test import Client
 from django.urls import reverse
 
 from idp.flow import otp
-from orgs.models import Organization
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
+from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.lockout import counted_for, identifier_locked
 from tenants.models import Tenant

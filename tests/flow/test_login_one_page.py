@@ -17,8 +17,8 @@ from django.test import Client
 
 from idp.flow.session import SESSION_AUTH
 from idp.flow.views import MSG_INVALID, MSG_LOCKED
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org, user

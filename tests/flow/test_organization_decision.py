@@ -22,8 +22,8 @@ from lxml import etree
 from idp.flow.decision import AUDIT_ACTION, AUDIT_REFUSED
 from idp.saml.protocol import AC_MFA
 from idp.saml.services import service_provider_update
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import org, user

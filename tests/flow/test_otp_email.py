@@ -16,8 +16,8 @@ from django.test import Client
 from idp.flow.session import SESSION_AUTH, SESSION_LOGIN
 from idp.oidc.validators import acr_for
 from idp.saml.protocol import AC_MFA, AC_PASSWORD_PROTECTED, authn_context_for
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import org

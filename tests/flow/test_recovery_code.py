@@ -12,8 +12,8 @@ from django.core.cache import cache
 from django.test import Client
 
 from idp.flow.recovery import SESSION_RECOVER_CODE
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import user

@@ -13,9 +13,9 @@ from django.core.cache import cache
 from django.test import Client
 
 from idp.flow.recovery import MSG_OFF, MSG_SENT, SESSION_RECOVER_CODE
-from orgs.models import Organization
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
+from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org

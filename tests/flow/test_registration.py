@@ -15,9 +15,9 @@ from django.test import Client
 
 from idp.flow.registration import SESSION_REGISTER
 from idp.flow.session import SESSION_AUTH
-from orgs.models import Membership
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
+from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tests.conftest import build_world, org
@@ -191,7 +191,7 @@ def test_an_organization_of_another_tenant_is_not_a_context(demo: Tenant) -> Non
 
 
 def invite(tenant: Tenant, email: str, identifier: str = "mexbanco") -> str:
-    from orgs.invitations import invitation_create, invitation_token
+    from orgs.invitations.services import invitation_create, invitation_token
 
     invitation = invitation_create(actor=SYSTEM, organization=org(tenant, identifier), email=email)
     return f"/t/mightybank/invitations/accept/?token={invitation_token(invitation)}"
@@ -282,7 +282,7 @@ def query_token(url: str) -> str:
 def test_expired_invitation_to_a_new_address_is_refused(demo: Tenant) -> None:
     from django.utils import timezone
 
-    from orgs.models import Invitation
+    from orgs.invitations.models import Invitation
 
     url = invite(demo, "hal@newcomer.example")
     Invitation.objects.update(expires_at=timezone.now())
@@ -299,7 +299,7 @@ def test_invitation_of_another_tenant_is_not_valid_here(demo: Tenant) -> None:
 
 
 def test_admin_invites_an_address_without_an_account(demo: Tenant, smtp: Inbox, admin_client_for) -> None:
-    from orgs.models import Invitation
+    from orgs.invitations.models import Invitation
     from tests.conftest import user as user_of
 
     sam = admin_client_for(user_of(demo, "sam"))

@@ -13,7 +13,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from joserfc import jwt
 
-from orgs.models import Invitation, Membership
+from orgs.invitations.models import Invitation
+from orgs.tree.models import Membership
 from tenants.models import Tenant, User
 from tests.api_support import api_token
 from tests.conftest import org, user

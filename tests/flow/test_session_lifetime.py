@@ -12,9 +12,9 @@ from django.core.cache import cache
 from django.test import Client
 
 from idp.flow.session import SESSION_AUTH, current_auth, limit_lifetime, sign_in
-from orgs.models import Organization
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
+from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org, user

@@ -15,8 +15,8 @@ from django.test import Client
 from lxml import etree
 
 from idp.saml.protocol import AC_MFA
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.flow.test_otp_email import code_in

@@ -15,8 +15,8 @@ from django.core.management import call_command
 from joserfc import jwt
 from joserfc.jwt import JWTClaimsRegistry
 
-from orgs.models import ActsForLink, Organization
-from orgs.services import acts_for_remove
+from orgs.tree.models import ActsForLink, Organization
+from orgs.tree.services import acts_for_remove
 from tenants.actors import SYSTEM
 from tests.oidc_support import catch_rp_callbacks, demo_web_rp
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from idp.oidc.models import AccessToken, Application, Grant, RefreshToken
 from idp.oidc.services import application_create
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.services import tenant_create, user_create
 from tests.conftest import org, user
@@ -184,7 +184,7 @@ def test_preselecting_an_organization_the_user_may_not_act_for_is_an_error(demo,
 
 def test_organization_of_another_tenant_is_refused(demo) -> None:
     other = tenant_create(actor=SYSTEM, slug="otherbank")
-    from orgs.services import organization_create
+    from orgs.tree.services import organization_create
 
     foreign = organization_create(actor=SYSTEM, tenant=other, identifier="acme-bank-x", display_name="X")
     flow = signed_in_flow(demo, "alice")
@@ -539,7 +539,7 @@ def test_create_oidc_client_command(demo) -> None:
 
 @pytest.mark.setting("oidc_scopes.scopes")
 def test_the_tenant_root_defines_which_claims_each_scope_releases(demo) -> None:
-    from orgs.settings_services import settings_override_set
+    from orgs.inheritance.services import settings_override_set
 
     settings_override_set(
         actor=SYSTEM,

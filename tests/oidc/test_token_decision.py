@@ -18,8 +18,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from idp.oidc.models import AccessToken, RefreshToken
-from orgs.models import ActsForLink, Membership
-from orgs.services import acts_for_remove, membership_remove, organization_delete
+from orgs.tree.models import ActsForLink, Membership
+from orgs.tree.services import acts_for_remove, membership_remove, organization_delete
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import org, user

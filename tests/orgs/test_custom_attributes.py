@@ -14,8 +14,8 @@ from django.test import Client
 
 from idp.flow import attributes
 from idp.saml.services import service_provider_validate
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tests.conftest import World, user

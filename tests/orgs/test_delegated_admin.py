@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from orgs.models import Membership, Organization
+from orgs.tree.models import Membership, Organization
 from tenants.models import Tenant
 from tests.conftest import org, user
 
@@ -144,7 +144,7 @@ def test_owner_edits_and_creates_below_admin_only_manages_people(demo: Tenant) -
 
 
 def test_breadcrumbs_and_parent_field_stop_at_the_subtree(demo: Tenant) -> None:
-    from orgs.services import organization_user_create
+    from orgs.tree.services import organization_user_create
     from tenants.actors import SYSTEM
 
     organization_user_create(

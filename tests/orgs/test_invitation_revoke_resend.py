@@ -9,10 +9,11 @@ from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.utils import timezone
 
-from orgs.invitations import invitation_create, invitation_resend, invitation_revoke
-from orgs.models import Invitation, Membership
-from orgs.services import organization_create, organization_user_create
+from orgs.invitations.models import Invitation
+from orgs.invitations.services import invitation_create, invitation_resend, invitation_revoke
 from orgs.tasks import send_invitation_email
+from orgs.tree.models import Membership
+from orgs.tree.services import organization_create, organization_user_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.api_support import ApiClient, api_token, assert_problem

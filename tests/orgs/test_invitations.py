@@ -12,8 +12,9 @@ from django.core import signing
 from django.test import Client
 from django.utils import timezone
 
-from orgs.invitations import invitation_create, invitation_token
-from orgs.models import Invitation, Membership
+from orgs.invitations.models import Invitation
+from orgs.invitations.services import invitation_create, invitation_token
+from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.api_support import ApiClient, api_token
@@ -110,8 +111,8 @@ def test_the_mail_uses_the_inviting_organizations_effective_template(
     demo: Tenant, smtp: Inbox, django_capture_on_commit_callbacks
 ) -> None:
     """mexbanco overrides the invitation mail (templates.email_invitation); its invitations use that text."""
-    from orgs.propagation import job_run
-    from orgs.settings_services import settings_override_set
+    from orgs.inheritance.propagation import job_run
+    from orgs.inheritance.services import settings_override_set
 
     custom = {"en": {"subject": "Bienvenido a {org}", "body": "Hola: {link} ({role}, {tenant}) {unknown}"}}
     job = settings_override_set(

@@ -1,4 +1,4 @@
-"""Propagation jobs use the same leased-job functions as sharing jobs (orgs/jobs.py), the admin's
+"""Propagation jobs use the same leased-job functions as sharing jobs (orgs/jobs/leases.py), the admin's
 resume action included; unsharing deletes shared memberships in bulk with one version bump."""
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ from django.db.models.signals import post_delete
 from django.test import override_settings
 from django.utils import timezone
 
-from orgs import propagation
-from orgs.models import JobStatus, Membership, PropagationJob, SharingPolicy
-from orgs.selectors import organizations_version, user_eligible_organizations
-from orgs.services import organization_create
-from orgs.sharing import sharing_job_run, sharing_policy_share, sharing_policy_unshare
+from orgs.inheritance import propagation
+from orgs.inheritance.models import PropagationJob
+from orgs.jobs.models import JobStatus
+from orgs.sharing.models import SharingPolicy
+from orgs.sharing.services import sharing_job_run, sharing_policy_share, sharing_policy_unshare
+from orgs.tree.models import Membership
+from orgs.tree.selectors import organizations_version, user_eligible_organizations
+from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent
 from tenants.services import tenant_create, user_create

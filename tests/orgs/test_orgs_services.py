@@ -7,13 +7,9 @@ import uuid
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from orgs.models import Membership, Organization, OrganizationDomain
-from orgs.selectors import (
-    organization_ancestors,
-    organization_descendants,
-    user_eligible_organizations,
-)
-from orgs.services import (
+from orgs.tree.models import Membership, Organization, OrganizationDomain
+from orgs.tree.selectors import organization_ancestors, organization_descendants, user_eligible_organizations
+from orgs.tree.services import (
     OrganizationHasChildren,
     acts_for_add,
     domain_add,

@@ -1,4 +1,4 @@
-"""Attribute values of shared users by the tenant's source mode (orgs/profiles.py), through to the tokens."""
+"""Attribute values of shared users by the tenant's source mode (orgs/profiles/services.py), through to the tokens."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from idp.oidc.models import AccessToken
-from orgs.models import Membership, OrganizationProfileValue
-from orgs.profiles import profile_value_clear, profile_value_set, resolved_profile
-from orgs.propagation import invalidate
-from orgs.services import membership_add, organization_create
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import invalidate
+from orgs.inheritance.services import settings_override_set
+from orgs.profiles.models import OrganizationProfileValue
+from orgs.profiles.services import profile_value_clear, profile_value_set, resolved_profile
+from orgs.tree.models import Membership
+from orgs.tree.services import membership_add, organization_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent
 from tenants.services import tenant_create, user_create

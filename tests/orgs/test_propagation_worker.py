@@ -9,9 +9,10 @@ import uuid
 
 import pytest
 
-from orgs.models import EffectiveSettings, Organization, PropagationJob
-from orgs.settings_selectors import effective_section
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.models import EffectiveSettings, PropagationJob
+from orgs.inheritance.selectors import effective_section
+from orgs.inheritance.services import settings_override_set
+from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tenants.services import tenant_create

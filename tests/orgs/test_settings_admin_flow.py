@@ -8,9 +8,9 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from orgs.models import PropagationJob, SettingsOverride
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.models import PropagationJob, SettingsOverride
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tests.conftest import build_world
 

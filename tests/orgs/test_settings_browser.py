@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
-from orgs.services import organization_create
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.services import settings_override_set
+from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.services import tenant_create, user_create
 
@@ -40,8 +40,8 @@ def test_leaf_login_page_shows_inherited_then_own_then_inherited_branding(live_s
         section="branding",
         values={"display_name": "Root Brand", "primary_color": "#aa0000"},
     )
-    from orgs.models import PropagationJob
-    from orgs.propagation import job_run
+    from orgs.inheritance.models import PropagationJob
+    from orgs.inheritance.propagation import job_run
 
     for job in PropagationJob.objects.filter(tenant=tenant, status="pending"):
         job_run(job.pk)  # created outside a request: run it here

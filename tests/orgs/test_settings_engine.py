@@ -8,17 +8,14 @@ import pytest
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from orgs.models import EffectiveSettings, Organization, PropagationJob, SettingsOverride
-from orgs.propagation import job_run
-from orgs.services import membership_add, organization_create, organization_move
-from orgs.settings_schema import SECTIONS
-from orgs.settings_selectors import EffectiveSection, effective_section, settings_overview
-from orgs.settings_services import (
-    settings_override_revert,
-    settings_override_set,
-    user_store_create,
-    user_store_mapping_set,
-)
+from orgs.inheritance.models import EffectiveSettings, PropagationJob, SettingsOverride
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.schema import SECTIONS
+from orgs.inheritance.selectors import EffectiveSection, effective_section, settings_overview
+from orgs.inheritance.services import settings_override_revert, settings_override_set
+from orgs.profiles.attributes import user_store_create, user_store_mapping_set
+from orgs.tree.models import Organization
+from orgs.tree.services import membership_add, organization_create, organization_move
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tenants.services import tenant_create, user_create
@@ -228,7 +225,7 @@ def test_an_older_job_is_a_no_op_and_a_finished_job_is_not_rerun(tree) -> None:
 
 
 def test_rows_written_by_a_newer_version_are_never_overwritten_by_an_older_one(tree) -> None:
-    from orgs.propagation import write_rows
+    from orgs.inheritance.propagation import write_rows
 
     row = EffectiveSettings.objects.get(organization=tree["leaf"], section="login")
     write_rows(tenant_id=tree["tenant"].pk, section="login", rows=[(tree["leaf"].pk, {"x": 2}, {})], version=100)

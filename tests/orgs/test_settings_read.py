@@ -1,4 +1,4 @@
-"""Nothing in the settings schema is decorative: every field of ``orgs.settings_schema.SECTIONS`` is read
+"""Nothing in the settings schema is decorative: every field of ``orgs.inheritance.schema.SECTIONS`` is read
 by product code and has a test that proves its effect.
 
 A test proves a field by carrying ``@pytest.mark.setting("<section>.<field>")`` (on the function, its
@@ -7,7 +7,7 @@ are found by reading the test modules (``ast``), so this walk holds whichever te
 "Read by product code" means the field's name is a string in a module of ``tenants``, ``orgs`` or
 ``idp`` other than the schema itself and the migrations, or a name the templates use
 (``branding.values.<field>``); a template field ``email_<kind>`` / ``sms_<kind>`` also counts as read
-where the code calls ``orgs.messages.email_template`` / ``sms_template`` with ``kind="<kind>"``.
+where the code calls ``orgs.inheritance.texts.email_template`` / ``sms_template`` with ``kind="<kind>"``.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from orgs.settings_schema import SECTIONS
+from orgs.inheritance.schema import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("tenants", "orgs", "idp")
 SCHEMA = ROOT / "orgs" / "settings_schema.py"
-TEMPLATE_READERS = {"email_template": "email", "sms_template": "sms"}  # orgs.messages: field = <prefix>_<kind>
+TEMPLATE_READERS = {"email_template": "email", "sms_template": "sms"}  # orgs.inheritance.texts: field = <prefix>_<kind>
 ALL_FIELDS = sorted(f"{s.key}.{f.name}" for s in SECTIONS.values() for f in s.fields)
 
 
@@ -115,7 +115,9 @@ def _template_names() -> set[str]:
 
 def test_every_setting_marker_names_a_field_of_the_schema() -> None:
     unknown = {mark: tests for mark, tests in proven_fields().items() if mark not in ALL_FIELDS}
-    assert not unknown, f"these markers name no field of orgs/settings_schema.py (typo, or a removed field): {unknown}"
+    assert not unknown, (
+        f"these markers name no field of orgs/inheritance/schema.py (typo, or a removed field): {unknown}"
+    )
 
 
 @pytest.mark.parametrize("name", ALL_FIELDS)
@@ -127,7 +129,7 @@ def test_the_field_is_read_by_product_code(name: str) -> None:
         read = read or field in kinds
     assert read, (
         f"nothing in tenants/, orgs/ or idp/ reads '{name}': make it act (and test that with "
-        f'@pytest.mark.setting("{name}")) or remove it from orgs/settings_schema.py'
+        f'@pytest.mark.setting("{name}")) or remove it from orgs/inheritance/schema.py'
     )
 
 

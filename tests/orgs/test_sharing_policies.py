@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from orgs import sharing
-from orgs.models import Membership, Organization, SharingPolicy
-from orgs.services import organization_create
+from orgs.sharing import services as sharing
+from orgs.sharing.models import SharingPolicy
+from orgs.tree.models import Membership, Organization
+from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 from tenants.services import user_create
@@ -107,7 +108,7 @@ def test_large_sets_expand_in_a_celery_job(
             actor=SYSTEM, tenant=demo, user=tess, organization=org(demo, "mightybank-americas"), mode="with-children"
         )
     assert shared_in(tess) == set()  # nothing yet: the job is enqueued on commit
-    from orgs.models import SharingJob
+    from orgs.sharing.models import SharingJob
 
     job = SharingJob.objects.get(policy=policy)
     assert job.status == "pending" and job.total == 3

@@ -22,9 +22,9 @@ from idp.flow.session import SESSION_AUTH, SESSION_LOGIN
 from idp.flow.views import MSG_NO_PASSWORD
 from idp.passkeys import views as passkey_views
 from idp.passkeys.models import PasskeyCredential
-from orgs.models import Membership
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
+from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import World, org, user

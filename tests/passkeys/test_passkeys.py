@@ -23,8 +23,8 @@ from idp.oidc.validators import acr_for
 from idp.passkeys import services
 from idp.passkeys.models import PasskeyCredential
 from idp.saml.protocol import AC_MFA, authn_context_for
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tests.conftest import World, org, user

@@ -18,8 +18,8 @@ from django.core.management import call_command
 
 from idp.passkeys import services
 from idp.passkeys.models import PasskeyCredential
-from orgs.propagation import job_run
-from orgs.settings_services import settings_override_set
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org

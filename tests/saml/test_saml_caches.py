@@ -1,6 +1,6 @@
 """The per-process caches on the sign-in path stay correct: a change is seen on the very next request.
 
-Eligible organizations (shared by SAML and OIDC through orgs.selectors / orgs.claims) and
+Eligible organizations (shared by SAML and OIDC through orgs.tree.selectors / orgs.claims) and
 service providers are cached per process under a version kept in the shared cache. Each
 test changes something through the services, the way an administrator would, and signs in
 again with the independent SP (python3-saml) reading the response.
@@ -17,11 +17,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from idp.saml.services import service_provider_update
-from orgs import selectors
 from orgs.claims import organization_facts
-from orgs.models import Membership, Organization
-from orgs.services import acts_for_add, membership_add, membership_remove, organization_update
-from orgs.sharing import sharing_policy_set
+from orgs.sharing.services import sharing_policy_set
+from orgs.tree import selectors
+from orgs.tree.models import Membership, Organization
+from orgs.tree.services import acts_for_add, membership_add, membership_remove, organization_update
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 from tests.saml.test_saml_protocol import login_url, register_independent_sp, signed_in

@@ -18,7 +18,7 @@ from django.core.management import call_command
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
 from idp.saml.models import ServiceProvider
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tests.saml.test_saml_sp import (
     ORG_ATTRIBUTES,
     SP_ENTITY,

@@ -30,7 +30,7 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from idp.saml.models import ServiceProvider
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.models import Tenant, User
 from tests.saml.test_saml_sp import (
     ORG_ATTRIBUTES,

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from orgs.models import ActsForLink, Membership, Organization, OrganizationDomain
+from orgs.tree.models import ActsForLink, Membership, Organization, OrganizationDomain
 from tenants.models import AuditEvent, SigningKey, Tenant, User
 from tests.conftest import subprocess_env
 

@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.db.models import Model
 from django.urls import reverse
 
-from orgs.models import Membership, Organization
+from orgs.tree.models import Membership, Organization
 from tenants.admin_base import TenantScopedAdmin
 from tenants.models import Tenant
 from tenants.scoping import is_tenant_owned

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from orgs.models import Membership, Organization, OrganizationDomain
+from orgs.tree.models import Membership, Organization, OrganizationDomain
 from tenants.models import AuditEvent, User
 from tests.conftest import org, user
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orgs.selectors import ELIGIBILITY_EVENTS
+from orgs.tree.selectors import ELIGIBILITY_EVENTS
 from tenants.actors import SYSTEM
 from tenants.audit import AuditAction, audit_record
 from tenants.models import AuditEvent, Tenant

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.models import AuditEvent as TenantAuditEvent
 
 pytestmark = pytest.mark.browser

@@ -13,9 +13,9 @@ from django.db import transaction
 from idp.federation.quickstart import demo_partner_idp, partner_report
 from idp.oidc.models import Application
 from idp.oidc.services import application_create
-from orgs.models import ActsForLink, Membership, Organization, OrganizationDomain
-from orgs.selectors import organization_get
-from orgs.services import acts_for_add, domain_add, membership_add, organization_create, organization_user_create
+from orgs.tree.models import ActsForLink, Membership, Organization, OrganizationDomain
+from orgs.tree.selectors import organization_get
+from orgs.tree.services import acts_for_add, domain_add, membership_add, organization_create, organization_user_create
 from tenants.actors import SYSTEM
 from tenants.cli import command_errors
 from tenants.models import Tenant, User

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from orgs.selectors import organization_get
-from orgs.services import organization_create
+from orgs.tree.selectors import organization_get
+from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.cli import command_errors, lookup_or_error, tenant_or_error
 

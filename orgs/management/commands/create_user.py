@@ -4,9 +4,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from orgs.models import Membership
-from orgs.selectors import organization_get
-from orgs.services import membership_add, organization_user_create
+from orgs.tree.models import Membership
+from orgs.tree.selectors import organization_get
+from orgs.tree.services import membership_add, organization_user_create
 from tenants.actors import SYSTEM
 from tenants.cli import command_errors, lookup_or_error, tenant_or_error
 from tenants.models import User

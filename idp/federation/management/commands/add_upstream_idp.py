@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from idp.federation.models import UpstreamIdP
 from idp.federation.services import domain_challenge, domain_set_verified, upstream_idp_create
-from orgs.models import Organization
+from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from idp.saml.models import ServiceProvider
 from idp.saml.services import fetch_metadata, service_provider_from_metadata
-from orgs.selectors import organization_get
+from orgs.tree.selectors import organization_get
 from tenants.actors import SYSTEM
 from tenants.cli import command_errors, lookup_or_error, tenant_or_error
 

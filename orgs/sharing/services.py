@@ -30,10 +30,12 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from orgs import permissions
-from orgs.jobs import job_claim, job_enqueue, job_finish, job_locked_if_owned, job_renew
-from orgs.models import JobStatus, Membership, Organization, SharingJob, SharingPolicy
-from orgs.selectors import organization_descendants, organizations_changed
+from orgs.jobs.leases import job_claim, job_enqueue, job_finish, job_locked_if_owned, job_renew
+from orgs.jobs.models import JobStatus
+from orgs.sharing.models import SharingJob, SharingPolicy
+from orgs.tree import permissions
+from orgs.tree.models import Membership, Organization
+from orgs.tree.selectors import organization_descendants, organizations_changed
 from tenants.actors import Actor, actor_label, is_tenant_admin
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
@@ -345,7 +347,7 @@ def sharing_job_run(job_id: int, owner: str | None = None) -> str:
 
 
 def sharing_apply_to_new_organization(*, organization: Organization) -> int:
-    """Hook of ``organization_create`` (``orgs.hooks``): "with-children" and "all" policies cover the newcomer."""
+    """Hook of ``organization_create`` (``orgs.tree.hooks``): "with-children" and "all" policies cover the newcomer."""
     covering = SharingPolicy.objects.filter(tenant_id=organization.tenant_id).filter(
         Q(mode=SharingPolicy.Mode.ALL)
         | Q(mode=SharingPolicy.Mode.WITH_CHILDREN, organization_id__in=organization.ancestor_ids)

@@ -12,8 +12,8 @@ Powers, from the product's delegation model:
 
 from __future__ import annotations
 
-from orgs.models import Membership, Organization
-from orgs.selectors import role_above, role_in_lineage
+from orgs.tree.models import Membership, Organization
+from orgs.tree.selectors import role_above, role_in_lineage
 from tenants.actors import Actor, SystemActor, is_tenant_admin
 from tenants.models import Tenant
 

@@ -1,7 +1,7 @@
 """Writes on organizations, memberships, domains and acts-for links.
 
 Each service takes keyword-only arguments, checks the actor's power through
-``orgs.permissions``, validates everything before writing (errors name the
+``orgs.tree.permissions``, validates everything before writing (errors name the
 field), writes in one transaction and records an audit event.
 """
 
@@ -17,16 +17,9 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat, Lower, Substr
 from django.utils import timezone
 
-from orgs import hooks, permissions
-from orgs.models import (
-    MAX_DEPTH,
-    ActsForLink,
-    Membership,
-    Organization,
-    OrganizationDomain,
-    identifier_validator,
-)
-from orgs.selectors import organization_descendants
+from orgs.tree import hooks, permissions
+from orgs.tree.models import MAX_DEPTH, ActsForLink, Membership, Organization, OrganizationDomain, identifier_validator
+from orgs.tree.selectors import organization_descendants
 from tenants.actors import Actor
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User

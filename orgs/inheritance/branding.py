@@ -1,10 +1,10 @@
 """An organization's effective ``branding``, as pages and emails show it, and the one way emails go out.
 
-The ``texts`` are per locale (``orgs.settings_schema.BRANDING_TEXTS`` says where each key
+The ``texts`` are per locale (``orgs.inheritance.schema.BRANDING_TEXTS`` says where each key
 shows): each key comes from the first of the reader's languages (best first, a regional
 ``fr-CA`` before its ``fr``) that has it, else from English. Every email Canopy sends for an
 organization goes through :func:`send_branded_mail`: its template in the reader's language
-(``orgs.messages.email_template``) ends with the organization's footer (:func:`mail_footer`).
+(``orgs.inheritance.texts.email_template``) ends with the organization's footer (:func:`mail_footer`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 from django.core.mail import send_mail
 
-from orgs.models import Organization
-from orgs.settings_schema import BRANDING_TEXTS
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.schema import BRANDING_TEXTS
+from orgs.inheritance.selectors import effective_section
+from orgs.tree.models import Organization
 from tenants.models import Tenant
 
 FALLBACK_LANGUAGE = "en"

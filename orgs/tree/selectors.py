@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 
-from orgs.models import ROLE_RANK, ActsForLink, Membership, Organization
+from orgs.tree.models import ROLE_RANK, ActsForLink, Membership, Organization
 from tenants.audit import AuditAction
 from tenants.models import AuditEvent, Tenant, User
 from tenants.version_tokens import version_token, version_token_replace

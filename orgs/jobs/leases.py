@@ -1,7 +1,7 @@
 """Leases, resumption and status of background jobs (``LeasedJob`` models).
 
 Shared by sharing jobs and the resume action of propagation jobs. The rules are the ones
-``orgs.propagation`` documents: a run takes a lease (renewed with every committed batch);
+``orgs.inheritance.propagation`` documents: a run takes a lease (renewed with every committed batch);
 another run may take the job only once the lease has expired; progress and the lease are
 committed together, so a crash loses at most one batch and a resumed run continues after
 the cursor. A failed or stale job is resumed by putting it back to pending and enqueueing it.
@@ -22,7 +22,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from orgs.models import JobStatus, LeasedJob, Organization
+from orgs.jobs.models import JobStatus, LeasedJob
+from orgs.tree.models import Organization
 from tenants.actors import Actor, is_tenant_admin
 from tenants.audit import AuditAction, audit_record
 

@@ -1,8 +1,8 @@
 """What the organization tree tells the features built on it: an organization was created or moved.
 
-``orgs.services`` (the tree's writer) calls :func:`organization_created` / :func:`organization_moved`
+``orgs.tree.services`` (the tree's writer) calls :func:`organization_created` / :func:`organization_moved`
 inside its transaction, after the row (or the subtree's paths) is written and before the audit
-event; the features that follow the tree — inherited settings (``orgs.settings_services``) and
+event; the features that follow the tree — inherited settings (``orgs.inheritance.services``) and
 sharing (``orgs.sharing``) — subscribe in ``OrgsConfig.ready()``. So the tree imports neither, and a
 hook that raises rolls the write back.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from orgs.models import Organization
+    from orgs.tree.models import Organization
 
 
 class OrganizationHook(Protocol):

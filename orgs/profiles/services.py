@@ -23,8 +23,9 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from orgs import permissions
-from orgs.models import Membership, Organization, OrganizationProfileValue
+from orgs.profiles.models import OrganizationProfileValue
+from orgs.tree import permissions
+from orgs.tree.models import Membership, Organization
 from tenants.actors import Actor
 from tenants.audit import AuditAction, audit_record
 from tenants.models import User
@@ -38,7 +39,7 @@ MAX_VALUE_LENGTH = 500
 
 def source_modes(*, tenant_id: int) -> dict[str, str]:
     """Attribute -> mode for every profile attribute (``from-origin`` where the root sets none)."""
-    from orgs.settings_selectors import effective_section
+    from orgs.inheritance.selectors import effective_section
 
     data = effective_section(tenant=tenant_id, organization=None, section="user_attributes").values
     chosen = data.get("shared_value_sources") or {}

@@ -1,7 +1,7 @@
 """Computing effective settings from the overrides, and where they are cached.
 
-Shared by the reads (``orgs.settings_selectors``: a cache miss on an organization without a row)
-and the writes (``orgs.propagation``: materializing rows, the propagation job), so neither has to
+Shared by the reads (``orgs.inheritance.selectors``: a cache miss on an organization without a row)
+and the writes (``orgs.inheritance.propagation``: materializing rows, the propagation job), so neither has to
 import the other.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
-from orgs.models import SettingsOverride
-from orgs.settings_schema import ROOT, Section, defaults, merge
+from orgs.inheritance.models import SettingsOverride
+from orgs.inheritance.schema import ROOT, Section, defaults, merge
 
 Effective = tuple[dict[str, Any], dict[str, str]]
 

@@ -9,9 +9,10 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models.functions import Lower
 
-from orgs.models import EffectiveSettings, Organization, SettingsOverride
-from orgs.settings_compute import cache_key, cache_seconds, lineage_effective, root_effective
-from orgs.settings_schema import DEFAULT, ROOT, SECTIONS, Section, section_get
+from orgs.inheritance.compute import cache_key, cache_seconds, lineage_effective, root_effective
+from orgs.inheritance.models import EffectiveSettings, SettingsOverride
+from orgs.inheritance.schema import DEFAULT, ROOT, SECTIONS, Section, section_get
+from orgs.tree.models import Organization
 from tenants.models import Tenant
 
 

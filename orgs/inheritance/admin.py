@@ -11,39 +11,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.urls import path
 
-from orgs import settings_services
-from orgs.models import (
-    EffectiveSettings,
-    Organization,
-    PropagationJob,
-    SettingsOverride,
-    SharingJob,
-    UserStore,
-    UserStoreAttributeMapping,
-)
-from orgs.settings_selectors import settings_overview
-from tenants.admin_base import TenantScopedAdmin
+from orgs.inheritance import services as settings_services
+from orgs.inheritance.models import EffectiveSettings, PropagationJob, SettingsOverride
+from orgs.inheritance.selectors import settings_overview
+from orgs.jobs.admin import LeasedJobAdmin, ReadOnlyAdmin
+from orgs.tree.admin import organization_admin_pages
+from orgs.tree.models import Organization
+from tenants.admin_site import can_use_admin
 from tenants.models import Tenant
 from tenants.scoping import is_platform_user
-
-
-class ReadOnlyAdmin(TenantScopedAdmin):
-    """Rows written by the services and jobs only. Deleting stays allowed (scoped) because they
-    cascade from an organization's deletion, which the admin would otherwise refuse."""
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(SettingsOverride)
@@ -86,31 +69,6 @@ class EffectiveSettingsAdmin(ReadOnlyAdmin):
     list_select_related = ("organization", "tenant")
 
 
-class LeasedJobAdmin(ReadOnlyAdmin):
-    """What propagation and sharing jobs show alike: a progress bar, the error list, no bulk delete.
-
-    Each subclass keeps its own resume action (their messages to the administrator differ).
-    """
-
-    @admin.display(description="Progress")
-    def progress_bar(self, obj: PropagationJob | SharingJob) -> str:
-        return format_html(
-            '<progress max="100" value="{}" aria-label="progress">{}%</progress> {}%',
-            obj.progress,
-            obj.progress,
-            obj.progress,
-        )
-
-    @admin.display(description="Errors")
-    def error_list(self, obj: PropagationJob | SharingJob) -> str:
-        return "\n".join(f"{e.get('at')}: {e.get('error')}" for e in obj.errors) or "—"
-
-    def get_actions(self, request: HttpRequest) -> Any:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-
 @admin.register(PropagationJob)
 class PropagationJobAdmin(LeasedJobAdmin):
     list_display = (
@@ -140,10 +98,10 @@ class PropagationJobAdmin(LeasedJobAdmin):
 
     @admin.action(description="Resume selected jobs (pending, running with an expired lease, or failed)")
     def resume_jobs(self, request: HttpRequest, queryset: QuerySet[PropagationJob]) -> None:
-        """``orgs.jobs.job_resume`` for each (as for sharing jobs): audited, enqueued after commit."""
+        """``orgs.jobs.leases.job_resume`` for each (as for sharing jobs): audited, enqueued after commit."""
         from django.core.exceptions import PermissionDenied, ValidationError
 
-        from orgs.jobs import job_resume
+        from orgs.jobs.leases import job_resume
 
         resumed, refused = 0, []
         for job in queryset.select_related("tenant", "organization"):
@@ -157,71 +115,6 @@ class PropagationJobAdmin(LeasedJobAdmin):
             self.message_user(request, f"Resumed {resumed} job(s).", messages.SUCCESS)
         if refused:
             self.message_user(request, "Not resumed: " + "; ".join(refused), messages.WARNING)
-
-
-# --- User stores --------------------------------------------------------------
-
-
-class UserStoreForm(forms.ModelForm):
-    class Meta:
-        model = UserStore
-        fields = ("tenant", "organization", "name", "description")
-
-
-@admin.register(UserStore)
-class UserStoreAdmin(TenantScopedAdmin):
-    form = UserStoreForm
-    list_display = ("name", "organization", "tenant", "created_at")
-    list_filter = ("tenant",)
-    search_fields = ("name", "organization__identifier")
-    autocomplete_fields = ("organization",)
-    list_select_related = ("organization", "tenant")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ("organization", "name") if obj is not None else ()
-
-    def save_model(self, request: HttpRequest, obj: UserStore, form: Any, change: bool) -> None:
-        if change:
-            obj.save(update_fields=["description"])
-            return
-        created = settings_services.user_store_create(
-            actor=request.user,  # type: ignore[arg-type]
-            organization=form.cleaned_data["organization"],
-            name=form.cleaned_data["name"],
-            description=form.cleaned_data.get("description", ""),
-        )
-        obj.pk, obj._state.adding = created.pk, False
-
-
-class MappingForm(forms.ModelForm):
-    class Meta:
-        model = UserStoreAttributeMapping
-        fields = ("tenant", "store", "attribute", "mapped_to", "multi_valued", "disabled")
-
-
-@admin.register(UserStoreAttributeMapping)
-class UserStoreAttributeMappingAdmin(TenantScopedAdmin):
-    form = MappingForm
-    list_display = ("attribute", "mapped_to", "store", "multi_valued", "disabled", "tenant")
-    list_filter = ("tenant", "multi_valued", "disabled")
-    search_fields = ("attribute", "mapped_to", "store__name")
-    list_select_related = ("store", "tenant")
-
-    def save_model(self, request: HttpRequest, obj: UserStoreAttributeMapping, form: Any, change: bool) -> None:
-        data = form.cleaned_data
-        try:
-            saved = settings_services.user_store_mapping_set(
-                actor=request.user,  # type: ignore[arg-type]
-                store=data["store"],
-                attribute=data["attribute"],
-                mapped_to=data["mapped_to"],
-                multi_valued=data["multi_valued"],
-                disabled=data["disabled"],
-            )
-        except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
-            raise
-        obj.pk, obj._state.adding = saved.pk, False
 
 
 # --- The settings page --------------------------------------------------------
@@ -303,3 +196,22 @@ def root_settings_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> H
         if tenant is None:
             raise Http404("No tenant.")
     return settings_view(model_admin, request, None, tenant)
+
+
+@organization_admin_pages
+def _settings_pages(model_admin: admin.ModelAdmin) -> list[Any]:
+    wrap = model_admin.admin_site.admin_view
+
+    def root(request: HttpRequest) -> HttpResponse:
+        if not can_use_admin(request.user):
+            raise Http404("No such object.")
+        return root_settings_view(model_admin, request)
+
+    return [
+        path("root-settings/", wrap(root), name="orgs_organization_root_settings"),
+        path(
+            "<path:object_id>/settings/",
+            wrap(lambda request, object_id: organization_settings_view(model_admin, request, object_id)),
+            name="orgs_organization_settings",
+        ),
+    ]

@@ -33,10 +33,11 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from orgs import jobs
-from orgs.models import PATH_SEGMENT_LENGTH, EffectiveSettings, Organization, PropagationJob, SettingsOverride
-from orgs.settings_compute import Effective, cache_key, lineage_effective, number_setting, root_effective
-from orgs.settings_schema import SECTIONS, Section, merge
+from orgs.inheritance.compute import Effective, cache_key, lineage_effective, number_setting, root_effective
+from orgs.inheritance.models import EffectiveSettings, PropagationJob, SettingsOverride
+from orgs.inheritance.schema import SECTIONS, Section, merge
+from orgs.jobs import leases as jobs
+from orgs.tree.models import PATH_SEGMENT_LENGTH, Organization
 
 
 def batch_size() -> int:
@@ -53,7 +54,7 @@ def invalidate(*, tenant_id: int, organization_ids: Iterable[uuid.UUID | None], 
         cache.delete_many(keys)
 
 
-# --- computing (the lineage rules: orgs.settings_compute) -----------------------
+# --- computing (the lineage rules: orgs.inheritance.compute) -----------------------
 
 
 class SubtreeComputer:
@@ -214,7 +215,7 @@ def _finish(job_id: int, status: str, owner: str, error: str | None = None) -> N
 
 
 def job_claim(job_id: int, owner: str) -> PropagationJob | None:
-    """Take the job's lease (``orgs.jobs.job_claim``); a job a newer one covers ends as superseded."""
+    """Take the job's lease (``orgs.jobs.leases.job_claim``); a job a newer one covers ends as superseded."""
     return jobs.job_claim(
         PropagationJob, job_id, owner, lease_seconds=lease_seconds(), superseded=_newer_covering_job_exists
     )
@@ -271,5 +272,5 @@ def job_run(job_id: int, owner: str | None = None) -> str:
 
 
 def stalled_jobs(*, now: Any = None) -> tuple[list[int], float | None]:
-    """Jobs to (re-)enqueue, and the seconds until the next live lease expires (``orgs.jobs.stalled``)."""
+    """Jobs to (re-)enqueue, and the seconds until the next live lease expires (``orgs.jobs.leases.stalled``)."""
     return jobs.stalled(PropagationJob, now=now)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from orgs.models import Organization
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.selectors import effective_section
+from orgs.tree.models import Organization
 from tenants.models import Tenant
 
 

@@ -1,8 +1,8 @@
 """Delegated administration in the Django admin (registered from ``OrgsConfig.ready``).
 
 Owners and admins of organizations sign in to the admin and reach only their subtree:
-organizations (``orgs.delegation.administered_organizations``), memberships there, and
-the users who are members there (read-only). Every write goes through ``orgs.services``,
+organizations (``orgs.tree.delegation.administered_organizations``), memberships there, and
+the users who are members there (read-only). Every write goes through ``orgs.tree.services``,
 which apply the role powers and the parent-membership rule. Any other model stays
 closed to them.
 """
@@ -19,31 +19,31 @@ def _tenant_of(user: Any) -> Any:
 
 
 def _organizations(user: Any) -> QuerySet[Any]:
-    from orgs.delegation import administered_organizations
+    from orgs.tree.delegation import administered_organizations
 
     return administered_organizations(actor=user, tenant=_tenant_of(user))
 
 
 def _memberships(user: Any) -> QuerySet[Any]:
-    from orgs.delegation import administered_memberships
+    from orgs.tree.delegation import administered_memberships
 
     return administered_memberships(actor=user, tenant=_tenant_of(user))
 
 
 def _users(user: Any) -> QuerySet[Any]:
-    from orgs.delegation import administered_users
+    from orgs.tree.delegation import administered_users
 
     return administered_users(actor=user, tenant=_tenant_of(user))
 
 
 def _is_delegated(user: Any) -> bool:
-    from orgs.delegation import is_delegated_admin
+    from orgs.tree.delegation import is_delegated_admin
 
     return is_delegated_admin(user=user)
 
 
 def register() -> None:
-    from orgs.models import Membership, Organization
+    from orgs.tree.models import Membership, Organization
     from tenants.admin_base import register_delegated_scope
     from tenants.admin_site import register_delegation_check
     from tenants.models import User

@@ -4,14 +4,14 @@ Tenant administrators (and the system) reach every organization of their tenant.
 owner or admin of an organization reaches it and its whole subtree (never its parent,
 siblings or another tenant). Members reach nothing. The API and the admin use this to
 decide what exists for the caller (anything outside answers 404); what the caller may
-*do* there stays with ``orgs.permissions`` and the services.
+*do* there stays with ``orgs.tree.permissions`` and the services.
 """
 
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from orgs.models import Membership, Organization
+from orgs.tree.models import Membership, Organization
 from tenants.actors import Actor, SystemActor, is_tenant_admin
 from tenants.models import Tenant, User
 

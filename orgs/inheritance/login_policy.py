@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from orgs.models import Membership
-from orgs.settings_schema import DEFAULT
-from orgs.settings_selectors import effective_section
+from orgs.inheritance.schema import DEFAULT
+from orgs.inheritance.selectors import effective_section
+from orgs.tree.models import Membership
 from tenants.lockout import LockoutPolicy
 from tenants.models import Tenant
 

@@ -1,4 +1,4 @@
-"""Admin for sharing policies, sharing jobs and invitations: listed per tenant; created through the API."""
+"""Admin for invitations: listed per tenant, created, resent and revoked through the services."""
 
 from __future__ import annotations
 
@@ -10,42 +10,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from orgs.invitations import invitation_create, invitation_resend, invitation_revoke, invitation_validate
-from orgs.jobs import job_resume
-from orgs.models import Invitation, OrganizationProfileValue, SharingJob, SharingPolicy
-from orgs.profiles import profile_value_clear
-from orgs.settings_admin import LeasedJobAdmin
-from orgs.sharing import sharing_policy_remove
+from orgs.invitations.models import Invitation
+from orgs.invitations.services import invitation_create, invitation_resend, invitation_revoke, invitation_validate
 from tenants.admin_base import TenantScopedAdmin
-
-
-@admin.register(SharingPolicy)
-class SharingPolicyAdmin(TenantScopedAdmin):
-    list_display = ("user", "organization", "mode", "role", "tenant", "created_at")
-    list_filter = ("tenant", "mode", "role")
-    search_fields = ("user__username", "organization__identifier")
-    list_select_related = ("user", "organization", "tenant")
-    fields = ("tenant", "user", "organization", "mode", "role", "created_at")
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False  # the API (or invitations) create policies, with validation and expansion
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def delete_model(self, request: HttpRequest, obj: SharingPolicy) -> None:
-        sharing_policy_remove(actor=request.user, policy=obj)  # type: ignore[arg-type]
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SharingPolicy]) -> None:
-        for obj in queryset.select_related("organization", "tenant"):
-            self.delete_model(request, obj)
 
 
 class InvitationForm(forms.ModelForm):
     """The add form: an address (with or without an account) invited to an organization.
 
-    ``clean`` runs ``orgs.invitations.invitation_validate`` so refusals show on the fields.
+    ``clean`` runs ``orgs.invitations.services.invitation_validate`` so refusals show on the fields.
     """
 
     canopy_request: HttpRequest
@@ -150,71 +123,3 @@ class InvitationAdmin(TenantScopedAdmin):
     @admin.action(description="Resend selected invitations (a new link; the old one stops working)")
     def resend_invitations(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
         self._each(request, queryset, invitation_resend, "Sent again")
-
-
-@admin.register(OrganizationProfileValue)
-class OrganizationProfileValueAdmin(TenantScopedAdmin):
-    """Organizations' own profile values of their members (read-only; set through orgs.profiles)."""
-
-    list_display = ("user", "organization", "attribute", "value", "tenant", "updated_at")
-    list_filter = ("tenant", "attribute")
-    search_fields = ("user__username", "organization__identifier", "value")
-    list_select_related = ("user", "organization", "tenant")
-    fields = ("tenant", "organization", "user", "attribute", "value", "updated_at")
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False  # values are set through orgs.profiles (modes, membership, permission, audit)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def delete_model(self, request: HttpRequest, obj: OrganizationProfileValue) -> None:
-        profile_value_clear(
-            actor=request.user,  # type: ignore[arg-type]
-            organization=obj.organization,
-            user=obj.user,
-            attribute=obj.attribute,
-        )
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[OrganizationProfileValue]) -> None:
-        for obj in queryset.select_related("organization__tenant", "user"):
-            self.delete_model(request, obj)
-
-
-@admin.register(SharingJob)
-class SharingJobAdmin(LeasedJobAdmin):
-    """Large share/unshare runs: progress, errors, and a resume action (through ``orgs.jobs``)."""
-
-    list_display = (
-        "id",
-        "kind",
-        "user",
-        "organization",
-        "mode",
-        "status",
-        "progress_bar",
-        "processed",
-        "total",
-        "changed",
-        "attempts",
-        "created_at",
-        "finished_at",
-        "tenant",
-    )
-    list_filter = ("tenant", "status", "kind")
-    search_fields = ("user__username", "organization__identifier", "requested_by")
-    list_select_related = ("user", "organization", "tenant")
-    readonly_fields = ("progress_bar", "error_list")
-    actions = ["resume_jobs"]
-
-    @admin.action(description="Resume selected jobs (failed, or running with an expired lease)")
-    def resume_jobs(self, request: HttpRequest, queryset: QuerySet[SharingJob]) -> None:
-        count = 0
-        for job in queryset.select_related("tenant", "organization"):
-            try:
-                job_resume(actor=request.user, job=job)  # type: ignore[arg-type]
-            except (ValidationError, PermissionDenied):
-                continue
-            count += 1
-        self.message_user(request, f"Re-enqueued {count} job(s).", messages.SUCCESS)

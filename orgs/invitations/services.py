@@ -26,11 +26,12 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from orgs import permissions
-from orgs.branding import send_branded_mail
-from orgs.messages import email_template, render_text
-from orgs.models import Invitation, Membership, Organization
-from orgs.services import membership_create
+from orgs.inheritance.branding import send_branded_mail
+from orgs.inheritance.texts import email_template, render_text
+from orgs.invitations.models import Invitation
+from orgs.tree import permissions
+from orgs.tree.models import Membership, Organization
+from orgs.tree.services import membership_create
 from tenants.actors import Actor, SystemActor
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
