@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest
 
 from tenants.admin_site import can_use_admin, is_delegated_admin
 from tenants.models import Tenant
+from tenants.registry import Registry
 from tenants.scoping import is_platform_user, is_tenant_owned, object_in_scope, scope_queryset
 
 
@@ -26,7 +27,7 @@ class DelegatedScope:
     writable: bool = False
 
 
-_delegated_scopes: dict[type[models.Model], DelegatedScope] = {}
+DELEGATED_SCOPES: Registry[DelegatedScope] = Registry("delegated admin scope")  # by model label
 
 
 def register_delegated_scope(
@@ -37,11 +38,11 @@ def register_delegated_scope(
     Models without a registered scope stay closed to them (no module, no rows, 403).
     Writes still go through the services, which check the roles.
     """
-    _delegated_scopes[model] = DelegatedScope(rows, writable)
+    DELEGATED_SCOPES.register(DelegatedScope(rows, writable), name=model._meta.label, replace=True)
 
 
 def delegated_rows(model: type[models.Model], user: Any) -> models.QuerySet[Any]:
-    scope = _delegated_scopes.get(model)
+    scope = DELEGATED_SCOPES.get(model._meta.label)
     if scope is None:
         return model._default_manager.none()
     return scope.rows(user)
@@ -114,7 +115,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
             return obj is None or object_in_scope(obj, user)
         if not is_delegated_admin(user):
             return False
-        scope = _delegated_scopes.get(self.model)
+        scope = DELEGATED_SCOPES.get(self.model._meta.label)
         if scope is None or (write and not scope.writable):
             return False
         if obj is None:
@@ -123,7 +124,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         if is_delegated_admin(request.user):
-            return self.model in _delegated_scopes
+            return self.model._meta.label in DELEGATED_SCOPES
         return can_use_admin(request.user)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -25,14 +25,14 @@ from django.http import HttpRequest
 
 from tenants.lockout import client_ip, failure_record, failures_reset, identifier_locked, ip_locked
 from tenants.models import Tenant
+from tenants.registry import Registry
 
-_delegation_checks: list[Callable[[Any], bool]] = []
+DELEGATION_CHECKS: Registry[Callable[[Any], bool]] = Registry("delegation check")
 
 
-def register_delegation_check(check: Callable[[Any], bool]) -> None:
+def register_delegation_check(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
     """``check(user)`` says whether a tenant user administers some part of their tenant."""
-    if check not in _delegation_checks:
-        _delegation_checks.append(check)
+    return DELEGATION_CHECKS.register(check)
 
 
 def can_use_admin(user: Any) -> bool:
@@ -52,7 +52,7 @@ def is_delegated_admin(user: Any) -> bool:
         return False
     cached = getattr(user, "_canopy_delegated", None)
     if cached is None:
-        cached = any(check(user) for check in _delegation_checks)
+        cached = any(check(user) for check in DELEGATION_CHECKS)
         user._canopy_delegated = cached
     return bool(cached)
 

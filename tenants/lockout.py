@@ -40,6 +40,7 @@ from django.http import HttpRequest
 from tenants.actors import Actor
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
+from tenants.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +82,11 @@ def lockout_policy() -> LockoutPolicy:
 # ``resolver(tenant=, user_id=, base=)`` → the policy for that account (``user_id`` None: an
 # identifier with no account). ``orgs`` registers one at ready(); without it, the deployment's.
 PolicyResolver = Callable[..., LockoutPolicy]
-_policy_resolvers: list[PolicyResolver] = []
+POLICY_RESOLVERS: Registry[PolicyResolver] = Registry("lockout policy resolver")
 
 
 def register_policy_resolver(resolver: PolicyResolver) -> PolicyResolver:
-    if resolver not in _policy_resolvers:
-        _policy_resolvers.append(resolver)
-    return resolver
+    return POLICY_RESOLVERS.register(resolver)
 
 
 def policy_for(*, tenant: Tenant | None, user_id: int | None) -> LockoutPolicy:
@@ -95,7 +94,7 @@ def policy_for(*, tenant: Tenant | None, user_id: int | None) -> LockoutPolicy:
     policy = lockout_policy()
     if tenant is None:  # platform staff: the deployment's
         return policy
-    for resolver in _policy_resolvers:
+    for resolver in POLICY_RESOLVERS:
         policy = resolver(tenant=tenant, user_id=user_id, base=policy)
     return policy
 

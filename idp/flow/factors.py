@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tenants.models import Tenant, User
+from tenants.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -30,30 +31,30 @@ class Factor:
     amr: frozenset[str] = frozenset()  # the RFC 8176 methods that prove it was passed (idp.flow.decision)
 
 
-_registry: dict[str, Factor] = {}
+FACTORS: Registry[Factor] = Registry("factor")
 
 
-def register_factor(factor: Factor) -> None:
-    _registry[factor.name] = factor
+def register_factor(factor: Factor) -> Factor:
+    return FACTORS.register(factor)
 
 
 def get_factor(name: str) -> Factor | None:
-    return _registry.get(name)
+    return FACTORS.get(name)
 
 
 def required_extra_factors(*, tenant: Tenant, organization: uuid.UUID | None) -> list[str]:
-    return [f.name for f in _registry.values() if f.required(tenant=tenant, organization=organization)]
+    return [f.name for f in FACTORS if f.required(tenant=tenant, organization=organization)]
 
 
 def step_up_factors(*, tenant: Tenant, organization: uuid.UUID | None, user: User) -> list[str]:
     """Registered factors ``user`` can step up with here: first factors (passkeys) before the rest (push)."""
     return [
         f.name
-        for f in sorted(_registry.values(), key=lambda f: (not f.first, f.name))
+        for f in sorted(FACTORS, key=lambda f: (not f.first, f.name))
         if f.step_up is not None and f.step_up(tenant=tenant, organization=organization, user=user)
     ]
 
 
 def first_factor_names() -> list[str]:
     """Registered factors that can be the first factor."""
-    return [f.name for f in _registry.values() if f.first]
+    return [f.name for f in FACTORS if f.first]

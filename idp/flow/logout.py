@@ -46,8 +46,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from idp.flow.registry import NamedRegistry
 from tenants.models import Tenant
+from tenants.registry import Registry
 from tenants.routing import tenant_of
 
 log = logging.getLogger(__name__)
@@ -75,32 +75,28 @@ class LogoutParticipant:
 
 
 P = TypeVar("P", bound=type[LogoutParticipant])
-_registry: NamedRegistry[type[LogoutParticipant]] = NamedRegistry("logout participant")
+LOGOUT_PARTICIPANTS: Registry[type[LogoutParticipant]] = Registry("logout participant")
 
 
 def register_logout_participant(name: str) -> Callable[[P], P]:
     """Class decorator: ``@register_logout_participant("upstream")``. A name is registered once."""
 
-    def decorator(cls: P) -> P:
-        _registry.register(name)(cls)
-        return cls
-
-    return decorator
+    return LOGOUT_PARTICIPANTS.named(name)
 
 
 def unregister_logout_participant(name: str) -> None:
     """For tests and apps that replace a participant."""
-    _registry.unregister(name)
+    LOGOUT_PARTICIPANTS.unregister(name)
 
 
 def registered_logout_participants() -> dict[str, type[LogoutParticipant]]:
-    return _registry.all()
+    return LOGOUT_PARTICIPANTS.all()
 
 
 def logout_prepare(request: HttpRequest, *, tenant: Tenant) -> list[tuple[str, dict[str, Any]]]:
     """Ask every participant, in priority order, what it needs to sign out later; call before ``logout``."""
     pending: list[tuple[str, dict[str, Any]]] = []
-    for participant in _registry.by_priority():
+    for participant in LOGOUT_PARTICIPANTS.by_priority():
         try:
             state = participant.prepare(request=request, tenant=tenant)
         except Exception:  # noqa: BLE001 - one broken participant must not stop the sign-out
@@ -149,7 +145,7 @@ def _next_hop(request: HttpRequest, *, tenant: Tenant, chain_id: str) -> str:
         name, state = pending.pop(0)
         chain["pending"] = pending
         request.session[SESSION_CHAIN] = chain
-        participant = _registry.get(str(name))
+        participant = LOGOUT_PARTICIPANTS.get(str(name))
         if participant is None:
             continue
         try:

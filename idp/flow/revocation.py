@@ -28,20 +28,19 @@ from django.http import HttpRequest
 
 from idp.flow.session import session_sid
 from tenants.models import Tenant, User
+from tenants.registry import Registry
 
 Revoker = Callable[[User], int]
-_revokers: list[Revoker] = []
+REVOKERS: Registry[Revoker] = Registry("revoker")
 
 
 def register_revoker(revoker: Revoker) -> Revoker:
-    """``revoker(user)`` → how many credentials it revoked; registered once."""
-    if revoker not in _revokers:
-        _revokers.append(revoker)
-    return revoker
+    """``revoker(user)`` → how many credentials it revoked."""
+    return REVOKERS.register(revoker)
 
 
 def revoke_everything(user: User) -> int:
-    return sum(revoker(user) for revoker in list(_revokers))
+    return sum(revoker(user) for revoker in REVOKERS)
 
 
 class SessionEndedListener(Protocol):
@@ -50,19 +49,17 @@ class SessionEndedListener(Protocol):
         ...
 
 
-_session_listeners: list[SessionEndedListener] = []
+SESSION_ENDED: Registry[SessionEndedListener] = Registry("session-ended listener")
 
 
 def register_session_ended(listener: SessionEndedListener) -> SessionEndedListener:
-    """``listener(tenant_id=, user_id=, sid=)`` hears of every session that ends; registered once."""
-    if listener not in _session_listeners:
-        _session_listeners.append(listener)
-    return listener
+    """``listener(tenant_id=, user_id=, sid=)`` hears of every session that ends."""
+    return SESSION_ENDED.register(listener)
 
 
 def session_ended(*, tenant_id: int, user_id: int | None, sid: str) -> int:
     """Tell every listener that session ``sid`` of the user ended; how many parties were told."""
-    return sum(listener(tenant_id=tenant_id, user_id=user_id, sid=sid) for listener in list(_session_listeners))
+    return sum(listener(tenant_id=tenant_id, user_id=user_id, sid=sid) for listener in SESSION_ENDED)
 
 
 def sessions_ending(*, tenant_id: int, session_keys: Iterable[str]) -> int:
@@ -94,21 +91,20 @@ class UpstreamSessions(Protocol):
     def ended(self, *, idp: Any, sid: str, subject: str) -> int: ...
 
 
-_upstream_sessions: list[UpstreamSessions] = []
+UPSTREAM_SESSIONS: Registry[UpstreamSessions] = Registry("upstream-session store")
 
 
-def register_upstream_sessions(store: UpstreamSessions) -> None:
-    if store not in _upstream_sessions:
-        _upstream_sessions.append(store)
+def register_upstream_sessions(store: UpstreamSessions) -> UpstreamSessions:
+    return UPSTREAM_SESSIONS.register(store)
 
 
 def upstream_session_started(*, request: HttpRequest, idp: Any, sid: str, subject: str) -> None:
     """This browser's session came from upstream ``idp``'s session ``sid`` of ``subject``."""
-    for store in list(_upstream_sessions):
+    for store in UPSTREAM_SESSIONS:
         store.started(request=request, idp=idp, sid=sid, subject=subject)
 
 
 def upstream_session_ended(*, idp: Any, sid: str, subject: str) -> int:
     """Upstream ``idp`` ended session ``sid`` (or every session of ``subject``): end the Canopy
     sessions that came from it; how many ended."""
-    return sum(store.ended(idp=idp, sid=sid, subject=subject) for store in list(_upstream_sessions))
+    return sum(store.ended(idp=idp, sid=sid, subject=subject) for store in UPSTREAM_SESSIONS)

@@ -32,8 +32,8 @@ from urllib.parse import urlencode
 from django.http import HttpRequest
 from django.urls import reverse
 
-from idp.flow.registry import NamedRegistry
 from tenants.models import Tenant
+from tenants.registry import Registry
 
 PASSWORD = "password"  # noqa: S105 - the password step's name
 
@@ -58,37 +58,33 @@ class Step:
 
 
 S = TypeVar("S", bound=type[Step])
-_registry: NamedRegistry[type[Step]] = NamedRegistry("login step")
+STEPS: Registry[type[Step]] = Registry("login step")
 
 
 def register_step(name: str) -> Callable[[S], S]:
     """Class decorator: ``@register_step("password")``. A name is registered once."""
 
-    def decorator(cls: S) -> S:
-        _registry.register(name)(cls)
-        return cls
-
-    return decorator
+    return STEPS.named(name)
 
 
 def unregister_step(name: str) -> None:
     """For tests and apps that replace a step."""
-    _registry.unregister(name)
+    STEPS.unregister(name)
 
 
 def get_step(name: str) -> type[Step] | None:
-    return _registry.get(name)
+    return STEPS.get(name)
 
 
 def registered_steps() -> dict[str, type[Step]]:
-    return _registry.all()
+    return STEPS.all()
 
 
 def choose_step(*, request: HttpRequest, tenant: Tenant, identifier: str) -> type[Step]:
-    for step in _registry.by_priority():
+    for step in STEPS.by_priority():
         if step.applies(request=request, tenant=tenant, identifier=identifier):
             return step
-    return _registry[PASSWORD]
+    return STEPS[PASSWORD]
 
 
 def step_url(view_name: str, *, tenant: Tenant, next_url: str) -> str:

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tenants.registry import Registry
+
 IssuerResolver = Callable[[int, str], str]  # (tenant id, upstream slug) -> issuer / entity id, "" if unknown
 
-_resolvers: list[IssuerResolver] = []
+ISSUER_RESOLVERS: Registry[IssuerResolver] = Registry("issuer resolver")
 
 
-def register_issuer_resolver(resolver: IssuerResolver) -> None:
-    if resolver not in _resolvers:
-        _resolvers.append(resolver)
+def register_issuer_resolver(resolver: IssuerResolver) -> IssuerResolver:
+    return ISSUER_RESOLVERS.register(resolver)
 
 
 def upstream_issuer(*, tenant_id: int, slug: str) -> str:
     """The issuer of the upstream ``slug`` of this tenant; "" when no registered resolver knows it."""
-    for resolver in _resolvers:
+    for resolver in ISSUER_RESOLVERS:
         found = resolver(tenant_id, slug)
         if found:
             return found

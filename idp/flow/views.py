@@ -35,6 +35,7 @@ from idp.flow.steps import PASSWORD, choose_step, step_url
 from orgs.inheritance.selectors import effective_section, organization_in_context
 from orgs.tree.selectors import organization_by_id
 from tenants.models import Tenant, User
+from tenants.registry import Registry
 from tenants.routing import tenant_of
 
 MSG_INVALID = "That username and password do not match. Check both and try again; passwords are case-sensitive."
@@ -59,18 +60,16 @@ MSG_PICK_GONE = "This sign-in took too long or was already finished. Go back to 
 # Other apps (federation) add "Sign in with …" links to the login page without this app
 # importing them: each provider returns (label, url) pairs for the page's ``next``.
 LoginOptions = Callable[..., list[tuple[str, str]]]
-_login_option_providers: list[LoginOptions] = []
+LOGIN_OPTIONS: Registry[LoginOptions] = Registry("login options provider")
 
 
 def register_login_options(provider: LoginOptions) -> LoginOptions:
-    """``provider(*, request, tenant, next_url)`` → ``[(label, url), …]``; registered once."""
-    if provider not in _login_option_providers:
-        _login_option_providers.append(provider)
-    return provider
+    """``provider(*, request, tenant, next_url)`` → ``[(label, url), …]``."""
+    return LOGIN_OPTIONS.register(provider)
 
 
 def _login_options(request: HttpRequest, tenant: Tenant, next_url: str) -> list[tuple[str, str]]:
-    return [opt for p in _login_option_providers for opt in p(request=request, tenant=tenant, next_url=next_url)]
+    return [opt for p in LOGIN_OPTIONS for opt in p(request=request, tenant=tenant, next_url=next_url)]
 
 
 def _param(request: HttpRequest, name: str) -> str:

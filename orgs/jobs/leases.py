@@ -26,6 +26,7 @@ from orgs.jobs.models import JobStatus, LeasedJob
 from orgs.tree.models import Organization
 from tenants.actors import Actor, is_tenant_admin
 from tenants.audit import AuditAction, audit_record
+from tenants.registry import Registry
 
 J = TypeVar("J", bound=LeasedJob)
 MAX_ERRORS = 20
@@ -39,21 +40,18 @@ class JobKind:
     may_resume: Callable[[Actor, Organization], bool]  # besides tenant administrators
 
 
-JOB_KINDS: dict[type[LeasedJob], JobKind] = {}
+JOB_KINDS: Registry[JobKind] = Registry("job kind")  # by model label
 
 
 def job_kind_register(
     model: type[LeasedJob], *, enqueue: Callable[[int], object], may_resume: Callable[[Actor, Organization], bool]
 ) -> None:
     """Register (or replace) the kind of ``model``'s jobs; ``orgs/apps.py`` does it at ready()."""
-    JOB_KINDS[model] = JobKind(enqueue=enqueue, may_resume=may_resume)
+    JOB_KINDS.register(JobKind(enqueue=enqueue, may_resume=may_resume), name=model._meta.label, replace=True)
 
 
 def job_kind(model: type[LeasedJob]) -> JobKind:
-    try:
-        return JOB_KINDS[model]
-    except KeyError:
-        raise LookupError(f"No job kind is registered for {model.__name__} (see OrgsConfig.ready).") from None
+    return JOB_KINDS[model._meta.label]
 
 
 def job_enqueue(model: type[LeasedJob], job_id: int) -> None:

@@ -17,6 +17,7 @@ from orgs.tree.models import ActsForLink, Membership, Organization, Organization
 from orgs.tree.selectors import organization_ancestors
 from tenants.admin_base import TenantScopedAdmin
 from tenants.admin_site import is_delegated_admin
+from tenants.registry import Registry
 
 
 def _copy_saved(target: Any, saved: Any) -> None:
@@ -87,14 +88,13 @@ def _404() -> Any:
 
 # Pages features add to the organization admin (the settings page of orgs.inheritance.admin):
 # each entry takes the OrganizationAdmin and returns URL patterns.
-_ORGANIZATION_PAGES: list[Callable[[admin.ModelAdmin], list[Any]]] = []
+ORGANIZATION_PAGES: Registry[Callable[[admin.ModelAdmin], list[Any]]] = Registry("organization admin page")
 
 
 def organization_admin_pages(pages: Callable[[admin.ModelAdmin], list[Any]]) -> Callable[[admin.ModelAdmin], list[Any]]:
     """Register extra pages of the organization admin (usable as a decorator); a feature calls it
     from its admin module, so the tree's admin does not import the features."""
-    _ORGANIZATION_PAGES.append(pages)
-    return pages
+    return ORGANIZATION_PAGES.register(pages)
 
 
 @admin.register(Organization)
@@ -197,7 +197,7 @@ class OrganizationAdmin(TenantScopedAdmin):
 
     def get_urls(self) -> Any:
         """The organization admin's own pages plus the ones features add (``organization_admin_pages``)."""
-        return [url for pages in _ORGANIZATION_PAGES for url in pages(self)] + super().get_urls()
+        return [url for pages in ORGANIZATION_PAGES for url in pages(self)] + super().get_urls()
 
     def render_change_form(  # noqa: PLR0917 - signature fixed by ModelAdmin
         self,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from tenants.registry import Registry
+
 if TYPE_CHECKING:
     from orgs.tree.models import Organization
 
@@ -21,29 +23,25 @@ class OrganizationHook(Protocol):
     def __call__(self, *, organization: Organization) -> object: ...
 
 
-_created: list[OrganizationHook] = []
-_moved: list[OrganizationHook] = []
+CREATED: Registry[OrganizationHook] = Registry("organization-created hook")
+MOVED: Registry[OrganizationHook] = Registry("organization-moved hook")
 
 
 def on_organization_created(hook: OrganizationHook) -> OrganizationHook:
     """``hook(organization=)`` runs inside ``organization_create``'s transaction, for the new organization."""
-    if hook not in _created:
-        _created.append(hook)
-    return hook
+    return CREATED.register(hook)
 
 
 def on_organization_moved(hook: OrganizationHook) -> OrganizationHook:
     """``hook(organization=)`` runs inside ``organization_move``'s transaction, with the new path set."""
-    if hook not in _moved:
-        _moved.append(hook)
-    return hook
+    return MOVED.register(hook)
 
 
 def organization_created(*, organization: Organization) -> None:
-    for hook in list(_created):
+    for hook in CREATED:
         hook(organization=organization)
 
 
 def organization_moved(*, organization: Organization) -> None:
-    for hook in list(_moved):
+    for hook in MOVED:
         hook(organization=organization)
