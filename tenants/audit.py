@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import models
+from django.db import models, transaction
 
 from tenants.actors import Actor, SystemActor, actor_label
 from tenants.models import AuditEvent, Tenant
@@ -124,3 +124,25 @@ def audit_record(
         target_id=str(target.pk) if target is not None else "",
         data=data or {},
     )
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def audited_change(
+    *,
+    actor: Actor,
+    tenant: Tenant | None,
+    action: AuditAction,
+    target: M,
+    field: str,
+    value: Any,
+    keys: tuple[str, str] = ("before", "after"),
+) -> M:
+    """Set one field of ``target`` and record it (the old and new value under ``keys``), atomically."""
+    with transaction.atomic():
+        before = getattr(target, field)
+        setattr(target, field, value)
+        target.save(update_fields=[field])
+        audit_record(actor=actor, tenant=tenant, action=action, target=target, data={keys[0]: before, keys[1]: value})
+    return target

@@ -39,6 +39,22 @@ class Tenant(models.Model):
         return self.display_name or self.slug
 
 
+class ClaimedDomain(models.Model):
+    """An email domain something of a tenant claims (an organization, an upstream identity provider):
+    the fields, order and label they share; each adds its owner, verification and unique constraint."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    domain = models.CharField(max_length=253)
+    verified = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
 class TenantUserManager(UserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> User:
         # Natural keys (createsuperuser, fixtures) name platform staff, who have no tenant.

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from orgs.tree.models import Organization
-from tenants.models import Tenant
+from tenants.models import ClaimedDomain, Tenant
 
 
 class UpstreamIdP(models.Model):
@@ -77,19 +77,15 @@ class UpstreamIdP(models.Model):
         return self.name
 
 
-class UpstreamDomain(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+class UpstreamDomain(ClaimedDomain):
     idp = models.ForeignKey(UpstreamIdP, on_delete=models.CASCADE, related_name="domains")
-    domain = models.CharField(max_length=253)
-    verified = models.BooleanField(default=False)
     verification_token = models.CharField(max_length=64, editable=False)
     verified_at = models.DateTimeField(null=True, blank=True, editable=False)
     verified_how = models.CharField(max_length=10, blank=True, editable=False)  # "dns" | "manual"
     last_check = models.CharField(max_length=300, blank=True, editable=False)  # why it is not verified
     last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    class Meta:
-        ordering = ["domain"]
+    class Meta(ClaimedDomain.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "domain"],
@@ -97,9 +93,6 @@ class UpstreamDomain(models.Model):
                 violation_error_message="Another upstream identity provider of this tenant claims this domain.",
             )
         ]
-
-    def __str__(self) -> str:
-        return self.domain
 
 
 class UpstreamIdentity(models.Model):

@@ -47,7 +47,7 @@ from webauthn.helpers.structs import (
 from idp.passkeys.models import PasskeyCredential
 from orgs.inheritance.selectors import effective_section
 from tenants.actors import SYSTEM, Actor
-from tenants.audit import AuditAction, audit_record
+from tenants.audit import AuditAction, audit_record, audited_change
 from tenants.models import Tenant, User
 
 SESSION_KEY = "canopy.passkey"
@@ -363,18 +363,14 @@ def authenticate(*, session: Any, tenant: Tenant, credential: Any, user: User | 
 
 def passkey_rename(*, actor: Actor, credential: PasskeyCredential, name: str) -> PasskeyCredential:
     label = clean_name(name, default=credential.name)
-    with transaction.atomic():
-        before = credential.name
-        credential.name = label
-        credential.save(update_fields=["name"])
-        audit_record(
-            actor=actor,
-            tenant=credential.tenant,
-            action=AuditAction.PASSKEY_RENAME,
-            target=credential,
-            data={"before": before, "after": label},
-        )
-    return credential
+    return audited_change(
+        actor=actor,
+        tenant=credential.tenant,
+        action=AuditAction.PASSKEY_RENAME,
+        target=credential,
+        field="name",
+        value=label,
+    )
 
 
 def passkey_revoke(*, actor: Actor, credential: PasskeyCredential) -> None:

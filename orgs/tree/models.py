@@ -14,7 +14,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
-from tenants.models import Tenant
+from tenants.models import ClaimedDomain, Tenant
 
 IDENTIFIER_RE = r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$"
 identifier_validator = RegexValidator(
@@ -79,18 +79,14 @@ class Organization(models.Model):
         return self.path != other.path and self.path.startswith(other.path)
 
 
-class OrganizationDomain(models.Model):
+class OrganizationDomain(ClaimedDomain):
     """An email domain claimed by an organization (used by domain-based IdP routing)."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="domains")
-    domain = models.CharField(max_length=253)
-    verified = models.BooleanField(default=False)
     verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["domain"]
+    class Meta(ClaimedDomain.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "domain"],
@@ -98,9 +94,6 @@ class OrganizationDomain(models.Model):
                 violation_error_message="This domain is already claimed by an organization in this tenant.",
             )
         ]
-
-    def __str__(self) -> str:
-        return self.domain
 
 
 class ActsForLink(models.Model):

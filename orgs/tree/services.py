@@ -21,7 +21,7 @@ from orgs.tree import hooks, permissions
 from orgs.tree.models import MAX_DEPTH, ActsForLink, Membership, Organization, OrganizationDomain, identifier_validator
 from orgs.tree.selectors import organization_descendants
 from tenants.actors import Actor
-from tenants.audit import AuditAction, audit_record
+from tenants.audit import AuditAction, audit_record, audited_change
 from tenants.models import Tenant, User
 from tenants.services import user_create
 
@@ -379,18 +379,15 @@ def membership_set_role(*, actor: Actor, membership: Membership, role: str) -> M
         raise _deny(f"You may not grant the role '{role}' in '{org.identifier}'.")
     if membership.role == Membership.Role.OWNER and not permissions.can_grant_role(actor, org, Membership.Role.OWNER):
         raise _deny("Only an owner above this organization or a tenant administrator can demote an owner.")
-    with transaction.atomic():
-        old = membership.role
-        membership.role = role
-        membership.save(update_fields=["role"])
-        audit_record(
-            actor=actor,
-            tenant=org.tenant,
-            action=AuditAction.MEMBERSHIP_SET_ROLE,
-            target=membership,
-            data={"from": old, "to": role},
-        )
-    return membership
+    return audited_change(
+        actor=actor,
+        tenant=org.tenant,
+        action=AuditAction.MEMBERSHIP_SET_ROLE,
+        target=membership,
+        field="role",
+        value=role,
+        keys=("from", "to"),
+    )
 
 
 def membership_remove(*, actor: Actor, membership: Membership) -> None:
