@@ -11,8 +11,8 @@ class FederationConfig(AppConfig):
         from idp.federation import logout, steps  # noqa: F401 - register the upstream login step and logout
         from idp.federation.selectors import issuer_of
         from idp.federation.views import login_options
+        from idp.flow.pages import register_login_options
         from idp.flow.upstreams import register_issuer_resolver
-        from idp.flow.views import register_login_options
 
         register_login_options(login_options)
         register_issuer_resolver(issuer_of)

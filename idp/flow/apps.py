@@ -10,8 +10,8 @@ class FlowConfig(AppConfig):
         # The login page's "Create an account" link, where the organization in context allows it.
         from idp.flow import otp, push
         from idp.flow.factors import Factor, register_factor
+        from idp.flow.pages import register_login_options
         from idp.flow.registration import login_options
-        from idp.flow.views import register_login_options
 
         register_login_options(login_options)
         # Push approval: a factor with a page of its own (idp.flow.factors), asked when configured.

@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from idp.flow import attributes
+from idp.flow import attributes, pages
 from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther
 from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, current_auth, login_url, sign_in
@@ -40,14 +40,13 @@ from tenants.routing import tenant_of
 @never_cache
 @require_http_methods(["GET", "POST"])
 def accept_invitation_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
-    from idp.flow.views import _page  # the journey's page renderer (branding)
 
     tenant = tenant_of(request)
     token = (request.POST.get("token") if request.method == "POST" else request.GET.get("token")) or ""
     try:
         invitation = invitation_from_token(tenant=tenant, token=token)
     except ValidationError:
-        return _page(
+        return pages.page(
             request,
             "error.html",
             tenant,
@@ -62,11 +61,11 @@ def accept_invitation_view(request: HttpRequest, tenant_slug: str) -> HttpRespon
         return HttpResponseSeeOther(login_url(tenant, request.get_full_path()))
     org = invitation.organization
     if request.method == "GET":
-        return _page(request, "invitation.html", tenant, invitation=invitation, organization=org, token=token)
+        return pages.page(request, "invitation.html", tenant, invitation=invitation, organization=org, token=token)
     try:
         invitation_accept(actor=auth.user, invitation=invitation)
     except PermissionDenied:
-        return _page(
+        return pages.page(
             request,
             "error.html",
             tenant,
@@ -75,19 +74,20 @@ def accept_invitation_view(request: HttpRequest, tenant_slug: str) -> HttpRespon
             message="This invitation was sent to another email address. Sign in with that account.",
         )
     except ValidationError as exc:
-        return _page(request, "error.html", tenant, status=400, title="Cannot accept", message=" ".join(exc.messages))
-    return _page(request, "invitation_done.html", tenant, organization=org, role=invitation.role)
+        return pages.page(
+            request, "error.html", tenant, status=400, title="Cannot accept", message=" ".join(exc.messages)
+        )
+    return pages.page(request, "invitation_done.html", tenant, organization=org, role=invitation.role)
 
 
 def _register(request: HttpRequest, tenant: Tenant, invitation: Invitation, token: str) -> HttpResponse:
     """The sign-up form of an invitation to an address without an account (GET shows, POST creates)."""
-    from idp.flow.views import _page
 
     org = invitation.organization
     login = effective_section(tenant=tenant, organization=org.pk, section="login")
     flow = effective_section(tenant=tenant, organization=org.pk, section="flows")["invited_registration"] or {}
     if not flow.get("enabled", True):
-        return _page(
+        return pages.page(
             request,
             "error.html",
             tenant,
@@ -110,7 +110,7 @@ def _register(request: HttpRequest, tenant: Tenant, invitation: Invitation, toke
         "terms_url": attributes.terms_url(tenant=tenant, organization=org.pk) if "terms" in steps else "",
     }
     if request.method == "GET":
-        return _page(request, "invitation_register.html", tenant, errors={}, values={}, **context)
+        return pages.page(request, "invitation_register.html", tenant, errors={}, values={}, **context)
     values = {k: request.POST.get(k, "").strip()[:150] for k in ("username", "first_name", "last_name")}
     username = invitation.email if email_as_username else values["username"]
     password, confirm = request.POST.get("password", "")[:4096], request.POST.get("confirm", "")[:4096]
@@ -153,9 +153,11 @@ def _register(request: HttpRequest, tenant: Tenant, invitation: Invitation, toke
         except ValidationError as exc:
             user, errors = None, {k: " ".join(v) for k, v in exc.message_dict.items()}
     if user is None:
-        return _page(request, "invitation_register.html", tenant, status=400, errors=errors, values=values, **context)
+        return pages.page(
+            request, "invitation_register.html", tenant, status=400, errors=errors, values=values, **context
+        )
     sign_in(request, user=user, tenant=tenant, amr=[AMR_PASSWORD], acr=ACR_PASSWORD, backend=_BACKEND)
-    return _page(request, "invitation_done.html", tenant, organization=org, role=invitation.role)
+    return pages.page(request, "invitation_done.html", tenant, organization=org, role=invitation.role)
 
 
 def _extras(tenant: Tenant, user: User, custom_values: dict[str, object], context: dict[str, object]) -> None:

@@ -37,7 +37,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from idp.flow import sms
+from idp.flow import journey, pages, sms
 from idp.flow.redirects import HttpResponseSeeOther
 from idp.flow.session import SESSION_LOGIN, login_url
 from idp.flow.steps import step_url
@@ -186,9 +186,8 @@ def fallback_factor(*, tenant: Tenant, organization: uuid.UUID | None, user: Use
 
 
 def _journey(request: HttpRequest, tenant: Tenant) -> tuple[dict[str, Any] | None, User | None]:
-    from idp.flow.views import _login_state
 
-    state = _login_state(request, tenant)
+    state = journey.login_state(request, tenant)
     if state is None or state.get("step") != PUSH or not state.get("user_id"):
         return None, None
     return state, User.objects.filter(pk=state["user_id"], tenant=tenant, is_active=True).first()
@@ -198,19 +197,18 @@ def _journey(request: HttpRequest, tenant: Tenant) -> tuple[dict[str, Any] | Non
 @require_http_methods(["GET", "POST"])
 def push_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
     """Wait for the device: GET shows (and acts on) the status; POST ``action=fallback`` switches factor."""
-    from idp.flow import views
 
     tenant = tenant_of(request)
-    next_url = views._next(request, tenant)
+    next_url = pages.next_of(request, tenant)
     state, user = _journey(request, tenant)
     if state is None or user is None:
         return HttpResponseSeeOther(login_url(tenant, next_url))
-    organization = views._state_organization(state)
+    organization = journey.state_organization(state)
     fallback = fallback_factor(tenant=tenant, organization=organization, user=user)
     if request.method == "POST" and request.POST.get("action") == "fallback" and fallback:
         factors = [f for f in state.get("factors", []) if f != PUSH]
         state["factors"] = [fallback, *[f for f in factors if f != fallback]]
-        return views._factor_start(
+        return journey.factor_start(
             request=request, tenant=tenant, state=state, user=user, factor=fallback, next_url=next_url
         )
     if not state.get("push_id"):
@@ -226,12 +224,12 @@ def push_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: 
     status = challenge_status(tenant=tenant, challenge_id=str(state["push_id"]), user_id=user.pk)
     if status == APPROVED:
         cache.delete(_key(str(state["push_id"])))  # single use
-        return views.factor_passed(
+        return journey.factor_passed(
             request, tenant=tenant, state=state, user=user, factor=PUSH, amr=[AMR_PUSH], next_url=next_url
         )
     if status == DENIED:
         request.session.pop(SESSION_LOGIN, None)
-        return views._page(request, "error.html", tenant, status=403, title="Sign-in denied", message=MSG_DENIED)
+        return pages.page(request, "error.html", tenant, status=403, title="Sign-in denied", message=MSG_DENIED)
     error = MSG_EXPIRED if status == EXPIRED else ""
     return _waiting(request, tenant, next_url, state, fallback, status=status, error=error)
 
@@ -247,9 +245,8 @@ def _waiting(
     error: str,
     http_status: int = 200,
 ) -> HttpResponse:
-    from idp.flow import views
 
-    return views._page(
+    return pages.page(
         request,
         "push.html",
         tenant,

@@ -49,14 +49,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from idp.flow import otp
+from idp.flow import otp, pages
 from idp.flow.branding import request_languages
 from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther, safe_next
 from idp.flow.revocation import revoke_everything
 from idp.flow.services import client_ip
 from idp.flow.session import login_url
-from idp.flow.views import _branding, _organization_in_context
 from orgs.inheritance.branding import send_branded_mail
 from orgs.inheritance.selectors import effective_section
 from orgs.inheritance.texts import email_template, render_text
@@ -275,7 +274,7 @@ def password_reset(*, tenant: Tenant, user: User, password: str) -> int:
 
 
 def _page(request: HttpRequest, tenant: Tenant, template: str, status: int = 200, **context: Any) -> HttpResponse:
-    context.setdefault("branding", _branding(request, tenant))
+    context.setdefault("branding", pages.branding(request, tenant))
     return render(request, f"flow/{template}", {"tenant": tenant, **context}, status=status)
 
 
@@ -298,7 +297,7 @@ def _refused(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 def recover_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     tenant = tenant_of(request)
     here = reverse("flow:recover", kwargs={"tenant_slug": tenant.slug})
-    organization = _organization_in_context(request, tenant)
+    organization = pages.page_organization(request, tenant)
     if not recovery_enabled(tenant=tenant, organization=organization):
         return _refused(request, tenant)  # before any lookup or mail, whoever asks
     carried = _carried(request, tenant)

@@ -51,7 +51,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from idp.flow import attributes, otp
+from idp.flow import attributes, otp, pages
 from idp.flow.branding import request_languages
 from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther, home_url
@@ -359,9 +359,8 @@ def registration_url(tenant: Tenant, next_url: str, org: str = "") -> str:
 
 def login_options(*, request: HttpRequest, tenant: Tenant, next_url: str) -> list[tuple[str, str]]:
     """The login page's "Create an account" link, where signing up is open."""
-    from idp.flow.views import _organization_in_context
 
-    organization = _organization_in_context(request, tenant)
+    organization = pages.page_organization(request, tenant)
     if not policy_for(tenant=tenant, organization=organization).open:
         return []
     org = request.GET.get("org", "") if request.method == "GET" else request.POST.get("org", "")
@@ -370,13 +369,12 @@ def login_options(*, request: HttpRequest, tenant: Tenant, next_url: str) -> lis
 
 def _context(request: HttpRequest, tenant: Tenant, organization: uuid.UUID | None, policy: Policy) -> dict[str, Any]:
     from idp.flow.session import login_url
-    from idp.flow.views import _next, _param
 
-    next_url = _next(request, tenant)
+    next_url = pages.next_of(request, tenant)
     custom = attributes.definitions(tenant) if policy.ask_profile else []
     return {
         "next": next_url,
-        "org": _param(request, "org")[:100],
+        "org": pages.param(request, "org")[:100],
         "policy": policy,
         "profile_fields": profile_fields(tenant=tenant, organization=organization) if policy.ask_profile else [],
         "custom": custom,
@@ -390,16 +388,15 @@ def _context(request: HttpRequest, tenant: Tenant, organization: uuid.UUID | Non
 @never_cache
 @require_http_methods(["GET", "POST"])
 def register_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
-    from idp.flow.views import _organization_in_context, _page
 
     tenant = tenant_of(request)
-    organization = _organization_in_context(request, tenant)
+    organization = pages.page_organization(request, tenant)
     policy = policy_for(tenant=tenant, organization=organization)
     context = _context(request, tenant, organization, policy)
     if not policy.open:
-        return _page(request, "error.html", tenant, status=403, title="Sign-up is not open", message=MSG_CLOSED)
+        return pages.page(request, "error.html", tenant, status=403, title="Sign-up is not open", message=MSG_CLOSED)
     if request.method == "GET":
-        return _page(request, "register.html", tenant, errors={}, values={}, **context)
+        return pages.page(request, "register.html", tenant, errors={}, values={}, **context)
     form = RegistrationForm(request.POST)
     form.is_valid()
     errors = registration_errors(tenant=tenant, organization=organization, policy=policy, form=form)
@@ -414,11 +411,11 @@ def register_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # no
         terms_checked=bool(request.POST.get(attributes.TERMS_FIELD)),
     )
     if errors:
-        return _page(request, "register.html", tenant, status=400, errors=errors, values=values, **context)
+        return pages.page(request, "register.html", tenant, status=400, errors=errors, values=values, **context)
     data = form.cleaned_data
     email = str(data["email"]).strip().lower()
     if rate_limited(tenant=tenant, email=email, ip=client_ip(request)):
-        return _page(
+        return pages.page(
             request, "register.html", tenant, status=429, errors={"form": MSG_TOO_MANY}, values=values, **context
         )
     pending: dict[str, Any] = {
@@ -440,19 +437,18 @@ def register_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # no
     try:
         verification_send(pending=pending, tenant=tenant, languages=request_languages(request))
     except otp.DeliveryError:
-        return _page(request, "error.html", tenant, status=503, title="Email not sent", message=MSG_NOT_SENT)
+        return pages.page(request, "error.html", tenant, status=503, title="Email not sent", message=MSG_NOT_SENT)
     request.session[SESSION_REGISTER] = pending
     return HttpResponseSeeOther(reverse("flow:register_verify", kwargs={"tenant_slug": tenant.slug}))
 
 
 def _finish(request: HttpRequest, tenant: Tenant, pending: dict[str, Any]) -> HttpResponse:
-    from idp.flow.views import _page
 
     request.session.pop(SESSION_REGISTER, None)
     try:
         user = registration_complete(tenant=tenant, pending=pending)
     except ValidationError:
-        return _page(request, "error.html", tenant, status=409, title="Account already exists", message=MSG_TAKEN)
+        return pages.page(request, "error.html", tenant, status=409, title="Account already exists", message=MSG_TAKEN)
     sign_in(request, user=user, tenant=tenant, amr=[AMR_PASSWORD], acr=ACR_PASSWORD, backend=BACKEND)
     return HttpResponseSeeOther(str(pending.get("next") or "") or home_url(tenant))
 
@@ -461,13 +457,12 @@ def _finish(request: HttpRequest, tenant: Tenant, pending: dict[str, Any]) -> Ht
 @require_http_methods(["GET", "POST"])
 def verify_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
     """The code from the email, typed here or carried by the link (``?code=``, same browser only)."""
-    from idp.flow.views import _page
 
     tenant = tenant_of(request)
     here = reverse("flow:register_verify", kwargs={"tenant_slug": tenant.slug})
     pending = request.session.get(SESSION_REGISTER)
     if not isinstance(pending, dict) or pending.get("tenant_id") != tenant.pk:
-        return _page(request, "error.html", tenant, status=400, title="Start again", message=MSG_GONE)
+        return pages.page(request, "error.html", tenant, status=400, title="Start again", message=MSG_GONE)
     email = str(pending["email"])
     hint = f"{email[:1]}…@{email.partition('@')[2]}"
     context: dict[str, Any] = {
@@ -480,20 +475,20 @@ def verify_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa
         try:
             sent, wait = verification_send(pending=pending, tenant=tenant, languages=request_languages(request))
         except otp.DeliveryError:
-            return _page(request, "register_verify.html", tenant, status=503, error=MSG_NOT_SENT, **context)
+            return pages.page(request, "register_verify.html", tenant, status=503, error=MSG_NOT_SENT, **context)
         request.session[SESSION_REGISTER] = pending
         if not sent:
             message = f"Wait {wait} seconds before asking for another code." if wait else MSG_SPENT
-            return _page(request, "register_verify.html", tenant, status=429, error=message, **context)
-        return _page(request, "register_verify.html", tenant, notice="We sent a new code.", **context)
+            return pages.page(request, "register_verify.html", tenant, status=429, error=message, **context)
+        return pages.page(request, "register_verify.html", tenant, notice="We sent a new code.", **context)
     if code is None:
-        return _page(request, "register_verify.html", tenant, **context)
+        return pages.page(request, "register_verify.html", tenant, **context)
     result = verification_check(pending=pending, code=str(code)[:20])
     if result is otp.Check.OK:
         return _finish(request, tenant, pending)
     if result in (otp.Check.TOO_MANY, otp.Check.MISSING):
         request.session.pop(SESSION_REGISTER, None)
-        return _page(request, "register_verify.html", tenant, status=429, error=MSG_SPENT, spent=True, **context)
+        return pages.page(request, "register_verify.html", tenant, status=429, error=MSG_SPENT, spent=True, **context)
     request.session[SESSION_REGISTER] = pending
     message = MSG_EXPIRED if result is otp.Check.EXPIRED else MSG_WRONG
-    return _page(request, "register_verify.html", tenant, status=400, error=message, **context)
+    return pages.page(request, "register_verify.html", tenant, status=400, error=message, **context)

@@ -5,37 +5,32 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from idp.flow import firstfactor, otp, selection, stepup
-from idp.flow.branding import Branding, page_branding, request_languages
+from idp.flow import firstfactor, journey, otp, pages, selection, stepup
 from idp.flow.factors import get_factor, required_extra_factors
 from idp.flow.forms import CodeForm, IdentifierForm, PasswordForm, PickForm
 from idp.flow.logout import logout_chain_start, logout_prepare
-from idp.flow.redirects import HttpResponseSeeOther, home_url, safe_next
+from idp.flow.redirects import HttpResponseSeeOther, home_url
 from idp.flow.services import Outcome, client_ip, password_attempt
 from idp.flow.session import (
     AMR_PASSWORD,
     PROMPT_LOGIN,
     SESSION_LOGIN,
-    acr_for,
     current_auth,
     login_url,
     logout,
-    sign_in,
 )
-from idp.flow.steps import PASSWORD, choose_step, step_url
-from orgs.inheritance.selectors import effective_section, organization_in_context
+from idp.flow.steps import PASSWORD, choose_step
+from orgs.inheritance.selectors import organization_in_context
 from orgs.tree.selectors import organization_by_id
 from tenants.models import Tenant, User
-from tenants.registry import Registry
 from tenants.routing import tenant_of
 
 MSG_INVALID = "That username and password do not match. Check both and try again; passwords are case-sensitive."
@@ -57,65 +52,6 @@ MSG_NO_FIRST_FACTOR = "This organization has no way of signing in set up for you
 MSG_PICK_GONE = "This sign-in took too long or was already finished. Go back to the application and sign in again."
 
 
-# Other apps (federation) add "Sign in with …" links to the login page without this app
-# importing them: each provider returns (label, url) pairs for the page's ``next``.
-LoginOptions = Callable[..., list[tuple[str, str]]]
-LOGIN_OPTIONS: Registry[LoginOptions] = Registry("login options provider")
-
-
-def register_login_options(provider: LoginOptions) -> LoginOptions:
-    """``provider(*, request, tenant, next_url)`` → ``[(label, url), …]``."""
-    return LOGIN_OPTIONS.register(provider)
-
-
-def _login_options(request: HttpRequest, tenant: Tenant, next_url: str) -> list[tuple[str, str]]:
-    return [opt for p in LOGIN_OPTIONS for opt in p(request=request, tenant=tenant, next_url=next_url)]
-
-
-def _param(request: HttpRequest, name: str) -> str:
-    value = request.POST.get(name) if request.method == "POST" else None
-    return value if value is not None else request.GET.get(name, "")
-
-
-def _next(request: HttpRequest, tenant: Tenant) -> str:
-    """The ``next`` this page carries on: a safe one, or "" (meaning the tenant's home page)."""
-    return safe_next(tenant=tenant, candidate=_param(request, "next")) or ""
-
-
-def _organization_in_context(request: HttpRequest, tenant: Tenant) -> uuid.UUID | None:
-    """The organization whose branding the page shows: ``org`` on the page, or ``organization`` in ``next``.
-
-    The second is how a client pre-selects an organization on its authorization request; the
-    login pages carry ``next`` along, so every step of the journey shows the same branding.
-    """
-    key = _param(request, "org")
-    if not key:
-        query = parse_qs(urlsplit(_next(request, tenant)).query)
-        key = (query.get("organization") or [""])[0]
-    return organization_in_context(tenant=tenant, key=key)
-
-
-def _branding(request: HttpRequest, tenant: Tenant) -> Branding | None:
-    return page_branding(request, tenant=tenant, organization=_organization_in_context(request, tenant))
-
-
-def identifier_first(*, tenant: Tenant, organization: uuid.UUID | None) -> bool:
-    """The effective ``login.identifier_first``: False puts the identifier and the password on one page."""
-    return bool(effective_section(tenant=tenant, organization=organization, section="login")["identifier_first"])
-
-
-def _page(request: HttpRequest, template: str, tenant: Tenant, status: int = 200, **context: Any) -> HttpResponse:
-    context.setdefault("branding", _branding(request, tenant))
-    return render(request, f"flow/{template}", {"tenant": tenant, **context}, status=status)
-
-
-def _login_state(request: HttpRequest, tenant: Tenant) -> dict[str, Any] | None:
-    state = request.session.get(SESSION_LOGIN)
-    if isinstance(state, dict) and state.get("tenant_id") == tenant.pk and state.get("identifier"):
-        return state
-    return None
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
@@ -123,22 +59,22 @@ def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa:
     organization in context has ``login.identifier_first`` off and allows passwords, the identifier
     and the password on one page and one POST."""
     tenant = tenant_of(request)
-    next_url = _next(request, tenant)
-    prompt_login = _param(request, "prompt") == PROMPT_LOGIN
-    organization = _organization_in_context(request, tenant)
+    next_url = pages.next_of(request, tenant)
+    prompt_login = pages.param(request, "prompt") == PROMPT_LOGIN
+    organization = pages.page_organization(request, tenant)
     password_allowed = firstfactor.password_allowed(tenant=tenant, organization=organization)
-    one_page = password_allowed and not identifier_first(tenant=tenant, organization=organization)
+    one_page = password_allowed and not pages.identifier_first(tenant=tenant, organization=organization)
     context: dict[str, Any] = {
         "next": next_url,
         "prompt_login": prompt_login,
         # ``org`` on the page names the organization in context: the form carries it on to its POST.
-        "org": str(organization) if organization is not None and _param(request, "org") else "",
+        "org": str(organization) if organization is not None and pages.param(request, "org") else "",
         "with_password": one_page,
-        "login_options": _login_options(request, tenant, next_url),
+        "login_options": pages.login_options(request, tenant, next_url),
     }
 
     def page(status: int = 200, **extra: Any) -> HttpResponse:
-        return _page(request, "login.html", tenant, status=status, **context, **extra)
+        return pages.page(request, "login.html", tenant, status=status, **context, **extra)
 
     auth = current_auth(request, tenant)
     if request.method == "GET":
@@ -190,15 +126,15 @@ def login_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa:
 @require_http_methods(["GET", "POST"])
 def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     tenant = tenant_of(request)
-    next_url = _next(request, tenant)
-    organization = _organization_in_context(request, tenant)
+    next_url = pages.next_of(request, tenant)
+    organization = pages.page_organization(request, tenant)
     if not firstfactor.password_allowed(tenant=tenant, organization=organization):
         # Refused before any password check, so a direct POST proves nothing and counts nothing.
         if request.method == "GET":
             return HttpResponseRedirect(login_url(tenant, next_url))
         request.session.pop(SESSION_LOGIN, None)
-        return _page(request, "error.html", tenant, status=403, title="No passwords here", message=MSG_NO_PASSWORD)
-    state = _login_state(request, tenant)
+        return pages.page(request, "error.html", tenant, status=403, title="No passwords here", message=MSG_NO_PASSWORD)
+    state = journey.login_state(request, tenant)
     if state is None or state.get("step") != PASSWORD:
         back = login_url(tenant, next_url)
         return HttpResponseSeeOther(back) if request.method == "POST" else HttpResponseRedirect(back)
@@ -209,13 +145,13 @@ def password_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
         "restart_url": login_url(tenant, next_url, prompt_login=bool(state.get("prompt_login"))),
     }
     if request.method == "GET":
-        return _page(request, "password.html", tenant, **context)
+        return pages.page(request, "password.html", tenant, **context)
     form = PasswordForm(request.POST)
     if not form.is_valid():
-        return _page(request, "password.html", tenant, error=form.errors["password"][0], **context)
+        return pages.page(request, "password.html", tenant, error=form.errors["password"][0], **context)
 
     def again(status: int = 200, error: str = "", **extra: Any) -> HttpResponse:
-        return _page(request, "password.html", tenant, status=status, error=error, **context, **extra)
+        return pages.page(request, "password.html", tenant, status=status, error=error, **context, **extra)
 
     return _password_submit(
         request,
@@ -288,7 +224,9 @@ def _passwordless_begin(
     factors = firstfactor.first_factors(tenant=tenant, organization=organization)
     if not factors:
         request.session.pop(SESSION_LOGIN, None)
-        return _page(request, "error.html", tenant, status=403, title="No way to sign in", message=MSG_NO_FIRST_FACTOR)
+        return pages.page(
+            request, "error.html", tenant, status=403, title="No way to sign in", message=MSG_NO_FIRST_FACTOR
+        )
     user = firstfactor.user_for_identifier(tenant=tenant, identifier=identifier)
     state: dict[str, Any] = {
         "tenant_id": tenant.pk,
@@ -316,8 +254,10 @@ def _first_factor_start(
     if user is None or not otp.destination(user, factor):
         state.update(step=factor, decoy=True, decoy_wrong=0)
         request.session[SESSION_LOGIN] = state
-        return HttpResponseSeeOther(_otp_page_url(tenant, factor, next_url))
-    return _factor_start(request=request, tenant=tenant, state=state, user=user, factor=factor, next_url=next_url)
+        return HttpResponseSeeOther(journey.otp_page_url(tenant, factor, next_url))
+    return journey.factor_start(
+        request=request, tenant=tenant, state=state, user=user, factor=factor, next_url=next_url
+    )
 
 
 @never_cache
@@ -325,8 +265,8 @@ def _first_factor_start(
 def first_bootstrap_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """No passkey yet where passkeys replace the password: an emailed code first, then a new passkey."""
     tenant = tenant_of(request)
-    next_url = _next(request, tenant)
-    state = _login_state(request, tenant)
+    next_url = pages.next_of(request, tenant)
+    state = journey.login_state(request, tenant)
     if (
         state is None
         or not state.get("first")
@@ -334,22 +274,16 @@ def first_bootstrap_view(request: HttpRequest, tenant_slug: str) -> HttpResponse
         or str(state.get("step")) not in firstfactor.first_factor_names()
     ):
         return HttpResponseSeeOther(login_url(tenant, next_url))
-    organization = _state_organization(state)
+    organization = journey.state_organization(state)
     code = firstfactor.bootstrap_factor(tenant=tenant, organization=organization)
     if not code:
-        return _page(request, "error.html", tenant, status=403, title="No way to sign in", message=MSG_NO_FIRST_FACTOR)
+        return pages.page(
+            request, "error.html", tenant, status=403, title="No way to sign in", message=MSG_NO_FIRST_FACTOR
+        )
     user_id = state.get("user_id")
     user = User.objects.filter(pk=user_id, tenant=tenant, is_active=True).first() if user_id else None
     state.update(factors=[code, str(state["step"])], bootstrap=True)
     return _first_factor_start(request, tenant=tenant, state=state, user=user, factor=code, next_url=next_url)
-
-
-OTP_PAGES = {otp.EMAIL_OTP: "flow:email_otp", otp.SMS_OTP: "flow:sms_otp"}
-MSG_NOT_SENT = "We could not send your code just now. Try again in a few minutes."
-
-
-def _otp_page_url(tenant: Tenant, factor: str, next_url: str) -> str:
-    return step_url(OTP_PAGES[factor], tenant=tenant, next_url=next_url)
 
 
 def _second_factor_begin(
@@ -373,7 +307,9 @@ def _second_factor_begin(
         organization=organization.hex if organization else "",
         amr=[AMR_PASSWORD],
     )
-    return _factor_start(request=request, tenant=tenant, state=state, user=user, factor=factors[0], next_url=next_url)
+    return journey.factor_start(
+        request=request, tenant=tenant, state=state, user=user, factor=factors[0], next_url=next_url
+    )
 
 
 def _unreachable(request: HttpRequest, tenant: Tenant, user: User, factors: list[str]) -> HttpResponse | None:
@@ -384,40 +320,14 @@ def _unreachable(request: HttpRequest, tenant: Tenant, user: User, factors: list
     request.session.pop(SESSION_LOGIN, None)
     message = MSG_CODE_NO_EMAIL if missing[0] == otp.EMAIL_OTP else MSG_CODE_NO_PHONE
     title = "No email address" if missing[0] == otp.EMAIL_OTP else "No mobile number"
-    return _page(request, "error.html", tenant, status=403, title=title, message=message)
-
-
-def _factor_start(
-    *, request: HttpRequest, tenant: Tenant, state: dict[str, Any], user: User, factor: str, next_url: str
-) -> HttpResponse:
-    extra = get_factor(factor)
-    if extra is not None:  # a factor of another app (passkeys): its own page does the rest
-        state["step"] = factor
-        request.session[SESSION_LOGIN] = state
-        return HttpResponseSeeOther(extra.page_url(tenant=tenant, next_url=next_url))
-    state.update(step=factor, otp_sends=0)
-    state.pop("otp", None)
-    try:
-        _send_code(request, tenant=tenant, state=state, user=user, factor=factor)
-    except otp.DeliveryError:
-        request.session.pop(SESSION_LOGIN, None)
-        return _page(request, "error.html", tenant, status=503, title="Code not sent", message=MSG_NOT_SENT)
-    request.session[SESSION_LOGIN] = state
-    return HttpResponseSeeOther(_otp_page_url(tenant, factor, next_url))
-
-
-def _state_organization(state: dict[str, Any]) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(hex=str(state.get("organization") or "")) if state.get("organization") else None
-    except ValueError:
-        return None
+    return pages.page(request, "error.html", tenant, status=403, title=title, message=message)
 
 
 def _otp_view(request: HttpRequest, tenant_slug: str, factor: str) -> HttpResponse:  # noqa: PLR0911 - one return per outcome
     """The code sent after the password; ``action=resend`` sends a new one after a cool-down."""
     tenant = tenant_of(request)
-    next_url = _next(request, tenant)
-    state = _login_state(request, tenant)
+    next_url = pages.next_of(request, tenant)
+    state = journey.login_state(request, tenant)
     if state is not None and state.get("decoy") and state.get("step") == factor:
         return _decoy_otp(request, tenant=tenant, state=state, factor=factor, next_url=next_url)
     user = None
@@ -426,7 +336,7 @@ def _otp_view(request: HttpRequest, tenant_slug: str, factor: str) -> HttpRespon
     if state is None or user is None:
         back = login_url(tenant, next_url)
         return HttpResponseSeeOther(back) if request.method == "POST" else HttpResponseRedirect(back)
-    organization = _state_organization(state)
+    organization = journey.state_organization(state)
     context = _otp_context(
         tenant,
         state,
@@ -437,12 +347,12 @@ def _otp_view(request: HttpRequest, tenant_slug: str, factor: str) -> HttpRespon
     )
     if request.method == "GET":
         notice = "We sent a new code." if request.GET.get("sent") == "1" else ""
-        return _page(request, "otp.html", tenant, notice=notice, **context)
+        return pages.page(request, "otp.html", tenant, notice=notice, **context)
     if request.POST.get("action") == "resend":
         return _otp_resend(request, tenant=tenant, state=state, user=user, factor=factor, context=context)
     form = CodeForm(request.POST)
     if not form.is_valid():
-        return _page(request, "otp.html", tenant, error=form.errors["code"][0], **context)
+        return pages.page(request, "otp.html", tenant, error=form.errors["code"][0], **context)
     result = otp.challenge_check(
         state=state,
         tenant=tenant,
@@ -452,14 +362,14 @@ def _otp_view(request: HttpRequest, tenant_slug: str, factor: str) -> HttpRespon
         ip=client_ip(request),
     )
     if result is otp.Check.OK:
-        return _factor_done(request, tenant=tenant, state=state, user=user, factor=factor, next_url=next_url)
+        return journey.factor_done(request, tenant=tenant, state=state, user=user, factor=factor, next_url=next_url)
     if result in (otp.Check.LOCKED, otp.Check.TOO_MANY):
         request.session.pop(SESSION_LOGIN, None)
         message = MSG_LOCKED if result is otp.Check.LOCKED else MSG_CODE_TOO_MANY
-        return _page(request, "otp.html", tenant, status=429, error=message, spent=True, **context)
+        return pages.page(request, "otp.html", tenant, status=429, error=message, spent=True, **context)
     request.session[SESSION_LOGIN] = state
     message = {otp.Check.WRONG: MSG_CODE_WRONG, otp.Check.EXPIRED: MSG_CODE_EXPIRED}.get(result, MSG_CODE_GONE)
-    return _page(request, "otp.html", tenant, status=400, error=message, **context)
+    return pages.page(request, "otp.html", tenant, status=400, error=message, **context)
 
 
 def _otp_context(
@@ -478,7 +388,7 @@ def _otp_context(
         "identifier": str(state["identifier"]),
         "by_sms": factor == otp.SMS_OTP,
         "destination_hint": destination_hint,
-        "action_url": reverse(OTP_PAGES[factor], kwargs={"tenant_slug": tenant.slug}),
+        "action_url": reverse(journey.OTP_PAGES[factor], kwargs={"tenant_slug": tenant.slug}),
         "restart_url": login_url(tenant, next_url, prompt_login=bool(state.get("prompt_login"))),
         "length": otp.policy_for(tenant=tenant, organization=organization, factor=factor).length,
     }
@@ -488,48 +398,34 @@ def _decoy_otp(
     request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], factor: str, next_url: str
 ) -> HttpResponse:
     """The code page for an identifier with no account (or no address): it looks the same, no code fits."""
-    organization = _state_organization(state)
+    organization = journey.state_organization(state)
     context = _otp_context(
         tenant, state, factor, next_url, organization=organization, destination_hint=_mask("", factor)
     )
     if request.method == "GET":
         notice = "We sent a new code." if request.GET.get("sent") == "1" else ""
-        return _page(request, "otp.html", tenant, notice=notice, **context)
+        return pages.page(request, "otp.html", tenant, notice=notice, **context)
     if request.POST.get("action") == "resend":
-        here = _otp_page_url(tenant, factor, next_url)
+        here = journey.otp_page_url(tenant, factor, next_url)
         return HttpResponseSeeOther(here + ("&" if "?" in here else "?") + "sent=1")
     form = CodeForm(request.POST)
     if not form.is_valid():
-        return _page(request, "otp.html", tenant, error=form.errors["code"][0], **context)
+        return pages.page(request, "otp.html", tenant, error=form.errors["code"][0], **context)
     state["decoy_wrong"] = int(state.get("decoy_wrong") or 0) + 1
     if state["decoy_wrong"] >= otp.policy_for(tenant=tenant, organization=organization, factor=factor).max_attempts:
         request.session.pop(SESSION_LOGIN, None)
-        return _page(request, "otp.html", tenant, status=429, error=MSG_CODE_TOO_MANY, spent=True, **context)
+        return pages.page(request, "otp.html", tenant, status=429, error=MSG_CODE_TOO_MANY, spent=True, **context)
     request.session[SESSION_LOGIN] = state
-    return _page(request, "otp.html", tenant, status=400, error=MSG_CODE_WRONG, **context)
-
-
-def _send_code(
-    request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], user: User, factor: str
-) -> tuple[bool, int]:
-    """A code for this login, in the organization's template and branding and the reader's language."""
-    return otp.challenge_send(
-        state=state,
-        tenant=tenant,
-        organization=_state_organization(state),
-        user=user,
-        factor=factor,
-        languages=request_languages(request),
-    )
+    return pages.page(request, "otp.html", tenant, status=400, error=MSG_CODE_WRONG, **context)
 
 
 def _otp_resend(
     request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], user: User, factor: str, context: dict[str, Any]
 ) -> HttpResponse:
     try:
-        sent, wait = _send_code(request, tenant=tenant, state=state, user=user, factor=factor)
+        sent, wait = journey.send_code(request, tenant=tenant, state=state, user=user, factor=factor)
     except otp.DeliveryError:
-        return _page(request, "otp.html", tenant, status=503, error=MSG_NOT_SENT, **context)
+        return pages.page(request, "otp.html", tenant, status=503, error=journey.MSG_NOT_SENT, **context)
     request.session[SESSION_LOGIN] = state
     if not sent:
         message = (
@@ -537,46 +433,9 @@ def _otp_resend(
             if wait
             else "No more codes can be sent for this sign-in. Sign in again."
         )
-        return _page(request, "otp.html", tenant, status=429, error=message, **context)
-    here = _otp_page_url(tenant, factor, context["next"])
+        return pages.page(request, "otp.html", tenant, status=429, error=message, **context)
+    here = journey.otp_page_url(tenant, factor, context["next"])
     return HttpResponseSeeOther(here + ("&" if "?" in here else "?") + "sent=1")
-
-
-def factor_passed(
-    request: HttpRequest,
-    *,
-    tenant: Tenant,
-    state: dict[str, Any],
-    user: User,
-    factor: str,
-    amr: list[str],
-    next_url: str,
-) -> HttpResponse:
-    """For the pages of registered factors (``idp.flow.factors``): ``factor`` passed, proving ``amr``."""
-    return _factor_done(request, tenant=tenant, state=state, user=user, factor=factor, next_url=next_url, proved=amr)
-
-
-def _factor_done(
-    request: HttpRequest,
-    *,
-    tenant: Tenant,
-    state: dict[str, Any],
-    user: User,
-    factor: str,
-    next_url: str,
-    proved: list[str] | None = None,
-) -> HttpResponse:
-    """One factor passed: the next one, or sign in with every method used."""
-    added = proved if proved is not None else [otp.AMR[factor]]
-    amr = [*[str(m) for m in state.get("amr", [AMR_PASSWORD])], *[m for m in added if m not in state.get("amr", [])]]
-    state["amr"] = amr
-    factors = [str(f) for f in state.get("factors", [])]
-    later = factors[factors.index(factor) + 1 :] if factor in factors else []
-    if later:
-        return _factor_start(request=request, tenant=tenant, state=state, user=user, factor=later[0], next_url=next_url)
-    request.session.pop(SESSION_LOGIN, None)
-    sign_in(request, user=user, tenant=tenant, amr=amr, acr=acr_for(amr), backend=str(state.get("backend") or ""))
-    return HttpResponseSeeOther(next_url or home_url(tenant))
 
 
 @never_cache
@@ -606,7 +465,7 @@ def home_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     auth = current_auth(request, tenant)
     if auth is None:
         return HttpResponseRedirect(login_url(tenant, ""))
-    return _page(request, "home.html", tenant, user=auth.user, user_name=auth.user.get_full_name())
+    return pages.page(request, "home.html", tenant, user=auth.user, user_name=auth.user.get_full_name())
 
 
 @never_cache
@@ -614,7 +473,7 @@ def home_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 def logout_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """GET asks to confirm; POST signs out of this browser and goes to ``next`` or says it is done."""
     tenant = tenant_of(request)
-    explicit_next = _next(request, tenant)
+    explicit_next = pages.next_of(request, tenant)
     if request.method == "POST":
         pending = logout_prepare(request, tenant=tenant)  # upstream IdPs, SAML SPs: read before the flush
         logout(request)
@@ -623,7 +482,7 @@ def logout_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             logout_chain_start(request, tenant=tenant, pending=pending, final_url=explicit_next or done)
         )
     signed_in = bool(request.user.is_authenticated)
-    return _page(
+    return pages.page(
         request,
         "logout.html",
         tenant,
@@ -639,7 +498,7 @@ def logout_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 def select_org_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     """The organization picker for a pick made by ``selection.begin``."""
     tenant = tenant_of(request)
-    pick_id = _param(request, "pick")[:64]
+    pick_id = pages.param(request, "pick")[:64]
     pick = selection.pick_get(request, tenant=tenant, pick_id=pick_id)
     auth = current_auth(request, tenant)
     if pick is None or auth is None:
@@ -664,7 +523,7 @@ def select_org_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             status=403,
         )
     if request.method == "GET":
-        return _page(request, "select_org.html", tenant, **context)
+        return pages.page(request, "select_org.html", tenant, **context)
     form = PickForm(request.POST)
     target = None
     if form.is_valid():
@@ -672,7 +531,7 @@ def select_org_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             request, tenant=tenant, pick_id=pick_id, organization_id=form.cleaned_data["organization"]
         )
     if target is None:
-        return _page(
+        return pages.page(
             request,
             "select_org.html",
             tenant,
@@ -704,22 +563,24 @@ def stepup_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa
     from idp.flow import decision
 
     tenant = tenant_of(request)
-    next_url = _next(request, tenant)
+    next_url = pages.next_of(request, tenant)
     auth = current_auth(request, tenant)
     if auth is None:
         return HttpResponseRedirect(login_url(tenant, next_url))
-    organization = organization_in_context(tenant=tenant, key=_param(request, "org"))
+    organization = organization_in_context(tenant=tenant, key=pages.param(request, "org"))
     policy = decision.policy_for(tenant=tenant, organization=organization)
     missing = decision.unmet(policy, decision.Proven.of(auth))
     if not missing:
         return HttpResponseSeeOther(next_url or home_url(tenant))
     if decision.UNAVAILABLE in missing:
-        return _page(request, "error.html", tenant, status=403, title="No way to sign in", message=MSG_NO_FIRST_FACTOR)
+        return pages.page(
+            request, "error.html", tenant, status=403, title="No way to sign in", message=MSG_NO_FIRST_FACTOR
+        )
     if request.method == "GET":
         logout_url = reverse("flow:logout", kwargs={"tenant_slug": tenant.slug})
         found = organization_by_id(tenant=tenant, pk=organization) if organization else None
         name = found.display_name if found is not None else None
-        return _page(
+        return pages.page(
             request,
             "stepup.html",
             tenant,
@@ -748,4 +609,6 @@ def stepup_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa
     if unreachable is not None:
         return unreachable
     state.update(factors=list(missing), amr=list(auth.amr))
-    return _factor_start(request=request, tenant=tenant, state=state, user=user, factor=missing[0], next_url=next_url)
+    return journey.factor_start(
+        request=request, tenant=tenant, state=state, user=user, factor=missing[0], next_url=next_url
+    )

@@ -22,13 +22,12 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from idp.flow import firstfactor
+from idp.flow import firstfactor, journey
 from idp.flow.branding import Branding, page_branding
 from idp.flow.redirects import home_url, safe_next
 from idp.flow.services import client_ip
 from idp.flow.session import SESSION_LOGIN, acr_for, current_auth, login_url, sign_in
 from idp.flow.steps import step_url
-from idp.flow.views import factor_passed
 from idp.passkeys import services
 from idp.passkeys.selectors import passkeys_of
 from orgs.inheritance.selectors import organization_in_context
@@ -270,7 +269,7 @@ def authenticate_view(request: HttpRequest, tenant: Tenant, data: dict[str, Any]
 def _factor_passed(
     request: HttpRequest, *, tenant: Tenant, state: dict[str, Any], user: User, amr: list[str], next_url: str
 ) -> JsonResponse:
-    response = factor_passed(
+    response = journey.factor_passed(
         request, tenant=tenant, state=state, user=user, factor=services.PASSKEY, amr=amr, next_url=next_url
     )
     location = response.get("Location")

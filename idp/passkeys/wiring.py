@@ -32,7 +32,7 @@ def _delegated_rows(user: Any) -> QuerySet[Any]:
 
 def register() -> None:
     from idp.flow.factors import Factor, register_factor
-    from idp.flow.views import register_login_options
+    from idp.flow.pages import register_login_options
     from idp.passkeys import services
     from idp.passkeys.models import PasskeyCredential
     from idp.passkeys.views import factor_page_url
