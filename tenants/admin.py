@@ -10,9 +10,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tenants.admin_base import TenantScopedAdmin
+from tenants.audit import AuditAction, audit_record
 from tenants.lockout import lockout_clear
 from tenants.models import AuditEvent, SigningKey, Tenant, User
 from tenants.scoping import is_platform_user
+from tenants.services import tenant_create
 
 admin.site.unregister(Group)  # Canopy's powers come from tenants and memberships, not groups.
 
@@ -41,7 +43,6 @@ class TenantAdmin(TenantScopedAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        from tenants.services import tenant_create
 
         created = tenant_create(actor=request.user, slug=obj.slug, display_name=obj.display_name)  # type: ignore[arg-type]
         obj.pk, obj.created_at = created.pk, created.created_at
@@ -122,7 +123,6 @@ class CanopyUserAdmin(TenantScopedAdmin, DjangoUserAdmin):
             obj.is_staff = obj.is_tenant_admin
             obj.is_superuser = False
         super().save_model(request, obj, form, change)
-        from tenants.audit import AuditAction, audit_record
 
         audit_record(
             actor=request.user,  # type: ignore[arg-type]

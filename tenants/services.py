@@ -7,12 +7,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tenants import keys
-from tenants.actors import Actor, is_platform_staff, is_tenant_admin
+from tenants.actors import Actor, SystemActor, is_platform_staff, is_tenant_admin
 from tenants.audit import AuditAction, audit_record
 from tenants.models import SigningKey, Tenant, User, slug_validator, username_validator
 
@@ -20,7 +21,6 @@ SIGNING_ALGORITHMS = (SigningKey.Algorithm.RS256, SigningKey.Algorithm.ES256)
 
 
 def _require_platform(actor: Actor) -> None:
-    from tenants.actors import SystemActor
 
     if not (isinstance(actor, SystemActor) or is_platform_staff(actor)):
         raise PermissionDenied("Only platform staff can manage tenants.")
@@ -128,8 +128,6 @@ def user_create(
     ):
         errors["username"] = [f"A user named '{username}' already exists in tenant '{tenant.slug}'."]
     if email:
-        from django.core.validators import validate_email
-
         try:
             validate_email(email)
         except ValidationError as exc:

@@ -22,6 +22,9 @@ from joserfc.errors import JoseError
 
 from idp.federation.models import UpstreamIdP
 from idp.federation.oidc_client import ALLOWED_ALGS, LEEWAY, UpstreamError, _jwks, provider_config
+from idp.flow.revocation import upstream_session_ended
+from tenants.actors import SYSTEM
+from tenants.audit import AuditAction, audit_record
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +88,6 @@ def validate_logout_token(token: str, *, idp: UpstreamIdP) -> dict[str, Any]:  #
 
 def backchannel_logout(*, idp: UpstreamIdP, token: str) -> int:
     """Validate the partner's logout token and end the Canopy sessions it names; how many ended."""
-    from idp.flow.revocation import upstream_session_ended
-    from tenants.actors import SYSTEM
-    from tenants.audit import AuditAction, audit_record
 
     claims = validate_logout_token(token, idp=idp)
     ended = upstream_session_ended(idp=idp, sid=str(claims.get("sid") or ""), subject=str(claims.get("sub") or ""))

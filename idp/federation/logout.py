@@ -17,6 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
+from idp.federation import oidc_client, saml_sp
 from idp.federation.models import UpstreamIdP
 from idp.flow.logout import LogoutParticipant, register_logout_participant
 from tenants.models import Tenant
@@ -68,7 +69,6 @@ class UpstreamLogout(LogoutParticipant):
 
     @classmethod
     def redirect(cls, *, request: HttpRequest, tenant: Tenant, state: dict[str, Any], continue_url: str) -> str | None:
-        from idp.federation import oidc_client, saml_sp
 
         idp_pk = state.get("idp")
         idp = UpstreamIdP.objects.filter(tenant=tenant, pk=idp_pk, enabled=True).first() if idp_pk else None

@@ -20,10 +20,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
+from saml2.metadata import create_metadata_string
+from saml2.s_utils import status_message_factory
+from saml2.saml import NameID
+from saml2.sigver import pem_format
 
 from idp.federation.models import UpstreamIdP
 from idp.federation.services import decrypt_secret, encrypt_secret
@@ -59,10 +71,6 @@ def sls_url(idp: UpstreamIdP) -> str:
 
 def _generate_key_pair(idp: UpstreamIdP) -> tuple[str, str]:
     """A fresh RSA key and a self-signed certificate naming our SP entity id (what SAML metadata carries)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Canopy SP {idp.tenant.slug}/{idp.slug}"[:64])])
@@ -117,9 +125,6 @@ def _key_files(idp: UpstreamIdP) -> tuple[str, str]:
 
 
 def _client(idp: UpstreamIdP) -> Any:
-    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
-    from saml2.client import Saml2Client
-    from saml2.config import SPConfig
 
     key_file, cert_file = _key_files(idp)
     config = SPConfig().load(
@@ -163,13 +168,11 @@ def _idp_entity_id(client: Any) -> str:
 
 
 def metadata_xml(idp: UpstreamIdP) -> str:
-    from saml2.metadata import create_metadata_string
 
     return create_metadata_string(None, config=_client(idp).config).decode()
 
 
 def begin(request: Any, *, idp: UpstreamIdP, next_url: str) -> str:
-    from saml2 import BINDING_HTTP_REDIRECT
 
     client = _client(idp)
     relay = secrets.token_urlsafe(24)
@@ -193,7 +196,6 @@ def begin(request: Any, *, idp: UpstreamIdP, next_url: str) -> str:
 
 def finish(request: Any, *, idp: UpstreamIdP, saml_response: str, relay_state: str) -> dict[str, Any]:
     """Validated claims from an HTTP-POST SAMLResponse, or :class:`SamlError`; the transaction is used once."""
-    from saml2 import BINDING_HTTP_POST
 
     txs = dict(request.session.get(SESSION_SAML) or {})
     tx = txs.pop(relay_state, None) if relay_state else None
@@ -270,8 +272,6 @@ def logout_url(request: Any, *, idp: UpstreamIdP, session: dict[str, Any], conti
     The request id and where to go afterwards are parked in the (signed-out) session under the
     RelayState; :func:`logout_finish` checks the LogoutResponse answers that request.
     """
-    from saml2 import BINDING_HTTP_REDIRECT
-    from saml2.saml import NameID
 
     client = _client(idp)
     entity_id = _idp_entity_id(client)
@@ -308,7 +308,6 @@ def logout_finish(request: Any, *, idp: UpstreamIdP, saml_response: str, relay_s
 
     ``raw_query`` is the request's query string as received: its ``Signature`` over ``SAMLResponse``,
     ``RelayState`` and ``SigAlg`` must verify with a signing key of the partner's metadata."""
-    from saml2 import BINDING_HTTP_REDIRECT
 
     pending = dict(request.session.get(SESSION_SAML_LOGOUT) or {})
     tx = pending.pop(relay_state, None) if relay_state else None
@@ -330,7 +329,6 @@ def logout_finish(request: Any, *, idp: UpstreamIdP, saml_response: str, relay_s
 
 def _idp_slo_locations(client: Any, entity_id: str, *, response: bool = False) -> list[str]:
     """The partner's HTTP-Redirect SingleLogoutService (its ResponseLocation for a response)."""
-    from saml2 import BINDING_HTTP_REDIRECT
 
     services = client.metadata.single_logout_service(entity_id, BINDING_HTTP_REDIRECT, "idpsso") or []
     if isinstance(services, dict):  # pysaml2 keys them by binding
@@ -347,11 +345,6 @@ def _check_redirect_signature(client: Any, raw_query: str, kind: str) -> None:
     """HTTP-Redirect binding (SAML bindings 3.4.4.1): the ``Signature`` over the URL-encoded
     ``kind``, ``RelayState`` and ``SigAlg`` exactly as received, by a signing key of the partner's
     metadata. Re-encoding the decoded values would break with partners that encode differently."""
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-    from saml2.sigver import pem_format
 
     raw = dict(part.split("=", 1) for part in raw_query.split("&") if "=" in part)
     sigalg, signature = unquote_plus(raw.get("SigAlg", "")), unquote_plus(raw.get("Signature", ""))
@@ -393,7 +386,6 @@ def partner_logout_request(
 ) -> tuple[PartnerLogout | None, str]:
     """Parse and check the partner's LogoutRequest: (the request, "") when it may sign someone out;
     (the request or None, reason) when not. None: too broken to answer with a LogoutResponse."""
-    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 
     client = _client(idp)
     bind = BINDING_HTTP_POST if binding == "post" else BINDING_HTTP_REDIRECT
@@ -429,7 +421,6 @@ def partner_logout_request(
 
 def _unverified_logout_request(client: Any, saml_request: str, binding: str) -> PartnerLogout | None:
     """The ID of a LogoutRequest that failed its checks, only to address the error LogoutResponse."""
-    from saml2 import samlp
 
     try:
         message = samlp.logout_request_from_string(client.unravel(saml_request, binding, "SAMLRequest"))
@@ -445,8 +436,6 @@ def partner_logout_response(
 ) -> str:
     """The signed LogoutResponse (HTTP-Redirect) to the partner's SLO endpoint: Success, or
     ``failure`` = (top-level status, second-level status, plain-words message)."""
-    from saml2 import BINDING_HTTP_REDIRECT, samlp
-    from saml2.s_utils import status_message_factory
 
     client = _client(idp)
     locations = _idp_slo_locations(client, _idp_entity_id(client), response=True)

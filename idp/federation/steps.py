@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from idp.federation.services import idp_for_identifier
+from idp.federation.views import start_url
 from idp.flow.steps import Step, register_step
 from tenants.models import Tenant
 
@@ -25,7 +26,6 @@ class UpstreamStep(Step):
 
     @classmethod
     def url(cls, *, request: HttpRequest, tenant: Tenant, next_url: str) -> str:
-        from idp.federation.views import start_url
 
         idp = getattr(request, "canopy_upstream_idp", None)
         if idp is None:  # pragma: no cover - url() is only called after applies()

@@ -13,12 +13,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from saml2 import samlp
 
 from idp.federation import oidc_client, saml_sp
 from idp.federation.backchannel import backchannel_logout
 from idp.federation.logout import SESSION_UPSTREAM, pop_oidc_logout, remember_upstream_session
 from idp.federation.models import UpstreamDomain, UpstreamIdP
-from idp.federation.services import FederationRefused, upstream_sign_in_user
+from idp.federation.services import FederationRefused, button_idps, upstream_sign_in_user
 from idp.flow.redirects import home_url, safe_next
 from idp.flow.revocation import this_session_ending, upstream_session_started
 from idp.flow.selection import error_page
@@ -351,7 +352,6 @@ def _partner_logout(
     partner waits for its answer). A bad request, or one naming another person, signs no one out.
     A browser with no session from this partner is already signed out here: Success.
     """
-    from saml2 import samlp
 
     logout, reason = saml_sp.partner_logout_request(
         idp=idp, binding=binding, saml_request=saml_request, raw_query=request.META.get("QUERY_STRING", "")
@@ -439,6 +439,5 @@ def saml_metadata_status(idp: UpstreamIdP) -> str:
 
 def login_options(*, request: HttpRequest, tenant: Tenant, next_url: str) -> list[tuple[str, str]]:
     """'Sign in with …' buttons for the login page (registered with idp.flow.views)."""
-    from idp.federation.services import button_idps
 
     return [(f"Sign in with {idp.name}", start_url(tenant, idp, next_url)) for idp in button_idps(tenant=tenant)]

@@ -41,6 +41,7 @@ from idp.flow import journey, pages, sms
 from idp.flow.redirects import HttpResponseSeeOther
 from idp.flow.session import SESSION_LOGIN, login_url
 from idp.flow.steps import step_url
+from idp.flow.stepup import stepup_factors
 from orgs.inheritance.selectors import effective_section
 from tenants.actors import SYSTEM
 from tenants.audit import AuditAction, audit_record
@@ -176,7 +177,6 @@ def _decide(*, tenant: Tenant, challenge_id: str, approve: bool) -> tuple[int, s
 
 def fallback_factor(*, tenant: Tenant, organization: uuid.UUID | None, user: User) -> str:
     """The factor offered instead of push: the first code factor enabled here that the user can receive."""
-    from idp.flow.stepup import stepup_factors
 
     found = stepup_factors(tenant=tenant, organization=organization, user=user)
     return found[0] if found else ""

@@ -56,10 +56,11 @@ from idp.flow.branding import request_languages
 from idp.flow.passwords import password_problems
 from idp.flow.redirects import HttpResponseSeeOther, home_url
 from idp.flow.services import client_ip
-from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, sign_in
+from idp.flow.session import ACR_PASSWORD, AMR_PASSWORD, login_url, sign_in
 from orgs.inheritance.branding import send_branded_mail
 from orgs.inheritance.selectors import effective_section
 from orgs.inheritance.texts import email_template, render_text
+from orgs.profiles.attributes import available_attributes
 from orgs.tree.models import Membership
 from orgs.tree.selectors import organization_by_id
 from orgs.tree.services import membership_add
@@ -130,7 +131,6 @@ def profile_fields(*, tenant: Tenant, organization: uuid.UUID | None) -> list[di
     Read from the effective attribute definitions, so a tenant whose schema drops one stops
     asking for it. Custom attributes are asked beside them (``idp.flow.attributes``).
     """
-    from orgs.profiles.attributes import available_attributes
 
     known = available_attributes(tenant=tenant, organization=None)
     return [
@@ -368,7 +368,6 @@ def login_options(*, request: HttpRequest, tenant: Tenant, next_url: str) -> lis
 
 
 def _context(request: HttpRequest, tenant: Tenant, organization: uuid.UUID | None, policy: Policy) -> dict[str, Any]:
-    from idp.flow.session import login_url
 
     next_url = pages.next_of(request, tenant)
     custom = attributes.definitions(tenant) if policy.ask_profile else []

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from idp.flow import firstfactor, journey, otp, pages, selection, stepup
+from idp.flow import decision, firstfactor, journey, otp, pages, selection, stepup
 from idp.flow.factors import get_factor, required_extra_factors
 from idp.flow.forms import CodeForm, IdentifierForm, PasswordForm, PickForm
 from idp.flow.logout import logout_chain_start, logout_prepare
@@ -560,7 +560,6 @@ def stepup_view(request: HttpRequest, tenant_slug: str) -> HttpResponse:  # noqa
     organization's policy; it checks again when the browser comes back, so nothing here decides.
     GET explains; POST starts the first missing factor (so a prefetch sends no code).
     """
-    from idp.flow import decision
 
     tenant = tenant_of(request)
     next_url = pages.next_of(request, tenant)

@@ -7,6 +7,14 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from idp.flow.factors import Factor, register_factor
+from idp.flow.pages import register_login_options
+from idp.flow.steps import step_url
+from idp.passkeys import services
+from idp.passkeys.models import PasskeyCredential
+from idp.passkeys.views import factor_page_url
+from orgs.tree.delegation import administered_users
+from tenants.admin_base import register_delegated_scope
 from tenants.models import Tenant
 
 SIGN_IN_LABEL = "Sign in with a passkey"
@@ -14,7 +22,6 @@ SIGN_IN_LABEL = "Sign in with a passkey"
 
 def login_options(*, request: HttpRequest, tenant: Tenant, next_url: str) -> list[tuple[str, str]]:
     """The identifier page's "Sign in with a passkey" button (any tenant: passkeys need no setting to be used)."""
-    from idp.flow.steps import step_url
 
     del request
     return [(SIGN_IN_LABEL, step_url("passkeys:sign_in", tenant=tenant, next_url=next_url))]
@@ -22,8 +29,6 @@ def login_options(*, request: HttpRequest, tenant: Tenant, next_url: str) -> lis
 
 def _delegated_rows(user: Any) -> QuerySet[Any]:
     """Organization owners/admins reach the passkeys of the users in their subtree (as for users)."""
-    from idp.passkeys.models import PasskeyCredential
-    from orgs.tree.delegation import administered_users
 
     return PasskeyCredential.objects.filter(
         tenant=user.tenant, user__in=administered_users(actor=user, tenant=user.tenant)
@@ -31,12 +36,6 @@ def _delegated_rows(user: Any) -> QuerySet[Any]:
 
 
 def register() -> None:
-    from idp.flow.factors import Factor, register_factor
-    from idp.flow.pages import register_login_options
-    from idp.passkeys import services
-    from idp.passkeys.models import PasskeyCredential
-    from idp.passkeys.views import factor_page_url
-    from tenants.admin_base import register_delegated_scope
 
     register_login_options(login_options)
     register_factor(

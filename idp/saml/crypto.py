@@ -42,8 +42,9 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.utils import timezone
 from lxml import etree
+from saml2.sigver import CryptoBackendXmlSec1
 
-from idp.saml.xml import DS, NS, SAML
+from idp.saml.xml import DS, NS, SAML, parse
 from tenants.keys import load_private_key, overlap_keys
 from tenants.models import SigningKey, Tenant
 
@@ -230,7 +231,6 @@ class Xmlsec1Backend:
     name = "xmlsec1"
 
     def __init__(self) -> None:
-        from saml2.sigver import CryptoBackendXmlSec1
 
         self.backend = CryptoBackendXmlSec1(getattr(settings, "CANOPY_XMLSEC1", "/usr/bin/xmlsec1"))
         self._dir = tempfile.mkdtemp(prefix="canopy-saml-keys-")  # 0700
@@ -252,7 +252,6 @@ class Xmlsec1Backend:
         return path
 
     def sign(self, root: etree._Element, nodes: list[etree._Element], key: IdpKey) -> etree._Element:
-        from idp.saml.xml import parse
 
         for node in nodes:
             sig = signature_template(node)

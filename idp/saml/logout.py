@@ -18,13 +18,14 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from idp.flow.logout import LogoutParticipant, register_logout_participant
+from idp.saml import protocol
+from idp.saml.models import BINDING_REDIRECT
+from idp.saml.views import SESSION_ISSUED, SLO_CHAIN_PREFIX, SLO_CHAIN_SECONDS
 from tenants.models import Tenant
 
 
 def slo_chain(*, tenant: Tenant, sps: list[dict[str, Any]], return_to: str) -> dict[str, Any]:
     """A logout chain (see ``idp.saml.views._slo_next``) that no SP asked for: it ends at ``return_to``."""
-    from idp.saml import protocol
-    from idp.saml.models import BINDING_REDIRECT
 
     return {
         "tenant_id": tenant.pk,
@@ -47,7 +48,6 @@ class SamlServiceProvidersLogout(LogoutParticipant):
 
     @classmethod
     def prepare(cls, *, request: HttpRequest, tenant: Tenant) -> dict[str, Any] | None:
-        from idp.saml.views import SESSION_ISSUED
 
         issued = request.session.get(SESSION_ISSUED)
         if not isinstance(issued, dict) or not issued:
@@ -57,7 +57,6 @@ class SamlServiceProvidersLogout(LogoutParticipant):
 
     @classmethod
     def redirect(cls, *, request: HttpRequest, tenant: Tenant, state: dict[str, Any], continue_url: str) -> str | None:
-        from idp.saml.views import SLO_CHAIN_PREFIX, SLO_CHAIN_SECONDS
 
         sps = [s for s in state.get("sps") or [] if isinstance(s, dict)]
         if not sps:

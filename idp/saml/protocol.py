@@ -29,7 +29,7 @@ from idp.saml.models import (
     NAMEID_UNSPECIFIED,
     ServiceProvider,
 )
-from idp.saml.xml import MD, NS, SAML, SAMLP, XMLRejected, b64decode, inflate, parse, text
+from idp.saml.xml import MAX_METADATA_BYTES, MD, NS, SAML, SAMLP, XMLRejected, b64decode, inflate, parse, text
 
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 STATUS_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
@@ -474,7 +474,6 @@ class SpMetadata:
 
 def read_sp_metadata(data: bytes) -> SpMetadata:
     """An SP's EntityDescriptor (or the first SP in an EntitiesDescriptor)."""
-    from idp.saml.xml import MAX_METADATA_BYTES
 
     root = parse(data, limit=MAX_METADATA_BYTES)
     entity = root if root.tag == MD + "EntityDescriptor" else None

@@ -22,6 +22,7 @@ from orgs.inheritance import services as settings_services
 from orgs.inheritance.models import EffectiveSettings, PropagationJob, SettingsOverride
 from orgs.inheritance.selectors import settings_overview
 from orgs.jobs.admin import LeasedJobAdmin, ReadOnlyAdmin
+from orgs.jobs.leases import job_resume
 from orgs.tree.admin import organization_admin_pages
 from orgs.tree.models import Organization
 from tenants.admin_site import can_use_admin
@@ -99,9 +100,6 @@ class PropagationJobAdmin(LeasedJobAdmin):
     @admin.action(description="Resume selected jobs (pending, running with an expired lease, or failed)")
     def resume_jobs(self, request: HttpRequest, queryset: QuerySet[PropagationJob]) -> None:
         """``orgs.jobs.leases.job_resume`` for each (as for sharing jobs): audited, enqueued after commit."""
-        from django.core.exceptions import PermissionDenied, ValidationError
-
-        from orgs.jobs.leases import job_resume
 
         resumed, refused = 0, []
         for job in queryset.select_related("tenant", "organization"):

@@ -32,6 +32,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from orgs.inheritance.compute import Effective, cache_key, lineage_effective, number_setting, root_effective
 from orgs.inheritance.models import EffectiveSettings, PropagationJob, SettingsOverride
@@ -99,8 +100,6 @@ def write_rows(
         return 0
     now = timezone.now()
     if connection.vendor == "postgresql":
-        from psycopg.types.json import Jsonb
-
         table = EffectiveSettings._meta.db_table
         sql = f"""
             INSERT INTO {table} (tenant_id, organization_id, section, data, sources, version, computed_at)

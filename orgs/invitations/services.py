@@ -32,9 +32,10 @@ from orgs.invitations.models import Invitation
 from orgs.tree import permissions
 from orgs.tree.models import Membership, Organization
 from orgs.tree.services import membership_create
-from tenants.actors import Actor, SystemActor
+from tenants.actors import SYSTEM, Actor, SystemActor
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
+from tenants.services import user_create
 
 SALT = "canopy.orgs.invitation"
 log = logging.getLogger(__name__)
@@ -300,8 +301,6 @@ def invitation_register(
     password policy; the row is locked and marked used in the same transaction, so a link
     registers one account once.
     """
-    from tenants.actors import SYSTEM
-    from tenants.services import user_create
 
     with transaction.atomic():
         locked = _lock_usable(invitation)

@@ -23,6 +23,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from orgs.inheritance.selectors import effective_section
 from orgs.profiles.models import OrganizationProfileValue
 from orgs.tree import permissions
 from orgs.tree.models import Membership, Organization
@@ -39,7 +40,6 @@ MAX_VALUE_LENGTH = 500
 
 def source_modes(*, tenant_id: int) -> dict[str, str]:
     """Attribute -> mode for every profile attribute (``from-origin`` where the root sets none)."""
-    from orgs.inheritance.selectors import effective_section
 
     data = effective_section(tenant=tenant_id, organization=None, section="user_attributes").values
     chosen = data.get("shared_value_sources") or {}

@@ -13,40 +13,43 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from orgs.tree.delegation import (
+    administered_memberships,
+    administered_organizations,
+    administered_users,
+    is_delegated_admin,
+)
+from orgs.tree.models import Membership, Organization
+from tenants.admin_base import register_delegated_scope
+from tenants.admin_site import register_delegation_check
+from tenants.models import User
+
 
 def _tenant_of(user: Any) -> Any:
     return user.tenant
 
 
 def _organizations(user: Any) -> QuerySet[Any]:
-    from orgs.tree.delegation import administered_organizations
 
     return administered_organizations(actor=user, tenant=_tenant_of(user))
 
 
 def _memberships(user: Any) -> QuerySet[Any]:
-    from orgs.tree.delegation import administered_memberships
 
     return administered_memberships(actor=user, tenant=_tenant_of(user))
 
 
 def _users(user: Any) -> QuerySet[Any]:
-    from orgs.tree.delegation import administered_users
 
     return administered_users(actor=user, tenant=_tenant_of(user))
 
 
 def _is_delegated(user: Any) -> bool:
-    from orgs.tree.delegation import is_delegated_admin
 
     return is_delegated_admin(user=user)
 
 
 def register() -> None:
-    from orgs.tree.models import Membership, Organization
-    from tenants.admin_base import register_delegated_scope
-    from tenants.admin_site import register_delegation_check
-    from tenants.models import User
 
     register_delegation_check(_is_delegated)
     register_delegated_scope(Organization, _organizations, writable=True)
