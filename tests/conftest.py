@@ -22,6 +22,7 @@ from orgs.tree.services import acts_for_add, domain_add, membership_add, organiz
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 from tenants.services import signing_keys_rotate, tenant_create, user_create
+from tests.support.worlds import world_extensions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,19 +106,6 @@ def build_world(slug: str, *, username_prefix: str = "") -> World:
     for extend in world_extensions():
         extend(tenant=tenant, member=member, organization=root)
     return World(tenant, admin, root, child, partner, member, membership, domain, link)
-
-
-def world_extensions() -> list:
-    """Each ``tests/world_*.py`` adds the rows of its app's tenant-owned models to a world.
-
-    The admin isolation matrix fails for any tenant-owned model without rows, so an app
-    that adds such a model adds a ``world_<app>.py`` with ``extend_world(*, tenant, member, organization)``.
-    """
-    import importlib
-    from pathlib import Path
-
-    modules = sorted(p.stem for p in Path(__file__).parent.glob("world_*.py"))
-    return [importlib.import_module(f"tests.{name}").extend_world for name in modules]
 
 
 @pytest.fixture
@@ -300,7 +288,7 @@ def smtp(settings: Any) -> Iterator[Any]:
 
     from aiosmtpd.controller import Controller
 
-    from tests.mail_support import Inbox
+    from tests.support.mail import Inbox
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -26,8 +26,8 @@ from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tests.conftest import World, org, user
 from tests.flow.test_otp_email import code_in, password_step
-from tests.mail_support import Inbox
-from tests.oidc_support import sign_in
+from tests.support.mail import Inbox
+from tests.support.oidc import sign_in
 
 pytestmark = pytest.mark.django_db
 ACCOUNT = "/t/mightybank/account/"

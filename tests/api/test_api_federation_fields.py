@@ -18,10 +18,10 @@ from idp.saml.models import ServiceProvider
 from orgs.tree.models import ActsForLink, OrganizationDomain
 from tenants.models import Tenant
 from tests.api.test_api_integrations import IDP
-from tests.api_support import ApiClient, assert_problem, client_for
 from tests.federation.test_federation_periodic import MetadataServer, idp_metadata
 from tests.saml.test_saml_metadata_refresh import ENTITY, metadata
 from tests.saml.test_saml_metadata_refresh import MetadataServer as SpMetadataServer
+from tests.support.api import ApiClient, assert_problem, client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.oidc.models import Application
 from idp.saml.models import ServiceProvider
 from tenants.models import AuditEvent, Tenant
-from tests.api_support import ApiClient, assert_problem, client_for
 from tests.conftest import org
-from tests.partners.support import DNSServer, start_dns_server
+from tests.support.api import ApiClient, assert_problem, client_for
+from tests.support.partners import DNSServer, start_dns_server
 
 pytestmark = pytest.mark.django_db
 

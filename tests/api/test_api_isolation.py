@@ -21,7 +21,7 @@ from orgs.tree.models import Membership
 from orgs.tree.services import organization_user_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent
-from tests.api_support import ApiClient, api_token
+from tests.support.api import ApiClient, api_token
 
 pytestmark = pytest.mark.django_db
 

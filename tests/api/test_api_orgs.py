@@ -6,8 +6,8 @@ import pytest
 
 from orgs.tree.models import Membership, Organization
 from tenants.models import AuditEvent, Tenant, User
-from tests.api_support import ApiClient, api_token
 from tests.conftest import org, user
+from tests.support.api import ApiClient, api_token
 
 pytestmark = pytest.mark.django_db
 

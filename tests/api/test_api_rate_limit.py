@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.api_support import ApiClient, api_token, assert_problem
+from tests.support.api import ApiClient, api_token, assert_problem
 
 pytestmark = pytest.mark.django_db
 

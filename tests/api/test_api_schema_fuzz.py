@@ -14,8 +14,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
 from idp.wsgi import application
-from tests.api_support import api_token
 from tests.conftest import user
+from tests.support.api import api_token
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""OIDC Back-Channel Logout from the partner OP (tests/partners/oidc_op.py) to a live Canopy.
+"""OIDC Back-Channel Logout from the partner OP (tests/support/partners/oidc_op.py) to a live Canopy.
 
 The partner process signs Dana out on its side and POSTs a logout token to the URI Canopy
 publishes for that upstream; the Canopy sessions that came from the partner's sessions end,
@@ -25,7 +25,7 @@ from tenants.audit import AuditEvent
 from tests.conftest import World
 from tests.federation.test_federation_logout import federated_login
 from tests.federation.test_federation_upstream import make_idp
-from tests.partners.support import PartnerOP, start_partner_op
+from tests.support.partners import PartnerOP, start_partner_op
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,6 +1,6 @@
 """The federation journey in Chromium: an RP (Authlib) → Canopy → the partner's own OP → back → picker → RP.
 
-The partner OP is tests/partners/oidc_op.py, an independent process on 127.0.0.1.
+The partner OP is tests/support/partners/oidc_op.py, an independent process on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from orgs.tree.models import Membership
 from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
-from tests.oidc_support import catch_rp_callbacks, demo_web_rp
-from tests.partners.support import CLIENT_ID, CLIENT_SECRET, PartnerOP, start_partner_op
+from tests.support.oidc import catch_rp_callbacks, demo_web_rp
+from tests.support.partners import CLIENT_ID, CLIENT_SECRET, PartnerOP, start_partner_op
 
 pytestmark = pytest.mark.browser
 
@@ -107,9 +107,9 @@ def test_saml_sp_gets_org_claims_after_dana_signs_in_at_her_partner_saml_idp(
 
     from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
-    from tests.partners.support import HERE, free_port
     from tests.saml.test_saml_interop import SpBrowser
     from tests.saml.test_saml_sp import ORG_ATTRIBUTES, acs_receive, sp_metadata, sp_request, sp_settings
+    from tests.support.partners import HERE, free_port
 
     settings.CANOPY_BASE_URL = live_server.url
     call_command("quickstart", stdout=io.StringIO())

@@ -23,8 +23,8 @@ from tenants.actors import SYSTEM
 from tests.conftest import World
 from tests.federation.test_federation_logout import federated_login
 from tests.federation.test_federation_upstream import make_idp
-from tests.oidc_support import basic, jwt_claims, pkce
-from tests.partners.support import PartnerOP, start_partner_op
+from tests.support.oidc import basic, jwt_claims, pkce
+from tests.support.partners import PartnerOP, start_partner_op
 
 RP_REDIRECT = "http://127.0.0.1:8765/callback"
 

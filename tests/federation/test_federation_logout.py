@@ -1,5 +1,5 @@
 # ruff: noqa: F811 - a pytest fixture imported from test_saml_protocol is a parameter here
-"""Upstream logout and the upstream named in tokens, against the partner OP process (tests/partners/oidc_op.py).
+"""Upstream logout and the upstream named in tokens, against the partner OP process (tests/support/partners/oidc_op.py).
 
 The browser is Django's test client for Canopy and a ``requests.Session`` for the partner (its own
 cookie jar), so the partner's session is real: a second sign-in there needs no form until it ends.
@@ -32,9 +32,9 @@ from idp.oidc.services import application_create
 from tenants.actors import SYSTEM
 from tests.conftest import World
 from tests.federation.test_federation_upstream import make_idp
-from tests.oidc_support import basic, jwt_claims, pkce
-from tests.partners.support import PartnerOP, start_partner_op
 from tests.saml.test_saml_protocol import idp as saml_sp_idp  # noqa: F401 - the demo tenant with a SAML SP
+from tests.support.oidc import basic, jwt_claims, pkce
+from tests.support.partners import PartnerOP, start_partner_op
 
 SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 RP_REDIRECT = "http://127.0.0.1:8765/callback"

@@ -19,7 +19,7 @@ from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
 from tests.conftest import World
 from tests.federation.test_federation_upstream import make_idp, partner, partner_ok, upstream_login  # noqa: F401
-from tests.partners.support import PartnerOP
+from tests.support.partners import PartnerOP
 
 DANA: dict[str, Any] = {
     "sub": "dana-0001",

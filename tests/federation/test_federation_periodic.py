@@ -1,5 +1,5 @@
 """The federation beat jobs: SAML partner metadata by URL (a real local HTTP server) and DNS re-checks
-(the dnslib server of tests/partners/support.py)."""
+(the dnslib server of tests/support/partners/__init__.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from idp.federation.tasks import recheck_domains, refresh_saml_metadata
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent
 from tests.conftest import World
-from tests.partners.support import DNSServer, start_dns_server
+from tests.support.partners import DNSServer, start_dns_server
 
 
 def idp_metadata(entity_id: str) -> str:

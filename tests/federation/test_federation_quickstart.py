@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from idp.federation.models import UpstreamDomain, UpstreamIdP
-from tests.partners.support import CLIENT_ID, CLIENT_SECRET, PartnerOP, start_partner_op
+from tests.support.partners import CLIENT_ID, CLIENT_SECRET, PartnerOP, start_partner_op
 
 
 @pytest.fixture(scope="module")

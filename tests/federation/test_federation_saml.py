@@ -23,7 +23,7 @@ from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
 from tests.conftest import World
-from tests.partners.support import HERE
+from tests.support.partners import HERE
 
 SLUG = "tenant-a"
 SP_PATH = f"/t/{SLUG}/federation/partner-saml/saml"

@@ -1,5 +1,5 @@
 # ruff: noqa: F811 - pytest fixtures imported from the other SAML federation tests are parameters here
-"""Single logout started by the upstream SAML IdP (tests/partners/saml_idp.py, its own process).
+"""Single logout started by the upstream SAML IdP (tests/support/partners/saml_idp.py, its own process).
 
 The partner sends a LogoutRequest through the browser to Canopy's SingleLogoutService, on the
 HTTP-Redirect binding (query-string signature) or the HTTP-POST binding (XML signature). Canopy

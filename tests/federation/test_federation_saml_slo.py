@@ -1,7 +1,7 @@
 # ruff: noqa: F811 - pytest fixtures imported from test_federation_saml are parameters here
 """Upstream SAML with Canopy's own SP key: signed AuthnRequests, encrypted assertions, single logout.
 
-The partner is the pysaml2 IdP process of tests/partners/saml_idp.py, loaded with Canopy's real SP
+The partner is the pysaml2 IdP process of tests/support/partners/saml_idp.py, loaded with Canopy's real SP
 metadata (signing and encryption certificate, SingleLogoutService) and told to require signed
 requests and to encrypt its assertions. Its session lives in a ``requests.Session`` cookie jar.
 """

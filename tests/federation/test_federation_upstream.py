@@ -1,4 +1,4 @@
-"""Upstream OIDC sign-in against an independent partner OP (tests/partners/oidc_op.py, its own process).
+"""Upstream OIDC sign-in against an independent partner OP (tests/support/partners/oidc_op.py, its own process).
 
 The browser part is played by Django's test client and ``requests`` (the partner's login form);
 tests/federation/test_federation_browser.py drives the same journey in Chromium.
@@ -30,7 +30,7 @@ from orgs.tree.services import organization_user_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
 from tests.conftest import World
-from tests.partners.support import CLIENT_ID, CLIENT_SECRET, DNSServer, PartnerOP, start_dns_server, start_partner_op
+from tests.support.partners import CLIENT_ID, CLIENT_SECRET, DNSServer, PartnerOP, start_dns_server, start_partner_op
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,9 @@ from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org, user
 from tests.flow.test_otp_email import password_step, require_email_otp
-from tests.mail_support import Inbox, body_of
 from tests.oidc.test_oidc_protocol import signed_in_flow
-from tests.oidc_support import demo_web_authorize, sign_in
+from tests.support.mail import Inbox, body_of
+from tests.support.oidc import demo_web_authorize, sign_in
 
 pytestmark = pytest.mark.django_db
 

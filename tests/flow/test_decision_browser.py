@@ -33,11 +33,11 @@ from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import org, user
 from tests.flow.test_otp_email import code_in, require_email_otp
-from tests.mail_support import Inbox
-from tests.oidc_support import DEMO_WEB, RP_ORIGIN, basic, demo_web_authorize, jwt_claims
 from tests.saml.test_saml_protocol import login_url
 from tests.saml.test_saml_sp import SP_ACS, acs_receive, response_xml, sp_metadata, sp_settings
-from tests.webauthn_support import add_first_passkey, password_sign_in, with_authenticator
+from tests.support.mail import Inbox
+from tests.support.oidc import DEMO_WEB, RP_ORIGIN, basic, demo_web_authorize, jwt_claims
+from tests.support.webauthn import add_first_passkey, password_sign_in, with_authenticator
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]

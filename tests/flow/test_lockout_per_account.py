@@ -158,7 +158,7 @@ def test_the_admin_sign_in_of_platform_staff_locks_too(platform_staff) -> None:
 
 def test_a_locked_account_is_refused_at_the_passkey_step_and_wrong_answers_count(demo: Tenant, settings) -> None:
     from tests.passkeys.test_passkeys import BASE, enroll, url
-    from tests.webauthn_support import SoftAuthenticator
+    from tests.support.webauthn import SoftAuthenticator
 
     settings.CANOPY_BASE_URL = BASE
     job = settings_override_set(

@@ -23,7 +23,7 @@ from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org, user
 from tests.flow.test_otp_email import code_in, id_token_after, require_email_otp, start_authorize
-from tests.mail_support import Inbox
+from tests.support.mail import Inbox
 
 pytestmark = [pytest.mark.django_db, pytest.mark.setting("login.identifier_first")]
 LOGIN = "/t/mightybank/login/"

@@ -21,8 +21,8 @@ from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import org
-from tests.mail_support import Inbox, body_of
-from tests.oidc_support import DEMO_WEB, demo_web_authorize, demo_web_claims
+from tests.support.mail import Inbox, body_of
+from tests.support.oidc import DEMO_WEB, demo_web_authorize, demo_web_claims
 
 pytestmark = pytest.mark.django_db
 NEXT_HOME = "/t/mightybank/"

@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from tenants.models import Tenant
 from tests.flow.test_otp_email import code_in, require_email_otp
-from tests.mail_support import Inbox
+from tests.support.mail import Inbox
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]

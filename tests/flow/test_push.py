@@ -30,7 +30,7 @@ from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import build_world, org
 from tests.flow.test_otp_email import code_in
-from tests.mail_support import Inbox
+from tests.support.mail import Inbox
 
 SECRET = "push-test-secret-0123456789"  # noqa: S105 - a test secret
 NEXT = "/t/mightybank/?organization=mexbanco"

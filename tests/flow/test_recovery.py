@@ -17,8 +17,8 @@ from idp.oidc.models import AccessToken, RefreshToken
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import user
 from tests.flow.test_otp_email import password_step
-from tests.mail_support import Inbox
-from tests.oidc_support import DEMO_WEB, authorize_url, basic, pkce, query_of
+from tests.support.mail import Inbox
+from tests.support.oidc import DEMO_WEB, authorize_url, basic, pkce, query_of
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "a-brand-new-passphrase-42"  # noqa: S105 - a test value

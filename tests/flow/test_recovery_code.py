@@ -17,7 +17,7 @@ from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import user
-from tests.mail_support import Inbox, body_of
+from tests.support.mail import Inbox, body_of
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "Fresh-Recovery-Pass-42"

@@ -20,8 +20,8 @@ from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org
 from tests.flow.test_recovery_code import code_of
-from tests.mail_support import Inbox, body_of
-from tests.oidc_support import demo_web_authorize
+from tests.support.mail import Inbox, body_of
+from tests.support.oidc import demo_web_authorize
 
 pytestmark = pytest.mark.django_db
 RECOVER = "/t/mightybank/recover/"

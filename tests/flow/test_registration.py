@@ -22,7 +22,7 @@ from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tests.conftest import build_world, org
 from tests.flow.test_otp_email import authorize_next, id_token_after
-from tests.mail_support import Inbox, body_of
+from tests.support.mail import Inbox, body_of
 
 pytestmark = pytest.mark.django_db
 GOOD_PASSWORD = "Correct-Horse-Battery-9"

@@ -16,11 +16,11 @@ from joserfc import jwt
 from orgs.invitations.models import Invitation
 from orgs.tree.models import Membership
 from tenants.models import Tenant, User
-from tests.api_support import api_token
 from tests.conftest import org, user
 from tests.flow.test_registration import GOOD_PASSWORD, code_in, open_signup
-from tests.mail_support import Inbox, body_of
-from tests.oidc_support import catch_rp_callbacks, demo_web_rp
+from tests.support.api import api_token
+from tests.support.mail import Inbox, body_of
+from tests.support.oidc import catch_rp_callbacks, demo_web_rp
 
 pytestmark = pytest.mark.browser
 

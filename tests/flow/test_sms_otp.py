@@ -26,7 +26,7 @@ from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org, user
 from tests.flow.test_otp_email import code_in, password_step
-from tests.mail_support import Inbox
+from tests.support.mail import Inbox
 
 pytestmark = pytest.mark.django_db
 SECRET = "webhook-test-secret"  # noqa: S105 - a test value

@@ -20,11 +20,11 @@ from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.flow.test_otp_email import code_in
-from tests.mail_support import Inbox
-from tests.oidc_support import DEMO_WEB, demo_web_authorize, demo_web_claims, query_of, sign_in
 from tests.saml.test_saml_protocol import idp, signed_in  # noqa: F401 - the fixture and helper
 from tests.saml.test_saml_protocol import login_url as saml_login_url
 from tests.saml.test_saml_sp import acs_receive, form_fields, response_xml, saml_status
+from tests.support.mail import Inbox
+from tests.support.oidc import DEMO_WEB, demo_web_authorize, demo_web_claims, query_of, sign_in
 
 pytestmark = pytest.mark.django_db
 MFA = "urn:canopy:acr:mfa"

@@ -18,7 +18,7 @@ from joserfc.jwt import JWTClaimsRegistry
 from orgs.tree.models import ActsForLink, Organization
 from orgs.tree.services import acts_for_remove
 from tenants.actors import SYSTEM
-from tests.oidc_support import catch_rp_callbacks, demo_web_rp
+from tests.support.oidc import catch_rp_callbacks, demo_web_rp
 
 pytestmark = pytest.mark.browser
 

@@ -21,7 +21,7 @@ from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.services import tenant_create, user_create
 from tests.conftest import org, user
-from tests.oidc_support import DEMO_WEB, authorize_url, basic, jwt_claims, jwt_header, pkce, query_of, sign_in
+from tests.support.oidc import DEMO_WEB, authorize_url, basic, jwt_claims, jwt_header, pkce, query_of, sign_in
 
 pytestmark = pytest.mark.django_db
 ISSUER = "http://127.0.0.1:8000/t/mightybank"

@@ -11,7 +11,7 @@ from tenants.actors import SYSTEM
 from tenants.services import tenant_create
 from tests.conftest import org
 from tests.oidc.test_oidc_protocol import signed_in_flow, userinfo
-from tests.oidc_support import DEMO_WEB, basic, jwt_claims, jwt_header
+from tests.support.oidc import DEMO_WEB, basic, jwt_claims, jwt_header
 
 pytestmark = pytest.mark.django_db
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

@@ -25,7 +25,7 @@ from tenants.models import AuditEvent, Tenant
 from tests.conftest import org, user
 from tests.flow.test_otp_email import require_email_otp
 from tests.oidc.test_oidc_protocol import signed_in_flow, userinfo
-from tests.oidc_support import DEMO_WEB, basic, jwt_claims
+from tests.support.oidc import DEMO_WEB, basic, jwt_claims
 
 pytestmark = pytest.mark.django_db
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

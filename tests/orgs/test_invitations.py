@@ -17,9 +17,9 @@ from orgs.invitations.services import invitation_create, invitation_token
 from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.api_support import ApiClient, api_token
 from tests.conftest import org, user
-from tests.mail_support import Inbox
+from tests.support.api import ApiClient, api_token
+from tests.support.mail import Inbox
 
 pytestmark = pytest.mark.django_db
 

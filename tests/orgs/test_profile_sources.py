@@ -20,7 +20,7 @@ from tenants.models import AuditEvent
 from tenants.services import tenant_create, user_create
 from tests.conftest import org, user
 from tests.oidc.test_oidc_protocol import signed_in_flow, userinfo
-from tests.oidc_support import DEMO_WEB, basic, jwt_claims
+from tests.support.oidc import DEMO_WEB, basic, jwt_claims
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 factor for ``acr_values`` (``idp.flow.stepup`` through ``idp.flow.factors``), the passkey endpoints'
 rate limit, and a password reset ending the sessions the account page lists.
 
-Real bytes from the software authenticator (tests/webauthn_support.py), real mail (``smtp``).
+Real bytes from the software authenticator (tests/support/webauthn.py), real mail (``smtp``).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from tenants.models import AuditEvent, Tenant
 from tests.conftest import World, org, user
 from tests.flow.test_otp_email import authorize_next, code_in, id_token_after, password_step
 from tests.flow.test_push import PushService, canopy, service  # noqa: F401 - the fixtures
-from tests.mail_support import Inbox
 from tests.oidc.test_acr_values import journey, mfa_authorize, tokens_for
 from tests.passkeys.test_passkeys import BASE, RP_ID, _relying_party, enroll, post_json, url  # noqa: F401 - the fixture
-from tests.webauthn_support import SoftAuthenticator
+from tests.support.mail import Inbox
+from tests.support.webauthn import SoftAuthenticator
 
 pytestmark = pytest.mark.django_db
 
@@ -206,7 +206,7 @@ def test_the_same_user_gets_password_and_code_at_acme_bank_and_a_passkey_at_mexb
 
 
 def test_a_password_session_steps_up_with_a_passkey_for_acr_values_mfa(demo: Tenant, smtp: Inbox) -> None:
-    from tests.oidc_support import sign_in
+    from tests.support.oidc import sign_in
 
     alice = user(demo, "alice")
     key = enroll(demo, alice)

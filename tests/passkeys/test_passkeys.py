@@ -1,4 +1,4 @@
-"""Passkeys through Canopy's own endpoints, with a software authenticator (tests/webauthn_support.py).
+"""Passkeys through Canopy's own endpoints, with a software authenticator (tests/support/webauthn.py).
 
 Real bytes all the way: CBOR attestation objects, ES256 signatures, py_webauthn's checks. The
 browser itself (Chromium's virtual authenticator) is in tests/passkeys/test_passkeys_browser.py.
@@ -29,12 +29,12 @@ from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tests.conftest import World, org, user
 from tests.flow.test_otp_email import authorize_next, id_token_after, password_step
-from tests.oidc_support import sign_in
 from tests.saml.test_saml_protocol import BASE as SAML_BASE
 from tests.saml.test_saml_protocol import idp  # noqa: F401 - the fixture
 from tests.saml.test_saml_protocol import login_url as saml_login_url
 from tests.saml.test_saml_sp import acs_receive, form_fields, response_xml
-from tests.webauthn_support import SoftAuthenticator
+from tests.support.oidc import sign_in
+from tests.support.webauthn import SoftAuthenticator
 
 pytestmark = pytest.mark.django_db
 BASE = "http://localhost:8000"

@@ -23,8 +23,8 @@ from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.conftest import org
-from tests.oidc_support import DEMO_WEB, basic, demo_web_authorize, jwt_claims
-from tests.webauthn_support import add_first_passkey, password_sign_in, sign_out, with_authenticator
+from tests.support.oidc import DEMO_WEB, basic, demo_web_authorize, jwt_claims
+from tests.support.webauthn import add_first_passkey, password_sign_in, sign_out, with_authenticator
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tenants.selectors import tenant_cache_clear
-from tests.api_support import ApiClient, assert_problem
+from tests.support.api import ApiClient, assert_problem
 
 pytestmark = pytest.mark.django_db
 

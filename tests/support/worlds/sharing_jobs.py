@@ -1,4 +1,4 @@
-"""Sharing-job rows for the fixture world (see tests/conftest.py world_extensions; after world_sharing)."""
+"""Sharing-job rows for the fixture world (see tests/support/worlds/__init__.py; after world_sharing)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Organization profile values for the fixture world (see tests/conftest.py world_extensions)."""
+"""Organization profile values for the fixture world (see tests/support/worlds/__init__.py)."""
 
 from __future__ import annotations
 

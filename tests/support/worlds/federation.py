@@ -1,4 +1,4 @@
-"""Federation rows for the fixture world (see tests/conftest.py world_extensions)."""
+"""Federation rows for the fixture world (see tests/support/worlds/__init__.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Passkey rows for the fixture world (see tests/conftest.py world_extensions)."""
+"""Passkey rows for the fixture world (see tests/support/worlds/__init__.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from tenants.models import Tenant, User
 def extend_world(*, tenant: Tenant, member: User, organization: Organization) -> None:
     """One passkey of the member (a software key: only its public half is stored)."""
     from idp.passkeys.models import PasskeyCredential
-    from tests.webauthn_support import SoftAuthenticator
+    from tests.support.webauthn import SoftAuthenticator
 
     key = SoftAuthenticator(rp_id="localhost", origin="http://localhost")
     PasskeyCredential.objects.create(

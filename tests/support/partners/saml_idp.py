@@ -1,6 +1,6 @@
 """A partner SAML IdP for the federation tests: pysaml2 in the IdP role, its own key, its own process.
 
-    python tests/partners/saml_idp.py PORT SP_ENTITY_ID SP_ACS_URL
+    python tests/support/partners/saml_idp.py PORT SP_ENTITY_ID SP_ACS_URL
 
 GET /metadata (its IdP metadata), GET /sso/redirect (AuthnRequest) → a login form, POST /sso/login
 → an HTML form that posts the SAMLResponse to the ACS (its fields are easy to read in tests).

@@ -16,7 +16,7 @@ sessions here as the partner's own sign-out page would and POSTs one ``logout_to
 (or one naming only ``sub``) to the RP, answering with the RP's replies. A *mode* makes the token
 wrong on purpose: bad-signature, wrong-aud, no-events, nonce, stale.
 
-    python tests/partners/oidc_op.py PORT CLIENT_ID CLIENT_SECRET
+    python tests/support/partners/oidc_op.py PORT CLIENT_ID CLIENT_SECRET
 """
 
 from __future__ import annotations
