@@ -24,10 +24,11 @@ from orgs.inheritance.services import settings_override_set
 from orgs.profiles.services import profile_value_set, resolved_profile
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
-from tests.conftest import World, org, user
 from tests.flow.test_otp_email import code_in, password_step
+from tests.support.lookups import org, user
 from tests.support.mail import Inbox
 from tests.support.oidc import sign_in
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.django_db
 ACCOUNT = "/t/mightybank/account/"

@@ -14,10 +14,10 @@ import requests
 from idp.flow.views import MSG_NO_PASSWORD
 from orgs.tree.models import Membership
 from tenants.models import Tenant, User
-from tests.conftest import org
 from tests.flow.test_otp_email import code_in
 from tests.passkeys.test_passkey_first_factor import authenticators
 from tests.passkeys.test_passkeys_browser import ARTIFACTS, canopy  # noqa: F401 - the live-server fixture
+from tests.support.lookups import org
 from tests.support.mail import Inbox
 from tests.support.oidc import DEMO_WEB, basic, demo_web_authorize, jwt_claims
 from tests.support.webauthn import add_first_passkey, password_sign_in, sign_out, with_authenticator

@@ -12,8 +12,8 @@ from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.oidc.models import Application
 from idp.saml.models import ServiceProvider
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import org
 from tests.support.api import ApiClient, assert_problem, client_for
+from tests.support.lookups import org
 from tests.support.partners import DNSServer, start_dns_server
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
 from tenants.services import user_create
-from tests.conftest import org, user
 from tests.support.api import ApiClient, api_token, assert_problem, client_for
+from tests.support.lookups import org, user
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import pytest
 
 from orgs.tree.models import Membership, Organization
 from tenants.models import AuditEvent, Tenant, User
-from tests.conftest import org, user
 from tests.support.api import ApiClient, api_token
+from tests.support.lookups import org, user
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
 from idp.wsgi import application
-from tests.conftest import user
 from tests.support.api import api_token
+from tests.support.lookups import user
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from django.core.cache import cache
 from orgs.inheritance.models import PropagationJob, SettingsOverride
 from orgs.inheritance.selectors import effective_section
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import org
 from tests.support.api import ApiClient, assert_problem, client_for
+from tests.support.lookups import org
 
 pytestmark = pytest.mark.django_db
 

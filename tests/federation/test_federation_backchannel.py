@@ -22,10 +22,10 @@ from idp.federation.logout import logout_return_url
 from idp.federation.models import UpstreamIdP
 from idp.federation.quickstart import DEMO_SLUG, partner_report
 from tenants.audit import AuditEvent
-from tests.conftest import World
 from tests.federation.test_federation_logout import federated_login
 from tests.federation.test_federation_upstream import make_idp
 from tests.support.partners import PartnerOP, start_partner_op
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

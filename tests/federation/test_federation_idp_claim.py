@@ -20,11 +20,11 @@ from idp.federation.models import UpstreamIdP
 from idp.oidc.models import AccessToken, Application, Grant, RefreshToken
 from idp.oidc.services import application_create
 from tenants.actors import SYSTEM
-from tests.conftest import World
 from tests.federation.test_federation_logout import federated_login
 from tests.federation.test_federation_upstream import make_idp
 from tests.support.oidc import basic, jwt_claims, pkce
 from tests.support.partners import PartnerOP, start_partner_op
+from tests.support.worlds import World
 
 RP_REDIRECT = "http://127.0.0.1:8765/callback"
 

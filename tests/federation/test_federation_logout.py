@@ -30,11 +30,11 @@ from idp.flow.logout import (
 from idp.oidc.models import Application
 from idp.oidc.services import application_create
 from tenants.actors import SYSTEM
-from tests.conftest import World
 from tests.federation.test_federation_upstream import make_idp
 from tests.saml.test_saml_protocol import idp as saml_sp_idp  # noqa: F401 - the demo tenant with a SAML SP
 from tests.support.oidc import basic, jwt_claims, pkce
 from tests.support.partners import PartnerOP, start_partner_op
+from tests.support.worlds import World
 
 SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 RP_REDIRECT = "http://127.0.0.1:8765/callback"

@@ -17,9 +17,9 @@ from orgs.inheritance.services import settings_override_set
 from orgs.profiles.models import OrganizationProfileValue
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
-from tests.conftest import World
 from tests.federation.test_federation_upstream import make_idp, partner, partner_ok, upstream_login  # noqa: F401
 from tests.support.partners import PartnerOP
+from tests.support.worlds import World
 
 DANA: dict[str, Any] = {
     "sub": "dana-0001",

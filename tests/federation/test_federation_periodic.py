@@ -25,8 +25,8 @@ from idp.federation.services import domain_check_dns, domain_claim, upstream_idp
 from idp.federation.tasks import recheck_domains, refresh_saml_metadata
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent
-from tests.conftest import World
 from tests.support.partners import DNSServer, start_dns_server
+from tests.support.worlds import World
 
 
 def idp_metadata(entity_id: str) -> str:

@@ -22,8 +22,8 @@ from idp.flow.session import SESSION_AUTH
 from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
-from tests.conftest import World
 from tests.support.partners import HERE
+from tests.support.worlds import World
 
 SLUG = "tenant-a"
 SP_PATH = f"/t/{SLUG}/federation/partner-saml/saml"

@@ -21,9 +21,9 @@ from idp.federation.logout import SESSION_UPSTREAM
 from idp.federation.models import UpstreamIdP
 from idp.flow.session import SESSION_AUTH
 from tenants.models import AuditEvent
-from tests.conftest import World
 from tests.federation.test_federation_saml import SLUG, SP_PATH, PartnerIdP, partner_idp, saml_idp  # noqa: F401
 from tests.federation.test_federation_saml_slo import saml_login, strict_partner  # noqa: F401
+from tests.support.worlds import World
 
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"

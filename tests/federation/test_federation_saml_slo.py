@@ -23,8 +23,8 @@ from django.test import Client
 from idp.federation.models import UpstreamIdentity, UpstreamIdP
 from idp.flow.session import SESSION_AUTH
 from tenants.models import AuditEvent
-from tests.conftest import World
 from tests.federation.test_federation_saml import SLUG, SP_PATH, PartnerIdP, nothing_created, partner_idp, saml_idp  # noqa: F401
+from tests.support.worlds import World
 
 
 @pytest.fixture

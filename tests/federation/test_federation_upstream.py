@@ -29,8 +29,8 @@ from orgs.tree.models import Membership
 from orgs.tree.services import organization_user_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
-from tests.conftest import World
 from tests.support.partners import CLIENT_ID, CLIENT_SECRET, DNSServer, PartnerOP, start_dns_server, start_partner_op
+from tests.support.worlds import World
 
 
 @pytest.fixture(scope="module")

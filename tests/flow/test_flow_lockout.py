@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from idp.flow.services import client_ip
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import user
 from tests.flow.test_flow_login import MSG_INVALID, sign_in, without_csrf
+from tests.support.lookups import user
 
 pytestmark = pytest.mark.django_db
 MSG_LOCKED = "Try again later, or ask an administrator"

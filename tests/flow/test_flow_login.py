@@ -17,7 +17,7 @@ from django.urls import reverse
 from idp.flow import steps
 from idp.flow.session import SESSION_AUTH, SESSION_LOGIN, current_auth, login_url
 from tenants.models import Tenant, User
-from tests.conftest import user
+from tests.support.lookups import user
 
 pytestmark = pytest.mark.django_db
 SLUG = "mightybank"

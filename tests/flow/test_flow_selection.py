@@ -19,8 +19,8 @@ from orgs.tree.selectors import EligibleOrganization, user_eligible_organization
 from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
-from tests.conftest import org, user
 from tests.flow.test_flow_login import request_for, sign_in
+from tests.support.lookups import org, user
 
 pytestmark = pytest.mark.django_db
 NEXT = "/t/mightybank/authorize?client_id=abc&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&state=a%20b"

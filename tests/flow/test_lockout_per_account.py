@@ -21,9 +21,9 @@ from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.lockout import counted_for, identifier_locked
 from tenants.models import Tenant
-from tests.conftest import org, user
 from tests.flow.test_flow_lockout import MSG_LOCKED, fail
 from tests.flow.test_flow_login import sign_in
+from tests.support.lookups import org, user
 
 pytestmark = pytest.mark.django_db
 LOCKOUT_MAX = pytest.mark.setting("login.lockout_max_attempts")

@@ -20,7 +20,7 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import org
+from tests.support.lookups import org
 from tests.support.mail import Inbox, body_of
 from tests.support.oidc import DEMO_WEB, demo_web_authorize, demo_web_claims
 

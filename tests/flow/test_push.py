@@ -28,9 +28,10 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import build_world, org
 from tests.flow.test_otp_email import code_in
+from tests.support.lookups import org
 from tests.support.mail import Inbox
+from tests.support.worlds import build_world
 
 SECRET = "push-test-secret-0123456789"  # noqa: S105 - a test secret
 NEXT = "/t/mightybank/?organization=mexbanco"

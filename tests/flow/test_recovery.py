@@ -15,8 +15,8 @@ from django.test import Client
 from idp.flow.recovery import MSG_BAD_LINK, MSG_SENT
 from idp.oidc.models import AccessToken, RefreshToken
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import user
 from tests.flow.test_otp_email import password_step
+from tests.support.lookups import user
 from tests.support.mail import Inbox
 from tests.support.oidc import DEMO_WEB, authorize_url, basic, pkce, query_of
 

@@ -16,7 +16,7 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import user
+from tests.support.lookups import user
 from tests.support.mail import Inbox, body_of
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +86,7 @@ def test_wrong_codes_then_the_attempt_limit(demo: Tenant, smtp: Inbox) -> None:
 
 
 def test_a_code_is_only_good_in_its_tenant(demo: Tenant, smtp: Inbox) -> None:
-    from tests.conftest import build_world
+    from tests.support.worlds import build_world
 
     other = build_world("tenant-b")
     client = Client()

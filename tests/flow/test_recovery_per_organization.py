@@ -18,8 +18,8 @@ from orgs.inheritance.services import settings_override_set
 from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.conftest import org
 from tests.flow.test_recovery_code import code_of
+from tests.support.lookups import org
 from tests.support.mail import Inbox, body_of
 from tests.support.oidc import demo_web_authorize
 

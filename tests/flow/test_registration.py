@@ -20,9 +20,10 @@ from orgs.inheritance.services import settings_override_set
 from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
-from tests.conftest import build_world, org
 from tests.flow.test_otp_email import authorize_next, id_token_after
+from tests.support.lookups import org
 from tests.support.mail import Inbox, body_of
+from tests.support.worlds import build_world
 
 pytestmark = pytest.mark.django_db
 GOOD_PASSWORD = "Correct-Horse-Battery-9"
@@ -300,7 +301,7 @@ def test_invitation_of_another_tenant_is_not_valid_here(demo: Tenant) -> None:
 
 def test_admin_invites_an_address_without_an_account(demo: Tenant, smtp: Inbox, admin_client_for) -> None:
     from orgs.invitations.models import Invitation
-    from tests.conftest import user as user_of
+    from tests.support.lookups import user as user_of
 
     sam = admin_client_for(user_of(demo, "sam"))
     form = sam.get("/admin/orgs/invitation/add/")

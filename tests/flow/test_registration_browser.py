@@ -16,9 +16,9 @@ from joserfc import jwt
 from orgs.invitations.models import Invitation
 from orgs.tree.models import Membership
 from tenants.models import Tenant, User
-from tests.conftest import org, user
 from tests.flow.test_registration import GOOD_PASSWORD, code_in, open_signup
 from tests.support.api import api_token
+from tests.support.lookups import org, user
 from tests.support.mail import Inbox, body_of
 from tests.support.oidc import catch_rp_callbacks, demo_web_rp
 

@@ -17,9 +17,9 @@ from orgs.inheritance.services import settings_override_set
 from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.conftest import org, user
 from tests.flow.test_flow_login import flow_url, request_for
 from tests.flow.test_flow_login import sign_in as journey_sign_in
+from tests.support.lookups import org, user
 from tests.support.oidc import DEMO_WEB, demo_web_authorize
 
 pytestmark = [pytest.mark.django_db, pytest.mark.setting("login.session_lifetime_minutes")]

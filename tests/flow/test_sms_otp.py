@@ -24,8 +24,8 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.conftest import org, user
 from tests.flow.test_otp_email import code_in, password_step
+from tests.support.lookups import org, user
 from tests.support.mail import Inbox
 
 pytestmark = pytest.mark.django_db

@@ -91,7 +91,7 @@ def test_acr_values_mfa_asks_for_the_code_and_the_token_says_mfa(demo: Tenant, s
 
 
 def test_a_password_session_is_stepped_up_not_refused(demo: Tenant, smtp: Inbox) -> None:
-    from tests.conftest import user
+    from tests.support.lookups import user
 
     client = Client()
     sign_in(client, demo, user(demo, "alice"))  # signed in with a password only
@@ -119,7 +119,7 @@ def test_without_a_usable_factor_the_client_gets_unmet_authentication_requiremen
 
 
 def test_prompt_none_below_mfa_is_refused_at_once(demo: Tenant) -> None:
-    from tests.conftest import user
+    from tests.support.lookups import user
 
     client = Client()
     sign_in(client, demo, user(demo, "alice"))
@@ -129,7 +129,7 @@ def test_prompt_none_below_mfa_is_refused_at_once(demo: Tenant) -> None:
 
 
 def test_password_level_requests_are_unchanged_and_discovery_lists_mfa(demo: Tenant) -> None:
-    from tests.conftest import user
+    from tests.support.lookups import user
 
     client = Client()
     sign_in(client, demo, user(demo, "alice"))

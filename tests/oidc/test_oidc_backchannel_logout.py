@@ -34,7 +34,6 @@ from idp.oidc.services import application_create
 from tenants.actors import SYSTEM
 from tenants.audit import AuditEvent
 from tenants.models import Tenant, User
-from tests.conftest import World
 from tests.federation.test_federation_backchannel import dana_signs_in, partner_signout
 from tests.federation.test_federation_backchannel import upstream as upstream  # noqa: PLC0414 - the fixture, reused
 from tests.federation.test_federation_saml import PartnerIdP, partner_idp, saml_idp  # noqa: F401 - fixtures
@@ -43,6 +42,7 @@ from tests.federation.test_federation_saml_slo import saml_login, strict_partner
 from tests.support.api import client_for
 from tests.support.oidc import authorize_url, basic, jwt_claims, jwt_header, pkce, query_of
 from tests.support.partners import PartnerOP, start_partner_op
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,7 +20,7 @@ from idp.oidc.services import application_create
 from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.services import tenant_create, user_create
-from tests.conftest import org, user
+from tests.support.lookups import org, user
 from tests.support.oidc import DEMO_WEB, authorize_url, basic, jwt_claims, jwt_header, pkce, query_of, sign_in
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from idp.oidc.models import Application
 from idp.oidc.services import application_create, application_update
 from tenants.actors import SYSTEM
-from tests.conftest import World
+from tests.support.worlds import World
 
 LOOPBACK_RULE = "use https, or http only on the loopback interface (127.0.0.1)"
 

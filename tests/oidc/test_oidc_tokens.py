@@ -9,8 +9,8 @@ from idp.oidc.models import AccessToken
 from idp.oidc.services import application_create
 from tenants.actors import SYSTEM
 from tenants.services import tenant_create
-from tests.conftest import org
 from tests.oidc.test_oidc_protocol import signed_in_flow, userinfo
+from tests.support.lookups import org
 from tests.support.oidc import DEMO_WEB, basic, jwt_claims, jwt_header
 
 pytestmark = pytest.mark.django_db

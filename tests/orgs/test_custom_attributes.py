@@ -18,12 +18,13 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
-from tests.conftest import World, user
 from tests.flow.test_registration import GOOD_PASSWORD, form, open_signup
 from tests.oidc.test_oidc_protocol import signed_in_flow
 from tests.saml.test_saml_protocol import idp, post_request_xml, post_sso, signed_in  # noqa: F401 - the fixture
 from tests.saml.test_saml_sp import acs_receive, form_fields
+from tests.support.lookups import user
 from tests.support.oidc import jwt_claims, sign_in
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.django_db
 CUSTOM = [

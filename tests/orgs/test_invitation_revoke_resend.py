@@ -16,9 +16,9 @@ from orgs.tree.models import Membership
 from orgs.tree.services import organization_create, organization_user_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import org, user
 from tests.orgs.test_invitations import link_in, signed_in_client
 from tests.support.api import ApiClient, api_token, assert_problem
+from tests.support.lookups import org, user
 from tests.support.mail import Inbox
 
 pytestmark = pytest.mark.django_db

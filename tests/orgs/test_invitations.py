@@ -17,8 +17,8 @@ from orgs.invitations.services import invitation_create, invitation_token
 from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.conftest import org, user
 from tests.support.api import ApiClient, api_token
+from tests.support.lookups import org, user
 from tests.support.mail import Inbox
 
 pytestmark = pytest.mark.django_db

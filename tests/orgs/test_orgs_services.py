@@ -25,7 +25,7 @@ from orgs.tree.services import (
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
 from tenants.services import tenant_create, user_create
-from tests.conftest import org, user
+from tests.support.lookups import org, user
 
 pytestmark = pytest.mark.django_db
 

@@ -27,13 +27,14 @@ from orgs.inheritance.services import settings_override_set
 from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import World, org, user
 from tests.flow.test_otp_email import authorize_next, code_in, id_token_after, password_step
 from tests.flow.test_push import PushService, canopy, service  # noqa: F401 - the fixtures
 from tests.oidc.test_acr_values import journey, mfa_authorize, tokens_for
 from tests.passkeys.test_passkeys import BASE, RP_ID, _relying_party, enroll, post_json, url  # noqa: F401 - the fixture
+from tests.support.lookups import org, user
 from tests.support.mail import Inbox
 from tests.support.webauthn import SoftAuthenticator
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.django_db
 

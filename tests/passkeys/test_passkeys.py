@@ -27,14 +27,15 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
-from tests.conftest import World, org, user
 from tests.flow.test_otp_email import authorize_next, id_token_after, password_step
 from tests.saml.test_saml_protocol import BASE as SAML_BASE
 from tests.saml.test_saml_protocol import idp  # noqa: F401 - the fixture
 from tests.saml.test_saml_protocol import login_url as saml_login_url
 from tests.saml.test_saml_sp import acs_receive, form_fields, response_xml
+from tests.support.lookups import org, user
 from tests.support.oidc import sign_in
 from tests.support.webauthn import SoftAuthenticator
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.django_db
 BASE = "http://localhost:8000"

@@ -22,7 +22,7 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.conftest import org
+from tests.support.lookups import org
 from tests.support.oidc import DEMO_WEB, basic, demo_web_authorize, jwt_claims
 from tests.support.webauthn import add_first_passkey, password_sign_in, sign_out, with_authenticator
 
