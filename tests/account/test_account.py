@@ -24,9 +24,9 @@ from orgs.inheritance.services import settings_override_set
 from orgs.profiles.services import profile_value_set, resolved_profile
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
-from tests.flow.test_otp_email import code_in, password_step
+from tests.support.login import password_step
 from tests.support.lookups import org, user
-from tests.support.mail import Inbox
+from tests.support.mail import Inbox, code_in
 from tests.support.oidc import sign_in
 from tests.support.worlds import World
 

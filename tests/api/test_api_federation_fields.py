@@ -17,11 +17,9 @@ from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.saml.models import ServiceProvider
 from orgs.tree.models import ActsForLink, OrganizationDomain
 from tenants.models import Tenant
-from tests.api.test_api_integrations import IDP
-from tests.federation.test_federation_periodic import MetadataServer, idp_metadata
-from tests.saml.test_saml_metadata_refresh import ENTITY, metadata
-from tests.saml.test_saml_metadata_refresh import MetadataServer as SpMetadataServer
-from tests.support.api import ApiClient, assert_problem, client_for
+from tests.support.api import IDP, ApiClient, assert_problem, client_for
+from tests.support.federation_saml import MetadataServer, idp_metadata
+from tests.support.saml import REFRESH_SP_ENTITY, SpMetadataServer, sp_metadata_for
 
 pytestmark = pytest.mark.django_db
 
@@ -116,11 +114,11 @@ def test_oidc_upstream_shows_its_back_channel_logout_uri(demo: Tenant, sam: ApiC
 
 def test_saml_sp_by_metadata_url_and_its_fetch_status(demo: Tenant, sam: ApiClient, sp_served: Any) -> None:
     idp_md = Client().get("/t/mightybank/saml/metadata").content.decode()
-    sp_served.body = metadata(idp_md, base="https://one.example")
+    sp_served.body = sp_metadata_for(idp_md, base="https://one.example")
     created = sam.post("saml-sps/", {"metadata_url": sp_served.url})
     assert created.status_code == 201, created.content
     body = created.json()
-    assert body["entity_id"] == ENTITY and body["metadata_url"] == sp_served.url
+    assert body["entity_id"] == REFRESH_SP_ENTITY and body["metadata_url"] == sp_served.url
     assert body["metadata_fetched_at"] and body["metadata_error"] == ""
     assert body["acs"][0]["url"].startswith("https://one.example")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import pytest
 from django.test import Client
@@ -12,9 +11,9 @@ from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.oidc.models import Application
 from idp.saml.models import ServiceProvider
 from tenants.models import AuditEvent, Tenant
-from tests.support.api import ApiClient, assert_problem, client_for
+from tests.support.api import IDP, ApiClient, assert_problem, client_for
 from tests.support.lookups import org
-from tests.support.partners import DNSServer, start_dns_server
+from tests.support.partners import DNSServer
 
 pytestmark = pytest.mark.django_db
 
@@ -22,11 +21,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def sam(demo: Tenant) -> ApiClient:
     return client_for(demo, "sam")
-
-
-@pytest.fixture
-def dns_server() -> Iterator[DNSServer]:
-    yield from start_dns_server()
 
 
 def token_request(client_id: str, secret: str) -> object:
@@ -114,7 +108,7 @@ def test_clients_and_sps_are_for_tenant_admins_only(demo: Tenant) -> None:
 
 def sp_metadata_xml(entity_id: str = "https://app.example/sp") -> str:
     """Metadata as an independent SP library (python3-saml) writes it."""
-    from tests.saml.test_saml_sp import sp_metadata, sp_settings
+    from tests.support.saml import sp_metadata, sp_settings
 
     idp_metadata = Client().get("/t/mightybank/saml/metadata").content.decode()
     return sp_metadata(sp_settings(idp_metadata, entity_id=entity_id)).decode()
@@ -160,19 +154,6 @@ def test_an_sp_by_fields_update_with_if_match_and_delete(demo: Tenant, sam: ApiC
 
 
 # --- Upstream IdPs and domains ---------------------------------------------------------------
-
-
-IDP = {
-    "slug": "partner",
-    "name": "Partner Inc",
-    "issuer": "https://idp.partner.example",
-    "authorization_endpoint": "https://idp.partner.example/authorize",
-    "token_endpoint": "https://idp.partner.example/token",
-    "jwks_uri": "https://idp.partner.example/jwks",
-    "client_id": "canopy",
-    "client_secret": "partner-secret-value",
-    "jit_organizations": ["acme-bank"],
-}
 
 
 def test_upstream_idp_crud_keeps_the_secret_write_only(demo: Tenant, sam: ApiClient) -> None:

@@ -8,7 +8,6 @@ and nothing else does. Bad tokens answer 400 with an error and end nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,57 +17,21 @@ from django.test import Client
 
 from idp.account.models import SessionRecord
 from idp.federation.backchannel import backchannel_logout_uri
-from idp.federation.logout import logout_return_url
 from idp.federation.models import UpstreamIdP
 from idp.federation.quickstart import DEMO_SLUG, partner_report
 from tenants.audit import AuditEvent
-from tests.federation.test_federation_logout import federated_login
-from tests.federation.test_federation_upstream import make_idp
-from tests.support.partners import PartnerOP, start_partner_op
+from tests.support.federation import dana_signs_in, partner_signout, signed_in
+from tests.support.partners import PartnerOP
 from tests.support.worlds import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(scope="module")
-def partner() -> Iterator[PartnerOP]:
-    yield from start_partner_op()
-
-
-@pytest.fixture
-def upstream(world_a: World, partner: PartnerOP, live_server: Any, settings: Any) -> UpstreamIdP:
-    settings.CANOPY_BASE_URL = live_server.url  # the published URI is the one the partner reaches
-    partner.control(mode="ok")
-    idp = make_idp(world_a, partner)
-    partner.control(
-        post_logout_redirect_uris=[logout_return_url(idp)], backchannel_logout_uri=backchannel_logout_uri(idp)
-    )
-    return idp
-
-
-def signed_in(client: Client) -> bool:
-    return "canopy.auth" in client.session
-
-
-def partner_signout(partner: PartnerOP, **order: Any) -> dict[str, Any]:
-    answer = requests.post(f"{partner.url}/signout", json={"username": "dana", **order}, timeout=15)
-    answer.raise_for_status()
-    return answer.json()
-
-
-def dana_signs_in(world: World) -> Client:
-    """A federated sign-in in a fresh browser (its own partner session, so its own upstream sid)."""
-    client = Client()
-    assert federated_login(client, requests.Session(), world).status_code == 302
-    assert signed_in(client)
-    return client
-
-
 def test_the_partner_signing_dana_out_ends_exactly_the_sessions_it_started(
-    world_a: World, upstream: UpstreamIdP, partner: PartnerOP
+    world_a: World, backchannel_upstream: UpstreamIdP, partner: PartnerOP
 ) -> None:
     laptop, phone = dana_signs_in(world_a), dana_signs_in(world_a)
-    records = SessionRecord.objects.filter(tenant=world_a.tenant, upstream_idp=upstream)
+    records = SessionRecord.objects.filter(tenant=world_a.tenant, upstream_idp=backchannel_upstream)
     assert records.count() == 2
     assert len(set(records.values_list("upstream_sid", flat=True))) == 2  # one partner session each
     assert set(records.values_list("upstream_subject", flat=True)) == {"dana-0001"}
@@ -87,7 +50,7 @@ def test_the_partner_signing_dana_out_ends_exactly_the_sessions_it_started(
 
 
 def test_a_logout_token_naming_only_the_subject_ends_all_of_its_sessions(
-    world_a: World, upstream: UpstreamIdP, partner: PartnerOP
+    world_a: World, backchannel_upstream: UpstreamIdP, partner: PartnerOP
 ) -> None:
     first, second = dana_signs_in(world_a), dana_signs_in(world_a)
     result = partner_signout(partner, by="sub")
@@ -106,7 +69,7 @@ def test_a_logout_token_naming_only_the_subject_ends_all_of_its_sessions(
     ],
 )
 def test_a_bad_logout_token_is_refused_and_ends_nothing(
-    world_a: World, upstream: UpstreamIdP, partner: PartnerOP, mode: str, reason: str
+    world_a: World, backchannel_upstream: UpstreamIdP, partner: PartnerOP, mode: str, reason: str
 ) -> None:
     client = dana_signs_in(world_a)
     result = partner_signout(partner, by="both", mode=mode)
@@ -115,10 +78,12 @@ def test_a_bad_logout_token_is_refused_and_ends_nothing(
     body = json.loads(reply["body"])
     assert body["error"] == "invalid_request" and f"refused ({reason})" in body["error_description"]
     assert signed_in(client)
-    assert SessionRecord.objects.filter(upstream_idp=upstream).count() == 1
+    assert SessionRecord.objects.filter(upstream_idp=backchannel_upstream).count() == 1
 
 
-def test_a_replayed_logout_token_id_is_refused(world_a: World, upstream: UpstreamIdP, partner: PartnerOP) -> None:
+def test_a_replayed_logout_token_id_is_refused(
+    world_a: World, backchannel_upstream: UpstreamIdP, partner: PartnerOP
+) -> None:
     first = dana_signs_in(world_a)
     assert [r["status"] for r in partner_signout(partner, by="sid", jti="once-only")["replies"]] == [200]
     assert not signed_in(first)
@@ -129,23 +94,23 @@ def test_a_replayed_logout_token_id_is_refused(world_a: World, upstream: Upstrea
 
 
 def test_the_endpoint_exists_only_for_the_tenants_own_oidc_upstreams(
-    world_a: World, world_b: World, upstream: UpstreamIdP, live_server: Any
+    world_a: World, world_b: World, backchannel_upstream: UpstreamIdP, live_server: Any
 ) -> None:
-    path = f"/t/{world_b.tenant.slug}/federation/{upstream.slug}/backchannel-logout"
+    path = f"/t/{world_b.tenant.slug}/federation/{backchannel_upstream.slug}/backchannel-logout"
     other_tenant = requests.post(f"{live_server.url}{path}", data={"logout_token": "x"}, timeout=10)
     assert other_tenant.status_code == 404
-    own = requests.post(backchannel_logout_uri(upstream), data={"logout_token": "not-a-jwt"}, timeout=10)
+    own = requests.post(backchannel_logout_uri(backchannel_upstream), data={"logout_token": "not-a-jwt"}, timeout=10)
     assert own.status_code == 400 and own.json()["error"] == "invalid_request"
-    assert requests.get(backchannel_logout_uri(upstream), timeout=10).status_code == 405
+    assert requests.get(backchannel_logout_uri(backchannel_upstream), timeout=10).status_code == 405
 
 
 def test_the_quickstart_and_admin_publish_the_back_channel_logout_uri(
-    world_a: World, upstream: UpstreamIdP, live_server: Any, admin_client_for: Any
+    world_a: World, backchannel_upstream: UpstreamIdP, live_server: Any, admin_client_for: Any
 ) -> None:
-    uri = backchannel_logout_uri(upstream)
+    uri = backchannel_logout_uri(backchannel_upstream)
     assert uri == f"{live_server.url}/t/{world_a.tenant.slug}/federation/partner/backchannel-logout"
-    page = admin_client_for(world_a.admin).get(f"/admin/federation/upstreamidp/{upstream.pk}/change/")
+    page = admin_client_for(world_a.admin).get(f"/admin/federation/upstreamidp/{backchannel_upstream.pk}/change/")
     assert page.status_code == 200 and uri in page.content.decode()
-    UpstreamIdP.objects.filter(pk=upstream.pk).update(slug=DEMO_SLUG)
+    UpstreamIdP.objects.filter(pk=backchannel_upstream.pk).update(slug=DEMO_SLUG)
     report = partner_report(world_a.tenant, live_server.url)
     assert f"{live_server.url}/t/{world_a.tenant.slug}/federation/{DEMO_SLUG}/backchannel-logout" in report

@@ -6,7 +6,6 @@ The partner OP is tests/support/partners/oidc_op.py, an independent process on 1
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,14 +20,9 @@ from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 from tests.support.oidc import catch_rp_callbacks, demo_web_rp
-from tests.support.partners import CLIENT_ID, CLIENT_SECRET, PartnerOP, start_partner_op
+from tests.support.partners import CLIENT_ID, CLIENT_SECRET, PartnerOP
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def partner() -> Iterator[PartnerOP]:
-    yield from start_partner_op()
 
 
 @pytest.fixture
@@ -107,9 +101,8 @@ def test_saml_sp_gets_org_claims_after_dana_signs_in_at_her_partner_saml_idp(
 
     from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
-    from tests.saml.test_saml_interop import SpBrowser
-    from tests.saml.test_saml_sp import ORG_ATTRIBUTES, acs_receive, sp_metadata, sp_request, sp_settings
     from tests.support.partners import HERE, free_port
+    from tests.support.saml import ORG_ATTRIBUTES, SpBrowser, acs_receive, sp_metadata, sp_request, sp_settings
 
     settings.CANOPY_BASE_URL = live_server.url
     call_command("quickstart", stdout=io.StringIO())

@@ -4,7 +4,6 @@ reaches the ID token, a refreshed ID token, userinfo and introspection as the ``
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -15,31 +14,16 @@ from django.apps import apps
 from django.test import Client
 from django.utils import timezone
 
-from idp.federation.logout import logout_return_url
 from idp.federation.models import UpstreamIdP
 from idp.oidc.models import AccessToken, Application, Grant, RefreshToken
 from idp.oidc.services import application_create
 from tenants.actors import SYSTEM
-from tests.federation.test_federation_logout import federated_login
-from tests.federation.test_federation_upstream import make_idp
+from tests.support.federation import federated_login
 from tests.support.oidc import basic, jwt_claims, pkce
-from tests.support.partners import PartnerOP, start_partner_op
+from tests.support.partners import PartnerOP
 from tests.support.worlds import World
 
 RP_REDIRECT = "http://127.0.0.1:8765/callback"
-
-
-@pytest.fixture(scope="module")
-def partner() -> Iterator[PartnerOP]:
-    yield from start_partner_op()
-
-
-@pytest.fixture
-def upstream(world_a: World, partner: PartnerOP) -> UpstreamIdP:
-    partner.control(mode="ok")
-    idp = make_idp(world_a, partner)
-    partner.control(post_logout_redirect_uris=[logout_return_url(idp)])
-    return idp
 
 
 def confidential_rp(world: World, client_id: str) -> None:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - a pytest fixture imported from test_saml_protocol is a parameter here
 """Upstream logout and the upstream named in tokens, against the partner OP process (tests/support/partners/oidc_op.py).
 
 The browser is Django's test client for Canopy and a ``requests.Session`` for the partner (its own
@@ -8,7 +7,6 @@ cookie jar), so the partner's session is real: a second sign-in there needs no f
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,54 +28,14 @@ from idp.flow.logout import (
 from idp.oidc.models import Application
 from idp.oidc.services import application_create
 from tenants.actors import SYSTEM
-from tests.federation.test_federation_upstream import make_idp
-from tests.saml.test_saml_protocol import idp as saml_sp_idp  # noqa: F401 - the demo tenant with a SAML SP
+from tests.support.federation import federated_login
 from tests.support.oidc import basic, jwt_claims, pkce
-from tests.support.partners import PartnerOP, start_partner_op
+from tests.support.partners import PartnerOP
 from tests.support.worlds import World
 
 SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 RP_REDIRECT = "http://127.0.0.1:8765/callback"
 RP_AFTER_LOGOUT = "http://127.0.0.1:8765/"
-
-
-@pytest.fixture(scope="module")
-def partner() -> Iterator[PartnerOP]:
-    yield from start_partner_op()
-
-
-@pytest.fixture
-def upstream(world_a: World, partner: PartnerOP) -> UpstreamIdP:
-    partner.control(mode="ok")
-    idp = make_idp(world_a, partner)
-    partner.control(post_logout_redirect_uris=[logout_return_url(idp)])
-    return idp
-
-
-def partner_authorize(partner_browser: requests.Session, location: str) -> requests.Response:
-    """The partner's authorize step: its form when there is no partner session, else straight back."""
-    first = partner_browser.get(location, allow_redirects=False, timeout=10)
-    if first.status_code == 302:
-        return first
-    assert 'id="partner-username"' in first.text
-    params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-    base = urlsplit(location)
-    return partner_browser.post(
-        f"{base.scheme}://{base.netloc}/authorize",
-        data={**params, "username": "dana"},
-        allow_redirects=False,
-        timeout=10,
-    )
-
-
-def federated_login(client: Client, partner_browser: requests.Session, world: World, next_url: str = "") -> Any:
-    slug = world.tenant.slug
-    routed = client.post(f"/t/{slug}/login/", {"identifier": "dana@partner.example", "next": next_url or f"/t/{slug}/"})
-    to_partner = client.get(routed["Location"])
-    back = partner_authorize(partner_browser, to_partner["Location"])
-    assert back.status_code == 302, back.text
-    callback = urlsplit(back.headers["Location"])
-    return client.get(f"{callback.path}?{callback.query}")
 
 
 def follow_logout(client: Client, partner_browser: requests.Session, response: Any) -> tuple[str, list[str]]:
@@ -266,13 +224,13 @@ def test_registry_runs_participants_in_order_and_skips_a_broken_one(world_a: Wor
 
 
 @pytest.mark.django_db
-def test_saml_assertion_names_the_upstream_as_authenticating_authority(saml_sp_idp: dict[str, Any]) -> None:
+def test_saml_assertion_names_the_upstream_as_authenticating_authority(idp: dict[str, Any]) -> None:
     from django.contrib.auth import get_user_model
 
-    from tests.saml.test_saml_protocol import login_url as saml_login_url
-    from tests.saml.test_saml_sp import acs_receive, form_fields, response_xml
+    from tests.support.saml import acs_receive, form_fields, response_xml
+    from tests.support.saml import login_url as saml_login_url
 
-    tenant = saml_sp_idp["tenant"]
+    tenant = idp["tenant"]
     alice = get_user_model().objects.get(tenant=tenant, username="alice")
     client = Client()
     client.force_login(alice)
@@ -287,18 +245,18 @@ def test_saml_assertion_names_the_upstream_as_authenticating_authority(saml_sp_i
         "idp": "partner",
     }
     session.save()
-    url, request_id = saml_login_url(saml_sp_idp["sp"])
+    url, request_id = saml_login_url(idp["sp"])
     first = client.get(url + "&organization=acme-bank")
     posted = form_fields(first.content.decode())[1]
     context = etree.fromstring(response_xml(posted).encode()).find(f".//{{{SAML_NS}}}AuthnContext")
     assert context is not None
     assert [el.text for el in context.iter(f"{{{SAML_NS}}}AuthenticatingAuthority")] == ["https://idp.partner.example"]
-    assert "idp" not in acs_receive(saml_sp_idp["sp"], posted, request_id).get_attributes()  # opt-in only
+    assert "idp" not in acs_receive(idp["sp"], posted, request_id).get_attributes()  # opt-in only
 
-    sp = saml_sp_idp["model"]
+    sp = idp["model"]
     sp.attribute_release = [*sp.attribute_release, "idp"]
     sp.save()
-    url, request_id = saml_login_url(saml_sp_idp["sp"])
+    url, request_id = saml_login_url(idp["sp"])
     again = client.get(url + "&organization=acme-bank")
-    auth = acs_receive(saml_sp_idp["sp"], form_fields(again.content.decode())[1], request_id)
+    auth = acs_receive(idp["sp"], form_fields(again.content.decode())[1], request_id)
     assert auth.get_attributes()["idp"] == ["https://idp.partner.example"]

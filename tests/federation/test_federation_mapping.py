@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures imported from test_federation_upstream are parameters here
 """Attribute mapping per upstream: user fields and organization profile (custom) attributes, synced only
 when the upstream's sync-on-login switch is on. Against the partner OP process."""
 
@@ -17,7 +16,7 @@ from orgs.inheritance.services import settings_override_set
 from orgs.profiles.models import OrganizationProfileValue
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
-from tests.federation.test_federation_upstream import make_idp, partner, partner_ok, upstream_login  # noqa: F401
+from tests.support.federation import make_idp, upstream_login
 from tests.support.partners import PartnerOP
 from tests.support.worlds import World
 

@@ -3,18 +3,10 @@
 
 from __future__ import annotations
 
-import datetime
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.test import Client
@@ -25,35 +17,9 @@ from idp.federation.services import domain_check_dns, domain_claim, upstream_idp
 from idp.federation.tasks import recheck_domains, refresh_saml_metadata
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent
-from tests.support.partners import DNSServer, start_dns_server
+from tests.support.federation_saml import MetadataServer, idp_metadata
+from tests.support.partners import DNSServer
 from tests.support.worlds import World
-
-
-def idp_metadata(entity_id: str) -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "metadata test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    b64 = "".join(cert.public_bytes(serialization.Encoding.PEM).decode().splitlines()[1:-1])
-    return (
-        '<?xml version="1.0"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
-        f'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity_id}">'
-        '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
-        f'<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{b64}'
-        "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
-        '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
-        f'Location="{entity_id}/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>'
-    )
-
 
 BOMB = (
     '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
@@ -62,46 +28,12 @@ BOMB = (
 )
 
 
-class MetadataServer:
-    """A real HTTP server on 127.0.0.1 whose answer the test changes: (status, body, delay)."""
-
-    def __init__(self) -> None:
-        self.answer: tuple[int, str, float] = (200, "", 0.0)
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-                return
-
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                status, body, delay = outer.answer
-                time.sleep(delay)
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/samlmetadata+xml")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/metadata"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def metadata_server() -> Iterator[MetadataServer]:
     server = MetadataServer()
     yield server
     server.server.shutdown()
     server.server.server_close()
-
-
-@pytest.fixture
-def dns_server() -> Iterator[DNSServer]:
-    yield from start_dns_server()
 
 
 def saml_by_url(world: World, url: str) -> UpstreamIdP:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -11,12 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from idp.federation.models import UpstreamDomain, UpstreamIdP
-from tests.support.partners import CLIENT_ID, CLIENT_SECRET, PartnerOP, start_partner_op
-
-
-@pytest.fixture(scope="module")
-def partner() -> Iterator[PartnerOP]:
-    yield from start_partner_op()
+from tests.support.partners import CLIENT_ID, CLIENT_SECRET, PartnerOP
 
 
 @pytest.mark.django_db

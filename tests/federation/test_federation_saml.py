@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
-from collections.abc import Iterator
 from html import unescape
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,64 +12,12 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from idp.federation.models import UpstreamIdentity, UpstreamIdP
-from idp.federation.services import domain_set_verified, upstream_idp_create
 from idp.flow.session import SESSION_AUTH
 from orgs.tree.models import Membership
-from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
-from tests.support.partners import HERE
+from tests.support.federation_saml import SLUG, SP_PATH, nothing_created
+from tests.support.partners import PartnerIdP
 from tests.support.worlds import World
-
-SLUG = "tenant-a"
-SP_PATH = f"/t/{SLUG}/federation/partner-saml/saml"
-
-
-class PartnerIdP:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def control(self, **state: Any) -> None:
-        requests.post(f"{self.url}/control", json=state, timeout=5).raise_for_status()
-
-
-@pytest.fixture(scope="module")
-def partner_idp() -> Iterator[PartnerIdP]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    base = django_settings.CANOPY_BASE_URL
-    proc = subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, str(HERE / "saml_idp.py"), str(port), f"{base}{SP_PATH}/metadata", f"{base}{SP_PATH}/acs"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        yield PartnerIdP(f"http://127.0.0.1:{port}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.fixture
-def saml_idp(world_a: World, partner_idp: PartnerIdP) -> Iterator[UpstreamIdP]:
-    partner_idp.control(mode="ok")
-    metadata = requests.get(f"{partner_idp.url}/metadata", timeout=10).text
-    idp = upstream_idp_create(
-        actor=SYSTEM,
-        tenant=world_a.tenant,
-        slug="partner-saml",
-        name="Partner SAML",
-        kind=UpstreamIdP.Kind.SAML,
-        saml_metadata=metadata,
-        jit_organizations=[world_a.partner],
-        jit_claim="department",
-        jit_claim_map={"labs": world_a.root.identifier},
-        domains=["partner.example"],
-    )
-    domain_set_verified(actor=SYSTEM, domain=idp.domains.get(), verified=True)
-    yield idp
-    partner_idp.control(mode="ok")
 
 
 def partner_response(client: Client) -> dict[str, str]:
@@ -93,12 +36,6 @@ def partner_response(client: Client) -> dict[str, str]:
     fields = dict(re.findall(r'name="(SAMLResponse|RelayState)" value="([^"]*)"', posted.text))
     assert urlsplit(re.search(r'action="([^"]+)"', posted.text)[1]).path == f"{SP_PATH}/acs"  # type: ignore[index]
     return {k: unescape(v) for k, v in fields.items()}
-
-
-def nothing_created(world: World) -> None:
-    assert not User.objects.filter(tenant=world.tenant, email__iexact="dana@partner.example").exists()
-    assert not User.objects.filter(tenant=world.tenant, username__icontains="victim").exists()
-    assert not UpstreamIdentity.objects.filter(idp__slug="partner-saml").exists()
 
 
 @pytest.mark.django_db

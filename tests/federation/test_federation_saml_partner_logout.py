@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures imported from the other SAML federation tests are parameters here
 """Single logout started by the upstream SAML IdP (tests/support/partners/saml_idp.py, its own process).
 
 The partner sends a LogoutRequest through the browser to Canopy's SingleLogoutService, on the
@@ -17,35 +16,17 @@ import pytest
 import requests
 from django.test import Client
 
-from idp.federation.logout import SESSION_UPSTREAM
 from idp.federation.models import UpstreamIdP
 from idp.flow.session import SESSION_AUTH
 from tenants.models import AuditEvent
-from tests.federation.test_federation_saml import SLUG, SP_PATH, PartnerIdP, partner_idp, saml_idp  # noqa: F401
-from tests.federation.test_federation_saml_slo import saml_login, strict_partner  # noqa: F401
+from tests.support.federation_saml import SLUG, SP_PATH, deliver, initiate, saml_login, session_index
+from tests.support.partners import PartnerIdP
 from tests.support.worlds import World
 
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 UNKNOWN_PRINCIPAL = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal"
 REQUEST_DENIED = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"
-
-
-def initiate(partner: PartnerIdP, **order: Any) -> dict[str, Any]:
-    answer = requests.post(f"{partner.url}/slo/initiate", json=order, timeout=10)
-    answer.raise_for_status()
-    return dict(answer.json())
-
-
-def deliver(client: Client, order: dict[str, Any]) -> Any:
-    """The browser carries the partner's LogoutRequest to Canopy (the POST form goes through the hop)."""
-    if "location" in order:
-        target = urlsplit(order["location"])
-        return client.get(f"{target.path}?{target.query}")
-    fields = {"SAMLRequest": order["SAMLRequest"], "RelayState": order["RelayState"]}
-    hop = client.post(urlsplit(order["action"]).path, fields)
-    assert hop.status_code == 200 and b'name="canopy_hop"' in hop.content  # nothing parsed before the hop
-    return client.post(urlsplit(order["action"]).path, {**fields, "canopy_hop": "1"})
 
 
 def partner_reads_answer(partner: PartnerIdP, partner_browser: requests.Session, answer: Any) -> dict[str, Any]:
@@ -55,10 +36,6 @@ def partner_reads_answer(partner: PartnerIdP, partner_browser: requests.Session,
     partner_browser.get(answer["Location"], timeout=10)
     state = requests.get(f"{partner.url}/state", timeout=5).json()
     return dict(state["responses"][-1])
-
-
-def session_index(client: Client) -> str:
-    return str(client.session[SESSION_UPSTREAM]["saml"]["session_index"])
 
 
 @pytest.mark.django_db

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures imported from test_federation_saml are parameters here
 """Upstream SAML with Canopy's own SP key: signed AuthnRequests, encrypted assertions, single logout.
 
 The partner is the pysaml2 IdP process of tests/support/partners/saml_idp.py, loaded with Canopy's real SP
@@ -9,10 +8,7 @@ requests and to encrypt its assertions. Its session lives in a ``requests.Sessio
 from __future__ import annotations
 
 import base64
-import re
 import zlib
-from collections.abc import Iterator
-from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,48 +19,17 @@ from django.test import Client
 from idp.federation.models import UpstreamIdentity, UpstreamIdP
 from idp.flow.session import SESSION_AUTH
 from tenants.models import AuditEvent
-from tests.federation.test_federation_saml import SLUG, SP_PATH, PartnerIdP, nothing_created, partner_idp, saml_idp  # noqa: F401
+from tests.support.federation_saml import (
+    SLUG,
+    SP_PATH,
+    nothing_created,
+    partner_answer,
+    posted_fields,
+    saml_login,
+    start,
+)
+from tests.support.partners import PartnerIdP
 from tests.support.worlds import World
-
-
-@pytest.fixture
-def strict_partner(saml_idp: UpstreamIdP, partner_idp: PartnerIdP) -> Iterator[PartnerIdP]:
-    """The partner with Canopy's SP metadata: signed requests required, assertions encrypted."""
-    metadata = Client().get(f"{SP_PATH}/metadata").content.decode()
-    partner_idp.control(sp_metadata=metadata, want_authn_requests_signed=True, encrypt=True)
-    yield partner_idp
-    partner_idp.control(sp_metadata="", want_authn_requests_signed=False, encrypt=False, mode="ok")
-
-
-def start(client: Client) -> str:
-    routed = client.post(f"/t/{SLUG}/login/", {"identifier": "dana@partner.example", "next": f"/t/{SLUG}/"})
-    to_partner = client.get(routed["Location"])
-    assert to_partner.status_code == 302
-    return str(to_partner["Location"])
-
-
-def partner_answer(partner_browser: requests.Session, location: str) -> requests.Response:
-    """The partner's answer to our AuthnRequest: the login form is filled in when there is no session."""
-    page = partner_browser.get(location, timeout=10)
-    if 'name="key"' in page.text:
-        key = re.search(r'name="key" value="([^"]+)"', page.text)
-        assert key is not None
-        base = urlsplit(location)
-        page = partner_browser.post(
-            f"{base.scheme}://{base.netloc}/sso/login", data={"key": unescape(key[1]), "username": "dana"}, timeout=10
-        )
-    return page
-
-
-def posted_fields(page: requests.Response) -> dict[str, str]:
-    return {k: unescape(v) for k, v in re.findall(r'name="(SAMLResponse|RelayState)" value="([^"]*)"', page.text)}
-
-
-def saml_login(client: Client, partner_browser: requests.Session) -> dict[str, str]:
-    fields = posted_fields(partner_answer(partner_browser, start(client)))
-    done = client.post(f"{SP_PATH}/acs", fields)
-    assert done.status_code == 302 and done["Location"] == f"/t/{SLUG}/", done.content[:500]
-    return fields
 
 
 def inflate(value: str) -> str:

@@ -6,12 +6,7 @@ tests/federation/test_federation_browser.py drives the same journey in Chromium.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
-
 import pytest
-import requests
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.test import Client
@@ -29,84 +24,9 @@ from orgs.tree.models import Membership
 from orgs.tree.services import organization_user_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, User
-from tests.support.partners import CLIENT_ID, CLIENT_SECRET, DNSServer, PartnerOP, start_dns_server, start_partner_op
+from tests.support.federation import make_idp, upstream_login
+from tests.support.partners import CLIENT_ID, CLIENT_SECRET, DNSServer, PartnerOP
 from tests.support.worlds import World
-
-
-@pytest.fixture(scope="module")
-def partner() -> Iterator[PartnerOP]:
-    yield from start_partner_op()
-
-
-@pytest.fixture
-def partner_ok(partner: PartnerOP) -> Iterator[PartnerOP]:
-    partner.control(mode="ok")
-    yield partner
-    partner.control(
-        mode="ok",
-        users={
-            "dana": {
-                "sub": "dana-0001",
-                "email": "dana@partner.example",
-                "email_verified": True,
-                "given_name": "Dana",
-                "family_name": "Partner",
-                "department": "labs",
-            }
-        },
-    )
-
-
-@pytest.fixture
-def dns_server() -> Iterator[DNSServer]:
-    yield from start_dns_server()
-
-
-def make_idp(world: World, partner: PartnerOP, *, verified: bool = True, **fields: Any) -> UpstreamIdP:
-    options: dict[str, Any] = {
-        "discovery_url": f"{partner.url}/.well-known/openid-configuration",
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "jit_organizations": [world.partner],
-        "jit_claim": "department",
-        "jit_claim_map": {"labs": world.root.identifier},
-        "domains": ["partner.example"],
-        **fields,
-    }
-    idp = upstream_idp_create(actor=SYSTEM, tenant=world.tenant, slug="partner", name="Partner Inc", **options)
-    if verified:
-        for domain in idp.domains.all():
-            domain_set_verified(actor=SYSTEM, domain=domain, verified=True)
-    return idp
-
-
-def upstream_login(
-    client: Client, world: World, identifier: str = "dana@partner.example", user: str = "dana", iss: str = ""
-) -> Any:
-    """Identifier-first → start → partner login form (POST with requests) → callback; the last response."""
-    slug = world.tenant.slug
-    routed = client.post(f"/t/{slug}/login/", {"identifier": identifier, "next": f"/t/{slug}/"})
-    assert routed.status_code == 303
-    assert routed["Location"].startswith(f"/t/{slug}/federation/partner/start"), routed["Location"]
-    to_partner = client.get(routed["Location"])
-    assert to_partner.status_code == 302
-    authorize = urlsplit(to_partner["Location"])
-    params = {k: v[0] for k, v in parse_qs(authorize.query).items()}
-    assert params["code_challenge_method"] == "S256" and params["nonce"] and params["state"]
-    assert params["login_hint"] == identifier
-    back = requests.post(
-        f"{authorize.scheme}://{authorize.netloc}/authorize",
-        data={**params, "username": user},
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert back.status_code == 302
-    callback = urlsplit(back.headers["Location"])
-    assert callback.path == f"/t/{slug}/federation/partner/callback"
-    query = callback.query
-    if iss:  # a mix-up: the response claims another issuer
-        query = "&".join(p for p in query.split("&") if not p.startswith("iss=")) + "&" + urlencode({"iss": iss})
-    return client.get(f"{callback.path}?{query}"), f"{callback.path}?{query}"
 
 
 def nothing_created(world: World) -> None:

@@ -31,12 +31,11 @@ from orgs.inheritance.services import settings_override_set
 from orgs.tree.services import membership_add
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.flow.test_otp_email import code_in, require_email_otp
-from tests.saml.test_saml_protocol import login_url
-from tests.saml.test_saml_sp import SP_ACS, acs_receive, response_xml, sp_metadata, sp_settings
+from tests.support.login import require_email_otp
 from tests.support.lookups import org, user
-from tests.support.mail import Inbox
+from tests.support.mail import Inbox, code_in
 from tests.support.oidc import DEMO_WEB, RP_ORIGIN, basic, demo_web_authorize, jwt_claims
+from tests.support.saml import SP_ACS, acs_receive, login_url, response_xml, sp_metadata, sp_settings
 from tests.support.webauthn import add_first_passkey, password_sign_in, with_authenticator
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

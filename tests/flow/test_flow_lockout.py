@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -15,11 +14,10 @@ from django.urls import reverse
 
 from idp.flow.services import client_ip
 from tenants.models import AuditEvent, Tenant
-from tests.flow.test_flow_login import MSG_INVALID, sign_in, without_csrf
+from tests.support.login import MSG_INVALID, MSG_LOCKED, fail, sign_in, without_csrf
 from tests.support.lookups import user
 
 pytestmark = pytest.mark.django_db
-MSG_LOCKED = "Try again later, or ask an administrator"
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +25,6 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-def fail(client: Client, identifier: str, times: int, *, slug: str = "mightybank") -> list[Any]:
-    return [sign_in(client, identifier, "wrong-password", slug=slug) for _ in range(times)]
 
 
 def signed_in(client: Client) -> bool:

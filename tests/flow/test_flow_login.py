@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from django.core.cache import cache
 from django.http import HttpRequest
-from django.test import Client, RequestFactory
-from django.urls import reverse
+from django.test import Client
 
 from idp.flow import steps
 from idp.flow.session import SESSION_AUTH, SESSION_LOGIN, current_auth, login_url
 from tenants.models import Tenant, User
+from tests.support.login import MSG_INVALID, flow_url, request_for, sign_in, submit_identifier, without_csrf
 from tests.support.lookups import user
 
 pytestmark = pytest.mark.django_db
-SLUG = "mightybank"
-MSG_INVALID = "That username and password do not match."
 
 
 @pytest.fixture(autouse=True)
@@ -29,34 +25,6 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()  # the rate-limit counters live in the (Redis) cache
     yield
     cache.clear()
-
-
-def flow_url(name: str, slug: str = SLUG, **params: str) -> str:
-    url = reverse(f"flow:{name}", kwargs={"tenant_slug": slug})
-    return f"{url}?{urlencode(params)}" if params else url
-
-
-def submit_identifier(client: Client, identifier: str, *, slug: str = SLUG, next_url: str = "") -> Any:
-    return client.post(flow_url("login", slug), {"identifier": identifier, "next": next_url})
-
-
-def sign_in(client: Client, identifier: str, password: str, *, slug: str = SLUG, next_url: str = "") -> Any:
-    """Both steps; returns the password step's response."""
-    first = submit_identifier(client, identifier, slug=slug, next_url=next_url)
-    assert first.status_code == 303, first
-    return client.post(flow_url("password", slug), {"password": password, "next": next_url})
-
-
-def without_csrf(html: str) -> str:
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", html)
-
-
-def request_for(client: Client, user_obj: object) -> HttpRequest:
-    """A request carrying the client's session and user, for calling flow's Python API."""
-    request = RequestFactory().get("/")
-    request.session = client.session
-    request.user = user_obj  # type: ignore[assignment]
-    return request
 
 
 def test_identifier_then_password_signs_in_and_records_how(demo: Tenant) -> None:

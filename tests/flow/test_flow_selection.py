@@ -19,7 +19,7 @@ from orgs.tree.selectors import EligibleOrganization, user_eligible_organization
 from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
-from tests.flow.test_flow_login import request_for, sign_in
+from tests.support.login import request_for, sign_in
 from tests.support.lookups import org, user
 
 pytestmark = pytest.mark.django_db

@@ -26,15 +26,23 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.flow.test_otp_email import code_in, require_email_otp
-from tests.passkeys.test_passkeys import enroll, post_json, url
-from tests.saml.test_saml_protocol import login_url, post_request_xml, post_sso, register_independent_sp
-from tests.saml.test_saml_protocol import signed_in as saml_signed_in
-from tests.saml.test_saml_sp import SP_ENTITY, acs_receive, form_fields, response_xml, saml_status
+from tests.support.login import require_email_otp
 from tests.support.lookups import org, user
-from tests.support.mail import Inbox
+from tests.support.mail import Inbox, code_in
 from tests.support.oidc import DEMO_WEB, demo_web_authorize, demo_web_claims, query_of, sign_in
-from tests.support.webauthn import SoftAuthenticator
+from tests.support.saml import (
+    SP_ENTITY,
+    acs_receive,
+    form_fields,
+    login_url,
+    post_request_xml,
+    post_sso,
+    register_independent_sp,
+    response_xml,
+    saml_status,
+)
+from tests.support.saml import signed_in as saml_signed_in
+from tests.support.webauthn import SoftAuthenticator, enroll, post_json, url
 
 pytestmark = pytest.mark.django_db
 MFA = "urn:canopy:acr:mfa"

@@ -17,8 +17,8 @@ from orgs.inheritance.services import settings_override_set
 from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.flow.test_flow_login import flow_url, request_for
-from tests.flow.test_flow_login import sign_in as journey_sign_in
+from tests.support.login import flow_url, request_for
+from tests.support.login import sign_in as journey_sign_in
 from tests.support.lookups import org, user
 from tests.support.oidc import DEMO_WEB, demo_web_authorize
 

@@ -24,9 +24,9 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.flow.test_otp_email import code_in, password_step
+from tests.support.login import password_step
 from tests.support.lookups import org, user
-from tests.support.mail import Inbox
+from tests.support.mail import Inbox, code_in
 
 pytestmark = pytest.mark.django_db
 SECRET = "webhook-test-secret"  # noqa: S105 - a test value
@@ -186,7 +186,7 @@ def test_the_text_is_the_organization_s_sms_template_in_the_reader_s_language(
     assert re.fullmatch(r"Código Acme \d{6}", spanish) and re.fullmatch(r"Acme code \d{6}", english)
 
 
-def test_email_then_sms_when_both_are_required(demo: Tenant, sms_server: Received, smtp: Inbox) -> None:  # noqa: F811
+def test_email_then_sms_when_both_are_required(demo: Tenant, sms_server: Received, smtp: Inbox) -> None:
     require(demo, "acme-bank", ["password", "email_otp", "sms_otp"])
     with_phone(demo)
     client = Client()

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures imported from the federation tests are parameters here
 """OpenID Connect Back-Channel Logout 1.0 with Canopy as the OP.
 
 A real relying-party HTTP server on 127.0.0.1 receives the POSTed logout tokens; each token is
@@ -34,14 +33,11 @@ from idp.oidc.services import application_create
 from tenants.actors import SYSTEM
 from tenants.audit import AuditEvent
 from tenants.models import Tenant, User
-from tests.federation.test_federation_backchannel import dana_signs_in, partner_signout
-from tests.federation.test_federation_backchannel import upstream as upstream  # noqa: PLC0414 - the fixture, reused
-from tests.federation.test_federation_saml import PartnerIdP, partner_idp, saml_idp  # noqa: F401 - fixtures
-from tests.federation.test_federation_saml_partner_logout import deliver, initiate, session_index
-from tests.federation.test_federation_saml_slo import saml_login, strict_partner  # noqa: F401 - fixtures
 from tests.support.api import client_for
+from tests.support.federation import dana_signs_in, partner_signout
+from tests.support.federation_saml import deliver, initiate, saml_login, session_index
 from tests.support.oidc import authorize_url, basic, jwt_claims, jwt_header, pkce, query_of
-from tests.support.partners import PartnerOP, start_partner_op
+from tests.support.partners import PartnerIdP, PartnerOP
 from tests.support.worlds import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -325,13 +321,8 @@ def test_a_password_reset_tells_every_rp_of_the_user(world_a: World, rp: Relying
     assert claims["sub"] == str(world_a.member.pk) and "sid" not in claims
 
 
-@pytest.fixture(scope="module")
-def partner() -> Iterator[PartnerOP]:
-    yield from start_partner_op()
-
-
 def test_the_partner_signing_dana_out_tells_canopys_rps(
-    world_a: World, upstream: UpstreamIdP, partner: PartnerOP, rp: RelyingParty
+    world_a: World, backchannel_upstream: UpstreamIdP, partner: PartnerOP, rp: RelyingParty
 ) -> None:
     tenant = world_a.tenant
     app = make_client(tenant, "rp-a", uri=f"{rp.url}/a")

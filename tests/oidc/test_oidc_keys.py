@@ -12,8 +12,7 @@ from idp.oidc import jws
 from idp.oidc.models import Application
 from tenants.actors import SYSTEM
 from tenants.services import signing_keys_rotate
-from tests.oidc.test_oidc_protocol import ISSUER, signed_in_flow, userinfo
-from tests.support.oidc import jwt_header
+from tests.support.oidc import ISSUER, jwt_header, signed_in_flow, userinfo
 
 pytestmark = pytest.mark.django_db
 

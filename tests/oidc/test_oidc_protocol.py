@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,91 +16,22 @@ from django.utils import timezone
 
 from idp.oidc.models import AccessToken, Application, Grant, RefreshToken
 from idp.oidc.services import application_create
-from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.services import tenant_create, user_create
 from tests.support.lookups import org, user
-from tests.support.oidc import DEMO_WEB, authorize_url, basic, jwt_claims, jwt_header, pkce, query_of, sign_in
+from tests.support.oidc import (
+    DEMO_WEB,
+    ISSUER,
+    Flow,
+    jwt_claims,
+    jwt_header,
+    query_of,
+    sign_in,
+    signed_in_flow,
+    userinfo,
+)
 
 pytestmark = pytest.mark.django_db
-ISSUER = "http://127.0.0.1:8000/t/mightybank"
-SCOPE = "openid profile organization"
-
-
-class Flow:
-    """One relying party's view of the provider, through Django's test client."""
-
-    def __init__(self, tenant, client_id=DEMO_WEB[0], secret=DEMO_WEB[1], redirect_uri=DEMO_WEB[2]):
-        self.tenant, self.client_id, self.secret, self.redirect_uri = tenant, client_id, secret, redirect_uri
-        self.browser = Client()
-        self.verifier, self.challenge = pkce()
-
-    def authorize(self, *, scope=SCOPE, pkce_on=True, **extra):
-        params = {
-            "client_id": self.client_id,
-            "redirect_uri": self.redirect_uri,
-            "response_type": "code",
-            "scope": scope,
-            "state": "st-1",
-            "nonce": "nonce-1",
-        }
-        if pkce_on:
-            params.update(code_challenge=self.challenge, code_challenge_method="S256")
-        params.update(extra)
-        return self.browser.get(authorize_url(self.tenant, **params))
-
-    def pick(self, response, identifier):
-        """Answer the organization picker the authorize endpoint sent us to."""
-        location = response["Location"]
-        assert "/select-organization/" in location, location
-        pick_id = query_of(location)["pick"]
-        chosen = Organization.objects.get(tenant=self.tenant, identifier=identifier)
-        answered = self.browser.post(location, {"pick": pick_id, "organization": str(chosen.pk)})
-        assert answered.status_code == 303, answered.content
-        return self.browser.get(answered["Location"])
-
-    def code_from(self, response):
-        assert response.status_code == 302, (response.status_code, response.content[:400])
-        location = response["Location"]
-        assert location.startswith(self.redirect_uri), location
-        params = query_of(location)
-        assert params["iss"] == issuer_of(self.tenant)
-        assert params["state"] == "st-1"
-        return params["code"]
-
-    def token(self, code, *, verifier=None, **extra):
-        data = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": self.redirect_uri,
-            "code_verifier": verifier or self.verifier,
-            **extra,
-        }
-        auth: dict[str, Any] = {"HTTP_AUTHORIZATION": basic(self.client_id, self.secret)} if self.secret else {}
-        if not self.secret:
-            data["client_id"] = self.client_id
-        return Client().post(f"/t/{self.tenant.slug}/oauth/token/", data, **auth)
-
-    def refresh(self, refresh_token):
-        return Client().post(
-            f"/t/{self.tenant.slug}/oauth/token/",
-            {"grant_type": "refresh_token", "refresh_token": refresh_token},
-            HTTP_AUTHORIZATION=basic(self.client_id, self.secret),
-        )
-
-
-def issuer_of(tenant):
-    return f"http://127.0.0.1:8000/t/{tenant.slug}"
-
-
-def userinfo(tenant, access_token):
-    return Client().get(f"/t/{tenant.slug}/oauth/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
-
-
-def signed_in_flow(tenant, username, **kwargs):
-    flow = Flow(tenant, **kwargs)
-    sign_in(flow.browser, tenant, user(tenant, username))
-    return flow
 
 
 # --- discovery ----------------------------------------------------------------

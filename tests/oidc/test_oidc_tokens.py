@@ -9,9 +9,8 @@ from idp.oidc.models import AccessToken
 from idp.oidc.services import application_create
 from tenants.actors import SYSTEM
 from tenants.services import tenant_create
-from tests.oidc.test_oidc_protocol import signed_in_flow, userinfo
 from tests.support.lookups import org
-from tests.support.oidc import DEMO_WEB, basic, jwt_claims, jwt_header
+from tests.support.oidc import DEMO_WEB, basic, jwt_claims, jwt_header, signed_in_flow, userinfo
 
 pytestmark = pytest.mark.django_db
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

@@ -27,28 +27,15 @@ from orgs.inheritance.services import settings_override_set
 from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.flow.test_otp_email import authorize_next, code_in, id_token_after, password_step
-from tests.flow.test_push import PushService, canopy, service  # noqa: F401 - the fixtures
-from tests.oidc.test_acr_values import journey, mfa_authorize, tokens_for
-from tests.passkeys.test_passkeys import BASE, RP_ID, _relying_party, enroll, post_json, url  # noqa: F401 - the fixture
+from tests.support.login import authenticators, authorize_next, id_token_after, password_step
 from tests.support.lookups import org, user
-from tests.support.mail import Inbox
-from tests.support.webauthn import SoftAuthenticator
+from tests.support.mail import Inbox, code_in
+from tests.support.oidc import journey, mfa_authorize, tokens_for
+from tests.support.push import PushService
+from tests.support.webauthn import BASE, RP_ID, SoftAuthenticator, enroll, post_json, url
 from tests.support.worlds import World
 
-pytestmark = pytest.mark.django_db
-
-
-def authenticators(tenant: Tenant, identifier: str, values: list[str]) -> None:
-    job = settings_override_set(
-        actor=SYSTEM,
-        tenant=tenant,
-        organization=org(tenant, identifier),
-        section="login",
-        values={"authenticators": values},
-    )
-    job_run(job.pk)
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("relying_party")]
 
 
 def identifier_step(client: Client, next_url: str, username: str) -> Any:
@@ -270,20 +257,24 @@ def test_a_password_reset_ends_the_sessions_the_account_page_lists(demo: Tenant)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_push_serves_a_step_up_where_it_is_enabled(canopy: Tenant, service: PushService) -> None:  # noqa: F811
+def test_push_serves_a_step_up_where_it_is_enabled(push_tenant: Tenant, push_service: PushService) -> None:
     """Push is on at the root but not required: a client's acr_values=mfa is met by approving on the device."""
     job_run(
         settings_override_set(
-            actor=SYSTEM, tenant=canopy, organization=None, section="login", values={"authenticators": ["password"]}
+            actor=SYSTEM,
+            tenant=push_tenant,
+            organization=None,
+            section="login",
+            values={"authenticators": ["password"]},
         ).pk
     )
     cache.clear()
     client = Client()
-    authorize, verifier = mfa_authorize(canopy)
+    authorize, verifier = mfa_authorize(push_tenant)
     answer, next_url = journey(client, client.get(authorize)["Location"])
     assert urlsplit(answer["Location"]).path == "/t/mightybank/login/push/"
-    assert client.get(answer["Location"]).status_code == 200 and service.received[-1]["user"] == "alice"
-    assert service.answer("approve").status_code == 204
+    assert client.get(answer["Location"]).status_code == 200 and push_service.received[-1]["user"] == "alice"
+    assert push_service.answer("approve").status_code == 204
     assert client.get(answer["Location"])["Location"] == next_url
     claims = tokens_for(client.get(next_url)["Location"], verifier)
     assert claims["acr"] == "urn:canopy:acr:mfa" and claims["amr"] == ["pwd", "swk"]

@@ -6,9 +6,7 @@ browser itself (Chromium's virtual authenticator) is in tests/passkeys/test_pass
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,58 +24,17 @@ from idp.saml.protocol import AC_MFA, authn_context_for
 from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
-from tenants.models import AuditEvent, Tenant, User
-from tests.flow.test_otp_email import authorize_next, id_token_after, password_step
-from tests.saml.test_saml_protocol import BASE as SAML_BASE
-from tests.saml.test_saml_protocol import idp  # noqa: F401 - the fixture
-from tests.saml.test_saml_protocol import login_url as saml_login_url
-from tests.saml.test_saml_sp import acs_receive, form_fields, response_xml
+from tenants.models import AuditEvent, Tenant
+from tests.support.login import authorize_next, id_token_after, password_step
 from tests.support.lookups import org, user
 from tests.support.oidc import sign_in
-from tests.support.webauthn import SoftAuthenticator
+from tests.support.saml import BASE as SAML_BASE
+from tests.support.saml import acs_receive, form_fields, response_xml
+from tests.support.saml import login_url as saml_login_url
+from tests.support.webauthn import BASE, RP_ID, SoftAuthenticator, enroll, post_json, url
 from tests.support.worlds import World
 
-pytestmark = pytest.mark.django_db
-BASE = "http://localhost:8000"
-RP_ID = "localhost"
-
-
-@pytest.fixture(autouse=True)
-def _relying_party(settings: Any) -> Iterator[None]:
-    settings.CANOPY_BASE_URL = BASE
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def post_json(client: Client, url: str, body: dict[str, Any]) -> Any:
-    return client.post(url, data=json.dumps(body), content_type="application/json")
-
-
-def url(tenant: Tenant, name: str) -> str:
-    return reverse(f"passkeys:{name}", kwargs={"tenant_slug": tenant.slug})
-
-
-def enroll(
-    tenant: Tenant,
-    who: User,
-    *,
-    name: str = "Laptop",
-    user_verifies: bool = True,
-    rp_id: str = RP_ID,
-    origin: str = BASE,
-) -> SoftAuthenticator:
-    """Register a software passkey for ``who`` from the account page (signed in with a password)."""
-    client = Client()
-    sign_in(client, tenant, who)
-    key = SoftAuthenticator(rp_id=rp_id, origin=origin, user_verifies=user_verifies)
-    options = post_json(client, url(tenant, "register_options"), {"mode": "account"})
-    assert options.status_code == 200, options.content
-    done = post_json(
-        client, url(tenant, "register"), {"mode": "account", "credential": key.create(options.json()), "name": name}
-    )
-    assert done.status_code == 200, done.content
-    return key
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("relying_party")]
 
 
 def passkey_sign_in(client: Client, tenant: Tenant, key: SoftAuthenticator, next_url: str = "", **answer: Any) -> Any:
@@ -370,7 +327,7 @@ def test_admins_list_and_revoke_passkeys_in_their_reach(demo: Tenant, admin_clie
     assert AuditEvent.objects.filter(tenant=demo, action="passkey.revoke", actor=user(demo, "alma")).exists()
 
 
-def test_a_passkey_sign_in_meets_a_saml_request_for_refeds_mfa(idp: dict[str, Any]) -> None:  # noqa: F811
+def test_a_passkey_sign_in_meets_a_saml_request_for_refeds_mfa(idp: dict[str, Any]) -> None:
     """SAML's AuthnContext comes from the same session methods: hwk + user is MFA there too."""
     key = enroll(idp["tenant"], user(idp["tenant"], "bob"), rp_id="127.0.0.1", origin=SAML_BASE)
     sp = {**idp["sp"], "security": {**idp["sp"]["security"], "requestedAuthnContext": [AC_MFA]}}

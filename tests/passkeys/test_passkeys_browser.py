@@ -6,7 +6,6 @@ The live server answers on http://localhost:<port> (a secure context for WebAuth
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,7 +13,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from django.core.cache import cache
-from django.core.management import call_command
 
 from idp.passkeys import services
 from idp.passkeys.models import PasskeyCredential
@@ -24,30 +22,20 @@ from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tests.support.lookups import org
 from tests.support.oidc import DEMO_WEB, basic, demo_web_authorize, jwt_claims
+from tests.support.paths import ARTIFACTS
 from tests.support.webauthn import add_first_passkey, password_sign_in, sign_out, with_authenticator
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-
-
-@pytest.fixture
-def canopy(live_server: Any, settings: Any) -> str:
-    settings.CANOPY_BASE_URL = live_server.url
-    assert urlsplit(live_server.url).hostname == "localhost"
-    cache.clear()
-    call_command("quickstart", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    ARTIFACTS.mkdir(exist_ok=True)
-    return str(live_server.url)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_add_a_passkey_then_sign_in_without_a_username_to_an_oidc_client(canopy: str, browser: Any) -> None:
+def test_add_a_passkey_then_sign_in_without_a_username_to_an_oidc_client(live_canopy: str, browser: Any) -> None:
     page, cdp, authenticator = with_authenticator(browser)
-    page.goto(f"{canopy}/t/mightybank/account/")
+    page.goto(f"{live_canopy}/t/mightybank/account/")
     page.wait_for_url("**/t/mightybank/login/**")
     password_sign_in(page, "alice")
-    page.wait_for_url(f"{canopy}/t/mightybank/account/")
+    page.wait_for_url(f"{live_canopy}/t/mightybank/account/")
     page.get_by_label("Name for a new passkey (optional)").fill("Test laptop")
     page.get_by_role("button", name="Add a passkey").click()
     page.wait_for_selector("text=Test laptop")
@@ -58,11 +46,11 @@ def test_add_a_passkey_then_sign_in_without_a_username_to_an_oidc_client(canopy:
         "+", "-"
     ).replace("/", "_")
     page.screenshot(path=str(ARTIFACTS / "account-passkeys.png"), full_page=True)
-    sign_out(page, canopy)
+    sign_out(page, live_canopy)
 
     tenant = Tenant.objects.get(slug="mightybank")
     path, verifier = demo_web_authorize(tenant, scope="openid", state="st-pk", nonce="n-pk")
-    page.goto(canopy + path)
+    page.goto(live_canopy + path)
     page.wait_for_url("**/t/mightybank/login/**")
     page.get_by_role("link", name="Sign in with a passkey").click()
     page.wait_for_url("**/t/mightybank/passkeys/sign-in/**")
@@ -73,7 +61,7 @@ def test_add_a_passkey_then_sign_in_without_a_username_to_an_oidc_client(canopy:
     query = parse_qs(urlsplit(callback.value.url).query)
     assert query["state"] == ["st-pk"]
     token = requests.post(
-        f"{canopy}/t/mightybank/oauth/token/",
+        f"{live_canopy}/t/mightybank/oauth/token/",
         data={
             "grant_type": "authorization_code",
             "code": query["code"][0],
@@ -90,29 +78,31 @@ def test_add_a_passkey_then_sign_in_without_a_username_to_an_oidc_client(canopy:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_answer_for_another_relying_party_is_refused_on_the_page(canopy: str, browser: Any, settings: Any) -> None:
+def test_an_answer_for_another_relying_party_is_refused_on_the_page(
+    live_canopy: str, browser: Any, settings: Any
+) -> None:
     """The authenticator signs for ``localhost``; the server then expects another RP id and must refuse."""
     page, _, _ = with_authenticator(browser)
-    add_first_passkey(page, canopy, "alice")
+    add_first_passkey(page, live_canopy, "alice")
 
     def expect_another_rp(route: Any) -> None:
-        settings.CANOPY_BASE_URL = canopy.replace("localhost", "login.example")
+        settings.CANOPY_BASE_URL = live_canopy.replace("localhost", "login.example")
         route.continue_()
 
     page.route("**/t/mightybank/passkeys/authenticate/", expect_another_rp)
-    page.goto(f"{canopy}/t/mightybank/passkeys/sign-in/")
+    page.goto(f"{live_canopy}/t/mightybank/passkeys/sign-in/")
     page.get_by_role("button", name="Sign in with a passkey").click()
     alert = page.locator("#passkey-error")
     alert.wait_for(state="visible")
     assert alert.inner_text() == services.MSG_NOT_VERIFIED
-    settings.CANOPY_BASE_URL = canopy
-    page.goto(f"{canopy}/t/mightybank/account/")
+    settings.CANOPY_BASE_URL = live_canopy
+    page.goto(f"{live_canopy}/t/mightybank/account/")
     page.wait_for_url("**/t/mightybank/login/**")  # not signed in
     page.context.close()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_mexbanco_asks_for_a_passkey_after_the_password(canopy: str, browser: Any) -> None:
+def test_mexbanco_asks_for_a_passkey_after_the_password(live_canopy: str, browser: Any) -> None:
     tenant = Tenant.objects.get(slug="mightybank")
     job = settings_override_set(
         actor=SYSTEM,
@@ -124,7 +114,7 @@ def test_mexbanco_asks_for_a_passkey_after_the_password(canopy: str, browser: An
     job_run(job.pk)
     cache.clear()
     page, cdp, authenticator = with_authenticator(browser)
-    start = f"{canopy}/t/mightybank/login/?next=/t/mightybank/%3Forganization%3Dmexbanco"
+    start = f"{live_canopy}/t/mightybank/login/?next=/t/mightybank/%3Forganization%3Dmexbanco"
     page.goto(start)
     password_sign_in(page, "bob")
     page.wait_for_url("**/t/mightybank/passkeys/verify/**")
@@ -132,7 +122,7 @@ def test_mexbanco_asks_for_a_passkey_after_the_password(canopy: str, browser: An
     page.wait_for_url("**/t/mightybank/?organization=mexbanco")
     assert "Signed in to MightyBank as bob" in page.inner_text("main")
     assert len(cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]) == 1
-    sign_out(page, canopy)
+    sign_out(page, live_canopy)
 
     page.goto(start)
     password_sign_in(page, "bob")

@@ -8,7 +8,6 @@ again with the independent SP (python3-saml) reading the response.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,15 +23,9 @@ from orgs.tree.models import Membership, Organization
 from orgs.tree.services import acts_for_add, membership_add, membership_remove, organization_update
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
-from tests.saml.test_saml_protocol import login_url, register_independent_sp, signed_in
-from tests.saml.test_saml_sp import acs_receive, form_fields, saml_status
+from tests.support.saml import acs_receive, form_fields, login_url, saml_status, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def idp(demo: Tenant, settings: Any, tmp_path: Path) -> dict[str, Any]:
-    return register_independent_sp(demo, settings, tmp_path)
 
 
 def org(tenant: Tenant, identifier: str) -> Organization:

@@ -19,14 +19,7 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
 from idp.saml.models import ServiceProvider
 from orgs.tree.models import Organization
-from tests.saml.test_saml_sp import (
-    ORG_ATTRIBUTES,
-    SP_ENTITY,
-    acs_receive,
-    sp_metadata,
-    sp_request,
-    sp_settings,
-)
+from tests.support.saml import ORG_ATTRIBUTES, SP_ENTITY, SpBrowser, acs_receive, sp_metadata, sp_request, sp_settings
 
 pytestmark = pytest.mark.browser
 
@@ -42,43 +35,6 @@ def canopy(live_server: Any, settings: Any, tmp_path: Path) -> dict[str, Any]:
     path.write_bytes(sp_metadata(sp))
     call_command("add_saml_sp", "--tenant", "mightybank", "--metadata-file", str(path), stdout=io.StringIO())
     return {"base": live_server.url, "sp": sp}
-
-
-class SpBrowser:
-    """One browser context; the SP's endpoints on 127.0.0.1:8766 are intercepted and recorded."""
-
-    def __init__(self, browser: Any) -> None:
-        self.context = browser.new_context()
-        self.posts: list[dict[str, str]] = []
-        self.gets: list[str] = []
-        self.context.route(lambda url: url.startswith("http://127.0.0.1:8766/"), self._catch)
-        self.page = self.context.new_page()
-
-    def _catch(self, route: Any) -> None:
-        request = route.request
-        if request.method == "POST":
-            form = parse_qs(request.post_data or "")
-            self.posts.append({k: v[0] for k, v in form.items()})
-        else:
-            self.gets.append(request.url)
-        route.fulfill(status=200, content_type="text/plain", body="service provider")
-
-    def sign_in(self, url: str, username: str, pick: str | None) -> dict[str, str]:
-        page = self.page
-        page.goto(url)
-        page.fill("input[name=identifier]", username)
-        page.click("button[type=submit]")
-        page.fill("input[name=password]", f"{username}-demo-pass")
-        page.click("button[type=submit]")
-        if pick is not None:
-            page.wait_for_selector("#org-list")
-            page.click(f"#org-list button:has-text('{pick}')")
-        page.wait_for_url("http://127.0.0.1:8766/**")
-        assert self.posts, "the browser never posted to the SP's ACS"
-        return self.posts[-1]
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.mark.django_db(transaction=True)

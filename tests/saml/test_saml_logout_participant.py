@@ -7,7 +7,6 @@ signed LogoutResponse comes back, and the browser ends where the logout page sai
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,16 +14,16 @@ import pytest
 from django.test import Client
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
-from tenants.models import Tenant
-from tests.saml.test_saml_protocol import login_url, register_independent_sp, signed_in
-from tests.saml.test_saml_sp import acs_receive, form_fields, path_and_query, sp_request
+from tests.support.saml import (
+    acs_receive,
+    form_fields,
+    login_url,
+    path_and_query,
+    signed_in,
+    sp_request,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def idp(demo: Tenant, settings: Any, tmp_path: Path) -> dict[str, Any]:
-    return register_independent_sp(demo, settings, tmp_path)
 
 
 def signed_in_at_the_sp(idp: dict) -> Client:

@@ -7,10 +7,7 @@ changes between steps (new endpoints and key, an error status, a DTD, too large,
 from __future__ import annotations
 
 import io
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,72 +19,30 @@ from idp.saml import services as saml_services
 from idp.saml.models import ServiceProvider
 from idp.saml.tasks import refresh_sp_metadata
 from tenants.models import AuditEvent, Tenant, User
-from tests.saml.test_saml_sp import keypair, sp_metadata, sp_settings
+from tests.support.saml import REFRESH_SP_ENTITY, SpMetadataServer, sp_metadata, sp_metadata_for, sp_settings
 
 pytestmark = pytest.mark.django_db
-ENTITY = "https://refresh.example/sp"
-
-
-class MetadataServer:
-    """Answers GET with whatever ``status``/``body``/``delay`` say at that moment."""
-
-    def __init__(self) -> None:
-        self.status, self.body, self.delay = 200, b"", 0.0
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                time.sleep(owner.delay)
-                self.send_response(owner.status)
-                self.send_header("Content-Type", "application/samlmetadata+xml")
-                self.send_header("Content-Length", str(len(owner.body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(owner.body)
-                except OSError:
-                    pass  # the client gave up (timeout or size cap)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/metadata"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
-def served() -> Iterator[MetadataServer]:
-    server = MetadataServer()
+def served() -> Iterator[SpMetadataServer]:
+    server = SpMetadataServer()
     yield server
     server.close()
 
 
-def metadata(idp_metadata: str, *, base: str, cert_label: str = "sp") -> bytes:
-    """The SP's metadata: ACS/SLO under ``base``, signing certificate of ``cert_label``."""
-    settings = sp_settings(idp_metadata, entity_id=ENTITY, base=base)
-    settings["sp"]["x509cert"] = keypair(cert_label)[1]
-    settings["sp"]["privateKey"] = keypair(cert_label)[0]
-    return sp_metadata(settings)
-
-
 @pytest.fixture
-def registered(demo: Tenant, served: MetadataServer) -> dict[str, Any]:
+def registered(demo: Tenant, served: SpMetadataServer) -> dict[str, Any]:
     """An SP registered with ``add_saml_sp --metadata-url`` against the local server."""
     idp_metadata = Client().get("/t/mightybank/saml/metadata").content.decode()
-    served.body = metadata(idp_metadata, base="https://one.example")
+    served.body = sp_metadata_for(idp_metadata, base="https://one.example")
     call_command("add_saml_sp", "--tenant", "mightybank", "--metadata-url", served.url, stdout=io.StringIO())
-    return {"idp_metadata": idp_metadata, "sp": ServiceProvider.objects.get(tenant=demo, entity_id=ENTITY)}
+    return {"idp_metadata": idp_metadata, "sp": ServiceProvider.objects.get(tenant=demo, entity_id=REFRESH_SP_ENTITY)}
 
 
-def test_the_beat_job_applies_new_endpoints_and_keys(registered: dict, served: MetadataServer) -> None:
+def test_the_beat_job_applies_new_endpoints_and_keys(registered: dict, served: SpMetadataServer) -> None:
     old_cert = registered["sp"].signing_certificates
-    served.body = metadata(registered["idp_metadata"], base="https://two.example", cert_label="rolled")
+    served.body = sp_metadata_for(registered["idp_metadata"], base="https://two.example", cert_label="rolled")
     assert refresh_sp_metadata() == {"ok": 1, "failed": 0}
     sp = ServiceProvider.objects.get(pk=registered["sp"].pk)
     assert sp.acs[0]["url"] == "https://two.example/acs" and sp.slo[0]["url"] == "https://two.example/sls"
@@ -113,7 +68,7 @@ def test_the_beat_job_applies_new_endpoints_and_keys(registered: dict, served: M
     ],
 )
 def test_a_failed_fetch_keeps_the_old_data_and_says_why(
-    registered: dict, served: MetadataServer, monkeypatch: Any, answer: dict, message: str
+    registered: dict, served: SpMetadataServer, monkeypatch: Any, answer: dict, message: str
 ) -> None:
     monkeypatch.setattr(saml_services, "METADATA_TIMEOUT_SECONDS", 1)  # bounded: a slow server is dropped after 1 s
     before = ServiceProvider.objects.get(pk=registered["sp"].pk)
@@ -125,7 +80,7 @@ def test_a_failed_fetch_keeps_the_old_data_and_says_why(
     elif "body" in answer:
         served.body = answer["body"]
     else:
-        served.body = metadata(registered["idp_metadata"], base="https://two.example")
+        served.body = sp_metadata_for(registered["idp_metadata"], base="https://two.example")
     assert refresh_sp_metadata() == {"ok": 0, "failed": 1}
     sp = ServiceProvider.objects.get(pk=before.pk)
     assert message in sp.metadata_error
@@ -135,7 +90,7 @@ def test_a_failed_fetch_keeps_the_old_data_and_says_why(
     assert event.data["ok"] is False and message in event.data["error"]
 
 
-def test_a_refresh_never_drops_the_signed_requests_requirement(registered: dict, served: MetadataServer) -> None:
+def test_a_refresh_never_drops_the_signed_requests_requirement(registered: dict, served: SpMetadataServer) -> None:
     from idp.saml.services import service_provider_update
     from tenants.actors import SYSTEM
 
@@ -143,7 +98,7 @@ def test_a_refresh_never_drops_the_signed_requests_requirement(registered: dict,
     without_key = sp_settings(
         registered["idp_metadata"],
         sign_requests=False,
-        entity_id=ENTITY,
+        entity_id=REFRESH_SP_ENTITY,
         base="https://one.example",
         logoutRequestSigned=False,
         logoutResponseSigned=False,
@@ -157,12 +112,12 @@ def test_a_refresh_never_drops_the_signed_requests_requirement(registered: dict,
 
 
 def test_admin_action_refreshes_now_and_shows_the_error(
-    registered: dict, served: MetadataServer, admin_client_for: Any
+    registered: dict, served: SpMetadataServer, admin_client_for: Any
 ) -> None:
     sam = User.objects.get(tenant=registered["sp"].tenant, username="sam")  # the quickstart's tenant admin
     client = admin_client_for(sam)
     changelist = reverse("admin:saml_serviceprovider_changelist")
-    served.body = metadata(registered["idp_metadata"], base="https://three.example")
+    served.body = sp_metadata_for(registered["idp_metadata"], base="https://three.example")
     page = client.post(
         changelist, {"action": "refresh_metadata", "_selected_action": [registered["sp"].pk]}, follow=True
     )
@@ -180,10 +135,10 @@ def test_admin_action_refreshes_now_and_shows_the_error(
 
 
 def test_admin_of_another_tenant_cannot_refresh_or_see_it(
-    registered: dict, served: MetadataServer, world_a: Any, admin_client_for: Any
+    registered: dict, served: SpMetadataServer, world_a: Any, admin_client_for: Any
 ) -> None:
     client = admin_client_for(world_a.admin)
-    served.body = metadata(registered["idp_metadata"], base="https://evil.example")
+    served.body = sp_metadata_for(registered["idp_metadata"], base="https://evil.example")
     client.post(
         reverse("admin:saml_serviceprovider_changelist"),
         {"action": "refresh_metadata", "_selected_action": [registered["sp"].pk]},
@@ -198,7 +153,7 @@ def test_admin_of_another_tenant_cannot_refresh_or_see_it(
 def test_an_sp_from_a_file_is_not_fetched(demo: Tenant, tmp_path: Any) -> None:
     idp_metadata = Client().get("/t/mightybank/saml/metadata").content.decode()
     path = tmp_path / "sp.xml"
-    path.write_bytes(metadata(idp_metadata, base="https://file.example"))
+    path.write_bytes(sp_metadata_for(idp_metadata, base="https://file.example"))
     call_command("add_saml_sp", "--tenant", "mightybank", "--metadata-file", str(path), stdout=io.StringIO())
     assert refresh_sp_metadata() == {"ok": 0, "failed": 0}
 

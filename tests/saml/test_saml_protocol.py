@@ -24,89 +24,32 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
-from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
-from onelogin.saml2.settings import OneLogin_Saml2_Settings
-from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from idp.saml.models import ServiceProvider
 from orgs.tree.models import Organization
 from tenants.models import Tenant, User
-from tests.saml.test_saml_sp import (
+from tests.support.saml import (
+    BASE,
     ORG_ATTRIBUTES,
     SP_ENTITY,
+    SSO_REDIRECT,
     acs_receive,
     form_fields,
     keypair,
+    login_url,
     path_and_query,
+    post_request_xml,
+    post_sso,
     response_xml,
     saml_status,
+    signed_in,
     sp_metadata,
     sp_request,
     sp_settings,
 )
 
 pytestmark = pytest.mark.django_db
-BASE = "http://127.0.0.1:8000"
-SSO_REDIRECT = "/t/mightybank/saml/sso/redirect"
-SSO_POST = "/t/mightybank/saml/sso/post"
-
-
-@pytest.fixture
-def idp(demo: Tenant, settings: Any, tmp_path: Path) -> dict[str, Any]:
-    """The demo tenant with the independent SP registered from its own metadata (signing key included)."""
-    return register_independent_sp(demo, settings, tmp_path)
-
-
-def register_independent_sp(demo: Tenant, settings: Any, tmp_path: Path) -> dict[str, Any]:
-    settings.CANOPY_BASE_URL = BASE
-    metadata = Client().get("/t/mightybank/saml/metadata").content.decode()
-    sp = sp_settings(metadata)
-    path = tmp_path / "sp.xml"
-    path.write_bytes(sp_metadata(sp))
-    call_command("add_saml_sp", "--tenant", "mightybank", "--metadata-file", str(path), stdout=io.StringIO())
-    return {"tenant": demo, "metadata": metadata, "sp": sp, "model": ServiceProvider.objects.get(entity_id=SP_ENTITY)}
-
-
-def signed_in(username: str, tenant: Tenant, *, auth_time: int | None = None) -> Client:
-    user = User.objects.get(tenant=tenant, username=username)
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session["canopy.auth"] = {
-        "tenant_id": tenant.pk,
-        "user_id": user.pk,
-        "auth_time": auth_time or int(time.time()),
-        "amr": ["pwd"],
-        "acr": "urn:canopy:acr:pwd",
-    }
-    session.save()
-    return client
-
-
-def login_url(settings: dict, *, relay: str = "relay-123", **kwargs: Any) -> tuple[str, str]:
-    auth = OneLogin_Saml2_Auth(sp_request(path="/login"), settings)
-    url = auth.login(return_to=relay, **kwargs)
-    return path_and_query(url), auth.get_last_request_id()
-
-
-def post_request_xml(settings: dict, *, sign: bool = True, mutate: Any = None) -> tuple[str, str]:
-    """An AuthnRequest for the HTTP-POST binding, enveloped-signed like an SP would."""
-    parsed = OneLogin_Saml2_Settings(settings)
-    request = OneLogin_Saml2_Authn_Request(parsed)
-    xml = request.get_xml()
-    xml = xml.replace("sso/redirect", "sso/post")  # Destination = the POST endpoint
-    if mutate is not None:
-        xml = mutate(xml)
-    if sign:
-        key, cert = keypair()
-        xml = OneLogin_Saml2_Utils.add_sign(xml, key, cert, sign_algorithm=C.RSA_SHA256, digest_algorithm=C.SHA256)
-        xml = xml.decode() if isinstance(xml, bytes) else xml
-    return xml, request.get_id()
-
-
-def post_sso(client: Client, xml: str, relay: str = "relay-post", query: str = "") -> Any:
-    return client.post(SSO_POST + query, {"SAMLRequest": base64.b64encode(xml.encode()).decode(), "RelayState": relay})
 
 
 def assert_no_assertion(response: Any) -> None:

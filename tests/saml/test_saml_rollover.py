@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,18 +20,19 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from idp.saml import crypto
 from tenants.actors import SYSTEM
 from tenants.keys import overlap_keys
-from tenants.models import SigningKey, Tenant
+from tenants.models import SigningKey
 from tenants.services import signing_keys_prune, signing_keys_rotate
-from tests.saml.test_saml_protocol import login_url, register_independent_sp, signed_in
-from tests.saml.test_saml_sp import acs_receive, form_fields, response_xml, sp_settings
+from tests.support.saml import (
+    acs_receive,
+    form_fields,
+    login_url,
+    response_xml,
+    signed_in,
+    sp_settings,
+)
 
 pytestmark = pytest.mark.django_db
 METADATA = "/t/mightybank/saml/metadata"
-
-
-@pytest.fixture
-def idp(demo: Tenant, settings: Any, tmp_path: Path) -> dict[str, Any]:
-    return register_independent_sp(demo, settings, tmp_path)
 
 
 def published_certs(metadata: str) -> list[str]:

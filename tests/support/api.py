@@ -82,3 +82,16 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
     assert {"type", "title", "status", "detail"} <= set(body)
     assert body["status"] == status
     return body
+
+
+IDP = {  # an upstream OIDC IdP as ``POST upstream-idps/`` takes it (endpoints given, no discovery)
+    "slug": "partner",
+    "name": "Partner Inc",
+    "issuer": "https://idp.partner.example",
+    "authorization_endpoint": "https://idp.partner.example/authorize",
+    "token_endpoint": "https://idp.partner.example/token",
+    "jwks_uri": "https://idp.partner.example/jwks",
+    "client_id": "canopy",
+    "client_secret": "partner-secret-value",
+    "jit_organizations": ["acme-bank"],
+}

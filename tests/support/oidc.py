@@ -16,7 +16,9 @@ from authlib.integrations.requests_client import OAuth2Session
 from django.test import Client
 from joserfc.jwk import KeySet
 
+from orgs.tree.models import Organization
 from tenants.models import Tenant, User
+from tests.support import lookups
 
 DEMO_WEB = ("demo-web", "demo-web-secret", "http://127.0.0.1:8765/callback")
 RP_ORIGIN = "http://127.0.0.1:8765"  # the relying party's address in browser tests: nothing listens there
@@ -152,3 +154,123 @@ def catch_rp_callbacks(page: Any) -> list[str]:
 
     page.route(f"{RP_ORIGIN}/**", catch_callback)
     return landed
+
+
+# --- one relying party through Django's test client (the protocol tests) -------------------------------
+
+ISSUER = "http://127.0.0.1:8000/t/mightybank"
+SCOPE = "openid profile organization"
+MFA = "urn:canopy:acr:mfa"
+
+
+class Flow:
+    """One relying party's view of the provider, through Django's test client."""
+
+    def __init__(
+        self,
+        tenant: Tenant,
+        client_id: str = DEMO_WEB[0],
+        secret: str = DEMO_WEB[1],
+        redirect_uri: str = DEMO_WEB[2],
+    ) -> None:
+        self.tenant, self.client_id, self.secret, self.redirect_uri = tenant, client_id, secret, redirect_uri
+        self.browser = Client()
+        self.verifier, self.challenge = pkce()
+
+    def authorize(self, *, scope: str = SCOPE, pkce_on: bool = True, **extra: str) -> Any:
+        params = {
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "response_type": "code",
+            "scope": scope,
+            "state": "st-1",
+            "nonce": "nonce-1",
+        }
+        if pkce_on:
+            params.update(code_challenge=self.challenge, code_challenge_method="S256")
+        params.update(extra)
+        return self.browser.get(authorize_url(self.tenant, **params))
+
+    def pick(self, response: Any, identifier: str) -> Any:
+        """Answer the organization picker the authorize endpoint sent us to."""
+        location = response["Location"]
+        assert "/select-organization/" in location, location
+        pick_id = query_of(location)["pick"]
+        chosen = Organization.objects.get(tenant=self.tenant, identifier=identifier)
+        answered = self.browser.post(location, {"pick": pick_id, "organization": str(chosen.pk)})
+        assert answered.status_code == 303, answered.content
+        return self.browser.get(answered["Location"])
+
+    def code_from(self, response: Any) -> str:
+        assert response.status_code == 302, (response.status_code, response.content[:400])
+        location = response["Location"]
+        assert location.startswith(self.redirect_uri), location
+        params = query_of(location)
+        assert params["iss"] == issuer_of(self.tenant)
+        assert params["state"] == "st-1"
+        return params["code"]
+
+    def token(self, code: str, *, verifier: str | None = None, **extra: str) -> Any:
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": verifier or self.verifier,
+            **extra,
+        }
+        auth: dict[str, Any] = {"HTTP_AUTHORIZATION": basic(self.client_id, self.secret)} if self.secret else {}
+        if not self.secret:
+            data["client_id"] = self.client_id
+        return Client().post(f"/t/{self.tenant.slug}/oauth/token/", data, **auth)
+
+    def refresh(self, refresh_token: str) -> Any:
+        return Client().post(
+            f"/t/{self.tenant.slug}/oauth/token/",
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+            HTTP_AUTHORIZATION=basic(self.client_id, self.secret),
+        )
+
+
+def issuer_of(tenant: Tenant) -> str:
+    return f"http://127.0.0.1:8000/t/{tenant.slug}"
+
+
+def userinfo(tenant: Tenant, access_token: str) -> Any:
+    return Client().get(f"/t/{tenant.slug}/oauth/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
+
+
+def signed_in_flow(tenant: Tenant, username: str, **kwargs: Any) -> Flow:
+    """A ``Flow`` whose browser a demo user signed in to (a password sign-in)."""
+    flow = Flow(tenant, **kwargs)
+    sign_in(flow.browser, tenant, lookups.user(tenant, username))
+    return flow
+
+
+# --- step-up (acr_values) ---------------------------------------------------------------------------
+
+
+def mfa_authorize(tenant: Tenant, **extra: str) -> tuple[str, str]:
+    """demo-web asking for ``acr_values=urn:canopy:acr:mfa`` at an organization that needs no second factor."""
+    return demo_web_authorize(
+        tenant,
+        scope="openid organization",
+        state="st-acr",
+        nonce="n-acr",
+        organization="mightybank-americas",  # requires no second factor
+        acr_values=MFA,
+        **extra,
+    )
+
+
+def journey(client: Client, login_location: str, username: str = "alice") -> Any:
+    """From a redirect to flow:login: identifier, then password; the password step's answer and ``next``."""
+    next_url = parse_qs(urlsplit(login_location).query)["next"][0]
+    r = client.post("/t/mightybank/login/", {"identifier": username, "next": next_url})
+    assert r.status_code == 303, r.content[:300]
+    return client.post(r["Location"], {"password": f"{username}-demo-pass", "next": next_url}), next_url
+
+
+def tokens_for(location: str, verifier: str) -> dict[str, Any]:
+    """The ID token claims demo-web gets for the code in ``location`` (its redirect URI)."""
+    assert location.startswith(DEMO_WEB[2]), location
+    return demo_web_claims(location, verifier)

@@ -20,6 +20,11 @@ from typing import Any
 import cbor2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.test import Client
+from django.urls import reverse
+
+from tenants.models import Tenant, User
+from tests.support.oidc import sign_in
 
 FLAG_UP, FLAG_UV, FLAG_AT = 0x01, 0x04, 0x40
 
@@ -164,3 +169,39 @@ def add_first_passkey(page: Any, base: str, username: str) -> None:
     page.get_by_role("button", name="Add a passkey").click()
     page.wait_for_selector("text=Passkey 1")
     sign_out(page, base)
+
+
+# --- Canopy's passkey endpoints through Django's test client --------------------------------------------
+
+BASE = "http://localhost:8000"  # CANOPY_BASE_URL of the passkey tests (the ``relying_party`` fixture)
+RP_ID = "localhost"
+
+
+def post_json(client: Client, url: str, body: dict[str, Any]) -> Any:
+    return client.post(url, data=json.dumps(body), content_type="application/json")
+
+
+def url(tenant: Tenant, name: str) -> str:
+    return reverse(f"passkeys:{name}", kwargs={"tenant_slug": tenant.slug})
+
+
+def enroll(
+    tenant: Tenant,
+    who: User,
+    *,
+    name: str = "Laptop",
+    user_verifies: bool = True,
+    rp_id: str = RP_ID,
+    origin: str = BASE,
+) -> SoftAuthenticator:
+    """Register a software passkey for ``who`` from the account page (signed in with a password)."""
+    client = Client()
+    sign_in(client, tenant, who)
+    key = SoftAuthenticator(rp_id=rp_id, origin=origin, user_verifies=user_verifies)
+    options = post_json(client, url(tenant, "register_options"), {"mode": "account"})
+    assert options.status_code == 200, options.content
+    done = post_json(
+        client, url(tenant, "register"), {"mode": "account", "credential": key.create(options.json()), "name": name}
+    )
+    assert done.status_code == 200, done.content
+    return key

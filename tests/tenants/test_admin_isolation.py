@@ -56,9 +56,7 @@ def test_changelists_list_no_row_of_another_tenant(world_a, world_b, admin_clien
     client = admin_client_for(world_a.admin)
     for model in scoped_models():
         theirs = rows_of(model, world_b.tenant)
-        assert theirs, (
-            f"the fixture world has no {model.__name__} row: add its rows to the world (tests/support/worlds/)"
-        )
+        assert theirs, f"the fixture world has no {model.__name__} row: add it to tests/support/worlds/"
         mine = rows_of(model, world_a.tenant)
         for query in ("", "?q=tenant-b", "?q=alice", f"?tenant__id__exact={world_b.tenant.pk}"):
             response = client.get(admin_url(model, "changelist") + query)

@@ -1,4 +1,5 @@
-"""Partner processes for the federation tests: the independent OIDC OP and a DNS server."""
+"""Partner processes for the federation tests: the independent OIDC OP (``oidc_op.py``), the SAML IdP
+(``saml_idp.py``), each its own process started from here, and a DNS server."""
 
 from __future__ import annotations
 
@@ -43,6 +44,30 @@ def start_partner_op() -> Iterator[PartnerOP]:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
         yield PartnerOP(f"http://127.0.0.1:{port}", proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class PartnerIdP:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def control(self, **state: Any) -> None:
+        requests.post(f"{self.url}/control", json=state, timeout=5).raise_for_status()
+
+
+def start_partner_idp(sp_entity_id: str, sp_acs_url: str) -> Iterator[PartnerIdP]:
+    """The SAML IdP process (pysaml2), told the SP's entity id and ACS URL; stopped at the end."""
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603 - our own script
+        [sys.executable, str(HERE / "saml_idp.py"), str(port), sp_entity_id, sp_acs_url],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        yield PartnerIdP(f"http://127.0.0.1:{port}")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
