@@ -1,6 +1,6 @@
 """One redirect-URI rule for every way a client is registered: exact URIs, https or loopback http.
 
-The rule lives in idp.oidc.services; the API (tests/api/test_api_integrations.py), the admin and the
+The rule lives in idp.oidc.services; the API (tests/api/test_integrations.py), the admin and the
 ``create_oidc_client`` command all reach it.
 """
 

@@ -1,7 +1,7 @@
 """Passkeys through Canopy's own endpoints, with a software authenticator (tests/support/webauthn.py).
 
 Real bytes all the way: CBOR attestation objects, ES256 signatures, py_webauthn's checks. The
-browser itself (Chromium's virtual authenticator) is in tests/passkeys/test_passkeys_browser.py.
+browser itself (Chromium's virtual authenticator) is in tests/passkeys/test_ceremonies_browser.py.
 """
 
 from __future__ import annotations

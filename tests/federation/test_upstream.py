@@ -1,7 +1,7 @@
 """Upstream OIDC sign-in against an independent partner OP (tests/support/partners/oidc_op.py, its own process).
 
 The browser part is played by Django's test client and ``requests`` (the partner's login form);
-tests/federation/test_federation_browser.py drives the same journey in Chromium.
+tests/federation/test_browser.py drives the same journey in Chromium.
 """
 
 from __future__ import annotations

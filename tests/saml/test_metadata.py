@@ -1,4 +1,4 @@
-"""The independent service provider (OneLogin python3-saml) the SAML tests sign in with, and its checks of the metadata.
+"""Canopy's IdP metadata as the independent service provider (OneLogin python3-saml, tests/support/saml.py) reads it.
 
 Nothing here imports Canopy's SAML code: the SP sees only HTTP and XML.
 """
@@ -16,7 +16,6 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 
-# --- the metadata as an SP sees it ---------------------------------------------------------------
 @pytest.mark.django_db
 def test_metadata_is_signed_and_parseable_by_an_independent_sp(demo: Any, settings: Any) -> None:
     settings.CANOPY_BASE_URL = "https://idp.example"
