@@ -33,6 +33,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from idp.saml.models import ServiceProvider
 from tenants.models import Tenant, User
+from tests.support.oidc import sign_in
 
 SP_ENTITY = "http://127.0.0.1:8766/metadata"
 SP_ACS = "http://127.0.0.1:8766/acs"
@@ -170,18 +171,8 @@ def register_independent_sp(demo: Tenant, settings: Any, tmp_path: Path) -> dict
 
 def signed_in(username: str, tenant: Tenant, *, auth_time: int | None = None) -> Client:
     """A browser with a password sign-in of ``username`` (what the login journey leaves in the session)."""
-    user = User.objects.get(tenant=tenant, username=username)
     client = Client()
-    client.force_login(user)
-    session = client.session
-    session["canopy.auth"] = {
-        "tenant_id": tenant.pk,
-        "user_id": user.pk,
-        "auth_time": auth_time or int(time.time()),
-        "amr": ["pwd"],
-        "acr": "urn:canopy:acr:pwd",
-    }
-    session.save()
+    sign_in(client, tenant, User.objects.get(tenant=tenant, username=username), auth_time=auth_time)
     return client
 
 
