@@ -1,29 +1,48 @@
-"""Shared fixtures: tenants, the demo data, a second tenant's world, admin clients."""
+"""Shared fixtures: tenants, the demo data, a second tenant's world, admin clients, a Celery worker, Chromium, SMTP.
+
+Helpers they use (and tests import) live in ``tests/support/``; nothing imports this module.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
+import socket
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
+from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 
-from orgs.tree.models import ActsForLink, Membership, Organization, OrganizationDomain
-from orgs.tree.services import acts_for_add, domain_add, membership_add, organization_create, organization_user_create
+from idp.federation.backchannel import backchannel_logout_uri
+from idp.federation.logout import logout_return_url
+from idp.federation.models import UpstreamIdP
+from idp.federation.services import domain_set_verified, upstream_idp_create
+from orgs.inheritance.propagation import job_run
+from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
-from tenants.services import signing_keys_rotate, tenant_create, user_create
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.federation import make_idp
+from tests.support.federation_saml import SP_PATH
+from tests.support.partners import (
+    DNSServer,
+    PartnerIdP,
+    PartnerOP,
+    start_dns_server,
+    start_partner_idp,
+    start_partner_op,
+)
+from tests.support.paths import ARTIFACTS
+from tests.support.processes import spawn_celery_worker, stop_celery_worker, tasks_sent_to
+from tests.support.push import SECRET, PushService
+from tests.support.saml import register_independent_sp
+from tests.support.worlds import World, build_world
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,75 +70,6 @@ def demo(db: None) -> Tenant:
     return Tenant.objects.get(slug="mightybank")
 
 
-def org(tenant: Tenant, identifier: str) -> Organization:
-    return Organization.objects.get(tenant=tenant, identifier=identifier)
-
-
-def user(tenant: Tenant, username: str) -> User:
-    return User.objects.get(tenant=tenant, username=username)
-
-
-@dataclass
-class World:
-    """Every kind of tenant-owned row, in one tenant."""
-
-    tenant: Tenant
-    admin: User
-    root: Organization
-    child: Organization
-    partner: Organization
-    member: User
-    membership: Membership
-    domain: OrganizationDomain
-    link: ActsForLink
-
-
-def build_world(slug: str, *, username_prefix: str = "") -> World:
-    tenant = tenant_create(actor=SYSTEM, slug=slug, display_name=slug.title())
-    admin = user_create(
-        actor=SYSTEM,
-        tenant=tenant,
-        username="sam",
-        email=f"sam@{slug}.example",
-        password="sam-demo-pass",
-        is_tenant_admin_flag=True,
-        validate_password_strength=False,
-    )
-    root = organization_create(actor=SYSTEM, tenant=tenant, identifier=f"{slug}-root", display_name=f"{slug} Root")
-    child = organization_create(
-        actor=SYSTEM, tenant=tenant, identifier=f"{slug}-child", display_name=f"{slug} Child", parent=root
-    )
-    partner = organization_create(actor=SYSTEM, tenant=tenant, identifier=f"{slug}-partner", display_name="Partner")
-    member = organization_user_create(
-        actor=SYSTEM,
-        organization=root,
-        username=f"{username_prefix}alice",
-        email=f"alice@{slug}.example",
-        password="alice-demo-pass",
-        validate_password_strength=False,
-    )
-    membership = membership_add(actor=SYSTEM, organization=child, user=member)
-    domain = domain_add(actor=SYSTEM, organization=child, domain=f"{slug}-corp.example", verified=True)
-    link = acts_for_add(actor=SYSTEM, organization=partner, on_behalf_of=root)
-    signing_keys_rotate(actor=SYSTEM, tenant=tenant)  # retired keys too
-    for extend in world_extensions():
-        extend(tenant=tenant, member=member, organization=root)
-    return World(tenant, admin, root, child, partner, member, membership, domain, link)
-
-
-def world_extensions() -> list:
-    """Each ``tests/world_*.py`` adds the rows of its app's tenant-owned models to a world.
-
-    The admin isolation matrix fails for any tenant-owned model without rows, so an app
-    that adds such a model adds a ``world_<app>.py`` with ``extend_world(*, tenant, member, organization)``.
-    """
-    import importlib
-    from pathlib import Path
-
-    modules = sorted(p.stem for p in Path(__file__).parent.glob("world_*.py"))
-    return [importlib.import_module(f"tests.{name}").extend_world for name in modules]
-
-
 @pytest.fixture
 def world_a(db: None) -> World:
     return build_world("tenant-a")
@@ -145,87 +95,6 @@ def admin_client_for():
     return make
 
 
-def subprocess_env() -> dict[str, str]:
-    """Environment for a child process (manage.py, a Celery worker) that uses the test database."""
-    import os
-
-    from django.db import connection
-
-    env = dict(os.environ)
-    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    cfg = connection.settings_dict
-    if cfg["ENGINE"].endswith("postgresql"):
-        user = cfg.get("USER") or "postgres"
-        password = f":{cfg['PASSWORD']}" if cfg.get("PASSWORD") else ""
-        env["DATABASE_URL"] = (
-            f"postgres://{user}{password}@{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
-        )
-    else:
-        env["DATABASE_URL"] = ""
-        env["SQLITE_PATH"] = str(cfg["NAME"])
-    return env
-
-
-# --- A real Celery worker (moved here from test_celery_worker.py for every worker test) ----------
-
-
-def spawn_celery_worker(queue: str, *, log_name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start ``celery worker`` (solo pool) on ``queue`` against the test database; wait for its ping."""
-    from django.conf import settings
-
-    from idp.celery import app as celery_app
-
-    assert settings.REDIS_URL, "the Celery tests need REDIS_URL (make test sets it)"
-    name = f"{queue}-{uuid.uuid4().hex[:4]}@localhost"
-    env = subprocess_env()
-    env.update({"CANOPY_CELERY_EAGER": "0", "CANOPY_CELERY_QUEUE": queue, **(extra_env or {})})
-    log = ROOT / "test-artifacts"
-    log.mkdir(exist_ok=True)
-    logfile = open(log / log_name, "w")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "idp",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "-n",
-            name,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=logfile,
-        stderr=subprocess.STDOUT,
-    )
-    proc.canopy_logfile = logfile  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the worker exited with {proc.returncode}; see test-artifacts/{log_name}")
-        if celery_app.control.ping(destination=[name], timeout=1.0):
-            return proc
-    proc.kill()
-    raise RuntimeError("the worker did not answer a ping within 60 s")
-
-
-def stop_celery_worker(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    proc.canopy_logfile.close()  # type: ignore[attr-defined]
-
-
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup: None, django_db_blocker) -> Iterator[str]:
     """A ``celery worker`` process on a queue of its own, using the test database."""
@@ -235,20 +104,6 @@ def celery_worker_process(django_db_setup: None, django_db_blocker) -> Iterator[
         yield queue
     finally:
         stop_celery_worker(proc)
-
-
-@contextmanager
-def tasks_sent_to(queue: str) -> Iterator[str]:
-    """Send tasks to the broker (on ``queue``) instead of running them in-process."""
-    from idp.celery import app as celery_app
-
-    conf = celery_app.conf
-    saved = conf.task_always_eager, conf.task_default_queue
-    conf.task_always_eager, conf.task_default_queue = False, queue
-    try:
-        yield queue
-    finally:
-        conf.task_always_eager, conf.task_default_queue = saved
 
 
 @pytest.fixture
@@ -296,11 +151,10 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def smtp(settings: Any) -> Iterator[Any]:
     """A real SMTP server on 127.0.0.1; Django sends to it; the test reads ``smtp.messages``."""
-    import socket
 
     from aiosmtpd.controller import Controller
 
-    from tests.mail_support import Inbox
+    from tests.support.mail import Inbox
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -316,3 +170,122 @@ def smtp(settings: Any) -> Iterator[Any]:
         yield inbox
     finally:
         controller.stop()
+
+
+# --- Push approval (tests/flow/test_push.py, the passkey step-up) --------------------------------------
+
+
+@pytest.fixture
+def push_service() -> Iterator[PushService]:
+    """A local push service; Canopy's webhooks go to it once ``push_tenant`` configures the deployment."""
+    found = PushService()
+    yield found
+    found.server.shutdown()
+
+
+@pytest.fixture
+def push_tenant(live_server: Any, settings: Any, push_service: PushService) -> Tenant:
+    """The demo tenant with push on at the root; the push service configured for the deployment."""
+    settings.CANOPY_BASE_URL = live_server.url
+    settings.CANOPY_PUSH_WEBHOOK_URL = push_service.url
+    settings.CANOPY_PUSH_WEBHOOK_SECRET = SECRET
+    cache.clear()
+    call_command("quickstart", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    tenant = Tenant.objects.get(slug="mightybank")
+    for section, values in (
+        ("connections", {"push": {"enabled": True, "timeout_seconds": 30}}),
+        ("login", {"authenticators": ["password", "push"]}),
+    ):
+        job_run(
+            settings_override_set(actor=SYSTEM, tenant=tenant, organization=None, section=section, values=values).pk
+        )
+    cache.clear()
+    return tenant
+
+
+# --- Live servers -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_canopy(live_server: Any, settings: Any) -> str:
+    """A live Canopy on http://localhost:<port> (a secure context for WebAuthn) with the demo tenant; its URL."""
+    settings.CANOPY_BASE_URL = live_server.url
+    assert urlsplit(live_server.url).hostname == "localhost"
+    cache.clear()
+    call_command("quickstart", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    ARTIFACTS.mkdir(exist_ok=True)
+    return str(live_server.url)
+
+
+# --- SAML: Canopy's IdP with the independent SP (tests/support/saml.py) --------------------------------
+
+
+@pytest.fixture
+def idp(demo: Tenant, settings: Any, tmp_path: Path) -> dict[str, Any]:
+    """The demo tenant with the independent SP registered from its own metadata (signing key included)."""
+    return register_independent_sp(demo, settings, tmp_path)
+
+
+# --- Federation partners (tests/support/partners/): processes, and the upstreams that use them ----------
+
+
+@pytest.fixture(scope="module")
+def partner() -> Iterator[PartnerOP]:
+    """The independent OIDC OP process, one per test module."""
+    yield from start_partner_op()
+
+
+@pytest.fixture
+def dns_server() -> Iterator[DNSServer]:
+    """A DNS server on 127.0.0.1 answering the TXT records the test puts in ``dns_server.records``."""
+    yield from start_dns_server()
+
+
+@pytest.fixture(scope="module")
+def partner_idp() -> Iterator[PartnerIdP]:
+    """The partner SAML IdP process, one per test module, for Canopy's SP of the upstream ``partner-saml``."""
+    base = django_settings.CANOPY_BASE_URL
+    yield from start_partner_idp(f"{base}{SP_PATH}/metadata", f"{base}{SP_PATH}/acs")
+
+
+@pytest.fixture
+def saml_idp(world_a: World, partner_idp: PartnerIdP) -> Iterator[UpstreamIdP]:
+    """The partner SAML IdP as the upstream ``partner-saml`` of world A, claiming partner.example (verified)."""
+    partner_idp.control(mode="ok")
+    metadata = requests.get(f"{partner_idp.url}/metadata", timeout=10).text
+    idp = upstream_idp_create(
+        actor=SYSTEM,
+        tenant=world_a.tenant,
+        slug="partner-saml",
+        name="Partner SAML",
+        kind=UpstreamIdP.Kind.SAML,
+        saml_metadata=metadata,
+        jit_organizations=[world_a.partner],
+        jit_claim="department",
+        jit_claim_map={"labs": world_a.root.identifier},
+        domains=["partner.example"],
+    )
+    domain_set_verified(actor=SYSTEM, domain=idp.domains.get(), verified=True)
+    yield idp
+    partner_idp.control(mode="ok")
+
+
+@pytest.fixture
+def strict_partner(saml_idp: UpstreamIdP, partner_idp: PartnerIdP) -> Iterator[PartnerIdP]:
+    """The partner with Canopy's SP metadata: signed requests required, assertions encrypted."""
+    metadata = Client().get(f"{SP_PATH}/metadata").content.decode()
+    partner_idp.control(sp_metadata=metadata, want_authn_requests_signed=True, encrypt=True)
+    yield partner_idp
+    partner_idp.control(sp_metadata="", want_authn_requests_signed=False, encrypt=False, mode="ok")
+
+
+@pytest.fixture
+def backchannel_upstream(world_a: World, partner: PartnerOP, live_server: Any, settings: Any) -> UpstreamIdP:
+    """The partner OP as world A's upstream, with its logout and back-channel logout URIs at the live server."""
+    settings.CANOPY_BASE_URL = live_server.url  # the published URI is the one the partner reaches
+    partner.control(mode="ok")
+    idp = make_idp(world_a, partner)
+    partner.control(
+        post_logout_redirect_uris=[logout_return_url(idp)], backchannel_logout_uri=backchannel_logout_uri(idp)
+    )
+    return idp

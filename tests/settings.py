@@ -17,7 +17,7 @@ from idp.settings import *  # noqa: E402,F403
 
 CANOPY_CACHE_PREFIX = "canopy-test"
 # The API's rate limits (idp/api/base.py) stay out of the way of the matrices and fuzzers that send
-# thousands of requests per token; tests/api/test_api_rate_limit.py sets small ones with ``settings``.
+# thousands of requests per token; tests/api/test_rate_limit.py sets small ones with ``settings``.
 CANOPY_API_RATE_LIMIT = "1000000/60"
 CANOPY_API_WRITE_RATE_LIMIT = "1000000/60"
 CANOPY_API_TENANT_RATE_LIMIT = "1000000/60"

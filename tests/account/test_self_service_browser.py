@@ -14,13 +14,12 @@ import requests
 from idp.flow.views import MSG_NO_PASSWORD
 from orgs.tree.models import Membership
 from tenants.models import Tenant, User
-from tests.conftest import org
-from tests.flow.test_otp_email import code_in
-from tests.mail_support import Inbox
-from tests.oidc_support import DEMO_WEB, basic, demo_web_authorize, jwt_claims
-from tests.passkeys.test_passkey_first_factor import authenticators
-from tests.passkeys.test_passkeys_browser import ARTIFACTS, canopy  # noqa: F401 - the live-server fixture
-from tests.webauthn_support import add_first_passkey, password_sign_in, sign_out, with_authenticator
+from tests.support.login import authenticators
+from tests.support.lookups import org
+from tests.support.mail import Inbox, code_in
+from tests.support.oidc import DEMO_WEB, basic, demo_web_authorize, jwt_claims
+from tests.support.paths import ARTIFACTS
+from tests.support.webauthn import add_first_passkey, password_sign_in, sign_out, with_authenticator
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +43,7 @@ def id_token(base: str, callback_url: str, verifier: str) -> dict[str, Any]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_password_and_code_at_acme_bank_a_passkey_only_at_mexbanco(canopy: str, browser: Any, smtp: Inbox) -> None:  # noqa: F811
+def test_password_and_code_at_acme_bank_a_passkey_only_at_mexbanco(live_canopy: str, browser: Any, smtp: Inbox) -> None:
     tenant = Tenant.objects.get(slug="mightybank")
     authenticators(tenant, "acme-bank", ["password", "email_otp"])
     authenticators(tenant, "mexbanco", ["passkey"])
@@ -52,23 +51,23 @@ def test_password_and_code_at_acme_bank_a_passkey_only_at_mexbanco(canopy: str, 
     Membership.objects.create(tenant=tenant, user=alice, organization=org(tenant, "mexbanco"))
     page, _, _ = with_authenticator(browser)
     # Alice adds a passkey on her account page (a password sign-in at the tenant root).
-    add_first_passkey(page, canopy, "alice")
+    add_first_passkey(page, live_canopy, "alice")
 
     # Acme Bank: password, then the emailed code.
     path, verifier = authorize_for(tenant, "acme-bank", "st-acme")
-    page.goto(canopy + path)
+    page.goto(live_canopy + path)
     password_sign_in(page, "alice")
     page.wait_for_url("**/t/mightybank/login/email-code/**")
     page.get_by_label("Code").fill(code_in(smtp.messages[-1]))
     with page.expect_request("http://127.0.0.1:8765/**") as callback:
         page.get_by_role("button", name="Continue").click()
-    claims = id_token(canopy, callback.value.url, verifier)
+    claims = id_token(live_canopy, callback.value.url, verifier)
     assert claims["amr"] == ["pwd", "otp"] and claims["org_id"] == str(org(tenant, "acme-bank").pk)
-    sign_out(page, canopy)
+    sign_out(page, live_canopy)
 
     # MexBanco: no password field at all, only the passkey.
     path, verifier = authorize_for(tenant, "mexbanco", "st-mex")
-    page.goto(canopy + path)
+    page.goto(live_canopy + path)
     page.get_by_label("Username or email").fill("alice")
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/t/mightybank/passkeys/verify/**")
@@ -76,12 +75,12 @@ def test_password_and_code_at_acme_bank_a_passkey_only_at_mexbanco(canopy: str, 
     page.screenshot(path=str(ARTIFACTS / "passkey-only-organization.png"), full_page=True)
     with page.expect_request("http://127.0.0.1:8765/**") as callback:
         page.get_by_role("button", name="Use my passkey").click()
-    claims = id_token(canopy, callback.value.url, verifier)
+    claims = id_token(live_canopy, callback.value.url, verifier)
     assert claims["amr"] == ["hwk", "user"] and claims["org_id"] == str(org(tenant, "mexbanco").pk)
     # A password typed for MexBanco anyway (a direct POST from this browser, with its CSRF token) is refused.
     csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
     refused = page.request.post(
-        f"{canopy}/t/mightybank/login/password/",
+        f"{live_canopy}/t/mightybank/login/password/",
         form={"password": "alice-demo-pass", "next": path, "csrfmiddlewaretoken": csrf},
         fail_on_status_code=False,
     )
@@ -97,9 +96,9 @@ def recovery_code(message: Any) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_password_recovery_by_the_emailed_code(canopy: str, browser: Any, smtp: Inbox) -> None:  # noqa: F811
+def test_password_recovery_by_the_emailed_code(live_canopy: str, browser: Any, smtp: Inbox) -> None:
     page = browser.new_page()
-    page.goto(f"{canopy}/t/mightybank/login/")
+    page.goto(f"{live_canopy}/t/mightybank/login/")
     page.get_by_label("Username or email").fill("bob")
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("link", name="Forgot your password?").click()
@@ -117,7 +116,7 @@ def test_password_recovery_by_the_emailed_code(canopy: str, browser: Any, smtp: 
     assert "Your password has been changed" in page.inner_text("main")
     page.screenshot(path=str(ARTIFACTS / "recovery-by-code-done.png"), full_page=True)
 
-    page.goto(f"{canopy}/t/mightybank/login/")
+    page.goto(f"{live_canopy}/t/mightybank/login/")
     page.get_by_label("Username or email").fill("bob")
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill("bob-demo-pass")  # the old one
@@ -125,17 +124,17 @@ def test_password_recovery_by_the_emailed_code(canopy: str, browser: Any, smtp: 
     assert "do not match" in page.get_by_role("alert").inner_text()
     page.get_by_label("Password").fill("Bob-new-pass-2026!")
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{canopy}/t/mightybank/")
+    page.wait_for_url(f"{live_canopy}/t/mightybank/")
     assert "Signed in to MightyBank as bob" in page.inner_text("main")
     page.close()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_email_change_on_the_account_page_with_the_mailed_code(canopy: str, browser: Any, smtp: Inbox) -> None:  # noqa: F811
+def test_an_email_change_on_the_account_page_with_the_mailed_code(live_canopy: str, browser: Any, smtp: Inbox) -> None:
     page = browser.new_page()
-    page.goto(f"{canopy}/t/mightybank/account/")
+    page.goto(f"{live_canopy}/t/mightybank/account/")
     password_sign_in(page, "alice")
-    page.wait_for_url(f"{canopy}/t/mightybank/account/")
+    page.wait_for_url(f"{live_canopy}/t/mightybank/account/")
     page.get_by_label("Email address").fill("alice.new@acme.example")
     page.get_by_role("button", name="Change email").click()
     page.wait_for_selector("#confirm-change")

@@ -20,11 +20,10 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.conftest import org, user
-from tests.flow.test_otp_email import password_step, require_email_otp
-from tests.mail_support import Inbox, body_of
-from tests.oidc.test_oidc_protocol import signed_in_flow
-from tests.oidc_support import demo_web_authorize, sign_in
+from tests.support.login import password_step, require_email_otp
+from tests.support.lookups import org, user
+from tests.support.mail import Inbox, body_of
+from tests.support.oidc import demo_web_authorize, sign_in, signed_in_flow
 
 pytestmark = pytest.mark.django_db
 

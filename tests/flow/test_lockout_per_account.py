@@ -21,9 +21,8 @@ from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.lockout import counted_for, identifier_locked
 from tenants.models import Tenant
-from tests.conftest import org, user
-from tests.flow.test_flow_lockout import MSG_LOCKED, fail
-from tests.flow.test_flow_login import sign_in
+from tests.support.login import MSG_LOCKED, fail, sign_in
+from tests.support.lookups import org, user
 
 pytestmark = pytest.mark.django_db
 LOCKOUT_MAX = pytest.mark.setting("login.lockout_max_attempts")
@@ -157,8 +156,7 @@ def test_the_admin_sign_in_of_platform_staff_locks_too(platform_staff) -> None:
 
 
 def test_a_locked_account_is_refused_at_the_passkey_step_and_wrong_answers_count(demo: Tenant, settings) -> None:
-    from tests.passkeys.test_passkeys import BASE, enroll, url
-    from tests.webauthn_support import SoftAuthenticator
+    from tests.support.webauthn import BASE, SoftAuthenticator, enroll, url
 
     settings.CANOPY_BASE_URL = BASE
     job = settings_override_set(

@@ -21,9 +21,9 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.conftest import org, user
-from tests.flow.test_otp_email import code_in, id_token_after, require_email_otp, start_authorize
-from tests.mail_support import Inbox
+from tests.support.login import id_token_after, require_email_otp, start_authorize
+from tests.support.lookups import org, user
+from tests.support.mail import Inbox, code_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.setting("login.identifier_first")]
 LOGIN = "/t/mightybank/login/"

@@ -26,15 +26,23 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import org, user
-from tests.flow.test_otp_email import code_in, require_email_otp
-from tests.mail_support import Inbox
-from tests.oidc_support import DEMO_WEB, demo_web_authorize, demo_web_claims, query_of, sign_in
-from tests.passkeys.test_passkeys import enroll, post_json, url
-from tests.saml.test_saml_protocol import login_url, post_request_xml, post_sso, register_independent_sp
-from tests.saml.test_saml_protocol import signed_in as saml_signed_in
-from tests.saml.test_saml_sp import SP_ENTITY, acs_receive, form_fields, response_xml, saml_status
-from tests.webauthn_support import SoftAuthenticator
+from tests.support.login import require_email_otp
+from tests.support.lookups import org, user
+from tests.support.mail import Inbox, code_in
+from tests.support.oidc import DEMO_WEB, demo_web_authorize, demo_web_claims, query_of, sign_in
+from tests.support.saml import (
+    SP_ENTITY,
+    acs_receive,
+    form_fields,
+    login_url,
+    post_request_xml,
+    post_sso,
+    register_independent_sp,
+    response_xml,
+    saml_status,
+)
+from tests.support.saml import signed_in as saml_signed_in
+from tests.support.webauthn import SoftAuthenticator, enroll, post_json, url
 
 pytestmark = pytest.mark.django_db
 MFA = "urn:canopy:acr:mfa"
@@ -259,7 +267,7 @@ SPA = ("demo-spa", "http://127.0.0.1:8766/callback")
 
 
 def spa_authorize(tenant: Tenant, **params: str) -> str:
-    from tests.oidc_support import authorize_url, pkce
+    from tests.support.oidc import authorize_url, pkce
 
     _, challenge = pkce()
     return authorize_url(

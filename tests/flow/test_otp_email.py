@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from email.message import Message
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,9 +18,9 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import org
-from tests.mail_support import Inbox, body_of
-from tests.oidc_support import DEMO_WEB, demo_web_authorize, demo_web_claims
+from tests.support.login import id_token_after, password_step, require_email_otp, start_authorize
+from tests.support.lookups import org
+from tests.support.mail import Inbox, code_in
 
 pytestmark = pytest.mark.django_db
 NEXT_HOME = "/t/mightybank/"
@@ -33,61 +31,6 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-def require_email_otp(tenant: Tenant, identifier: str | None, **connection: Any) -> None:
-    """The tenant's administrators require email OTP for one organization (an override on it)."""
-    organization = org(tenant, identifier) if identifier else None
-    job = settings_override_set(
-        actor=SYSTEM,
-        tenant=tenant,
-        organization=organization,
-        section="login",
-        values={"authenticators": ["password", "email_otp"]},
-    )
-    job_run(job.pk)
-    if connection:
-        job = settings_override_set(
-            actor=SYSTEM,
-            tenant=tenant,
-            organization=organization,
-            section="connections",
-            values={"email_otp": {"enabled": True, "length": 6, "ttl_seconds": 300, **connection}},
-        )
-        job_run(job.pk)
-    cache.clear()
-
-
-def code_in(message: Message) -> str:
-    body = body_of(message)
-    found = re.search(r"\b(\d{4,10})\b", body)
-    assert found, body
-    return found.group(1)
-
-
-def password_step(client: Client, next_url: str, username: str = "alice") -> Any:
-    r = client.post("/t/mightybank/login/", {"identifier": username, "next": next_url})
-    assert r.status_code == 303
-    return client.post(r["Location"], {"password": f"{username}-demo-pass", "next": next_url})
-
-
-def authorize_next(tenant: Tenant, organization: str) -> tuple[str, str]:
-    return demo_web_authorize(tenant, scope="openid organization", state="st-1", nonce="n-1", organization=organization)
-
-
-def start_authorize(client: Client, tenant: Tenant, organization: str) -> tuple[str, str]:
-    url, verifier = authorize_next(tenant, organization)
-    r = client.get(url)
-    assert r.status_code == 302, r.content[:300]
-    location = r["Location"]
-    assert location.startswith("/t/mightybank/login/"), location
-    return url, verifier
-
-
-def id_token_after(client: Client, url: str, verifier: str) -> dict[str, Any]:
-    r = client.get(url)
-    assert r.status_code == 302 and r["Location"].startswith(DEMO_WEB[2]), (r.status_code, r.content[:300])
-    return demo_web_claims(r["Location"], verifier)
 
 
 @pytest.mark.setting("login.authenticators")

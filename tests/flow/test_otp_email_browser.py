@@ -10,15 +10,15 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from tenants.models import Tenant
-from tests.flow.test_otp_email import code_in, require_email_otp
-from tests.mail_support import Inbox
+from tests.support.login import require_email_otp
+from tests.support.mail import Inbox, code_in
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_typing_the_emailed_code_in_chromium(live_server, browser, smtp: Inbox) -> None:  # noqa: F811 - smtp is imported
+def test_typing_the_emailed_code_in_chromium(live_server, browser, smtp: Inbox) -> None:
     cache.clear()
     call_command("quickstart", stdout=open(os.devnull, "w"))  # noqa: SIM115
     tenant = Tenant.objects.get(slug="mightybank")

@@ -15,10 +15,10 @@ from django.test import Client
 from idp.flow.recovery import MSG_BAD_LINK, MSG_SENT
 from idp.oidc.models import AccessToken, RefreshToken
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import user
-from tests.flow.test_otp_email import password_step
-from tests.mail_support import Inbox
-from tests.oidc_support import DEMO_WEB, authorize_url, basic, pkce, query_of
+from tests.support.login import password_step
+from tests.support.lookups import user
+from tests.support.mail import Inbox
+from tests.support.oidc import DEMO_WEB, authorize_url, basic, pkce, query_of
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "a-brand-new-passphrase-42"  # noqa: S105 - a test value
@@ -71,7 +71,7 @@ def ask(client: Client, identifier: str):  # noqa: ANN201 - a test response
     return client.post("/t/mightybank/recover/", {"identifier": identifier})
 
 
-def test_recovery_link_resets_the_password_and_revokes_everything(demo: Tenant, smtp: Inbox) -> None:  # noqa: F811 - the imported fixture
+def test_recovery_link_resets_the_password_and_revokes_everything(demo: Tenant, smtp: Inbox) -> None:
     signed_in = Client()
     assert password_step(signed_in, "/t/mightybank/")["Location"] == "/t/mightybank/"
     tokens = oidc_tokens(signed_in, demo)
@@ -130,7 +130,7 @@ def test_recovery_link_resets_the_password_and_revokes_everything(demo: Tenant, 
     assert fresh.session["canopy.auth"]["user_id"] == alice.pk
 
 
-def test_unknown_accounts_get_the_same_answer_and_no_mail(demo: Tenant, smtp: Inbox) -> None:  # noqa: F811 - the imported fixture
+def test_unknown_accounts_get_the_same_answer_and_no_mail(demo: Tenant, smtp: Inbox) -> None:
     known = ask(Client(), "alice")
     unknown = ask(Client(), "nobody@nowhere.example")
     assert known.status_code == unknown.status_code == 303
@@ -138,7 +138,7 @@ def test_unknown_accounts_get_the_same_answer_and_no_mail(demo: Tenant, smtp: In
     assert len(smtp.messages) == 1
 
 
-def test_an_expired_link_is_refused(demo: Tenant, smtp: Inbox, settings) -> None:  # noqa: F811 - the imported fixture
+def test_an_expired_link_is_refused(demo: Tenant, smtp: Inbox, settings) -> None:
     ask(Client(), "alice")
     link = link_in(smtp.messages[0])
     settings.CANOPY_RECOVERY_SECONDS = -1  # its lifetime has passed
@@ -150,7 +150,7 @@ def test_an_expired_link_is_refused(demo: Tenant, smtp: Inbox, settings) -> None
     assert user(demo, "alice").check_password("alice-demo-pass")
 
 
-def test_a_tampered_link_or_one_for_another_tenant_is_refused(demo: Tenant, smtp: Inbox, world_b) -> None:  # noqa: F811 - the imported fixture
+def test_a_tampered_link_or_one_for_another_tenant_is_refused(demo: Tenant, smtp: Inbox, world_b) -> None:
     ask(Client(), "alice")
     link = link_in(smtp.messages[0])
     browser = Client()
@@ -162,7 +162,7 @@ def test_a_tampered_link_or_one_for_another_tenant_is_refused(demo: Tenant, smtp
     assert browser.get(r["Location"])["Location"] == f"/t/{other_slug}/recover/?bad=1"
 
 
-def test_requests_are_rate_limited_whether_or_not_the_account_exists(demo: Tenant, smtp: Inbox) -> None:  # noqa: F811 - the imported fixture
+def test_requests_are_rate_limited_whether_or_not_the_account_exists(demo: Tenant, smtp: Inbox) -> None:
     for identifier in ("alice", "nobody"):
         statuses = [ask(Client(), identifier).status_code for _ in range(4)]
         assert statuses == [303, 303, 303, 429], identifier

@@ -3,9 +3,7 @@ right, wrong, reused and expired codes, the attempt limit, no enumeration, and t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from email.message import Message
 
 import pytest
 from django.core.cache import cache
@@ -16,8 +14,8 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import user
-from tests.mail_support import Inbox, body_of
+from tests.support.lookups import user
+from tests.support.mail import Inbox, body_of, recovery_code_in
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "Fresh-Recovery-Pass-42"
@@ -30,12 +28,6 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-def code_of(message: Message) -> str:
-    found = re.search(r"Or type this code on the page: (\d+)", body_of(message))
-    assert found, body_of(message)
-    return found.group(1)
 
 
 def ask(client: Client, identifier: str = "bob") -> None:
@@ -55,7 +47,7 @@ def test_the_right_code_leads_to_the_reset_and_revokes_sessions(demo: Tenant, sm
     page = client.get(f"{RECOVER}?sent=1").content.decode()
     assert 'action="/t/mightybank/recover/code/"' in page and 'name="code"' in page
     message = smtp.messages[0]
-    code = code_of(message)
+    code = recovery_code_in(message)
     assert "/recover/reset/?" in body_of(message)  # the link is still there
     assert code not in str(client.session[SESSION_RECOVER_CODE])  # only its keyed hash
     ok = client.post(CODE, {"code": code})
@@ -75,7 +67,7 @@ def test_the_right_code_leads_to_the_reset_and_revokes_sessions(demo: Tenant, sm
 def test_wrong_codes_then_the_attempt_limit(demo: Tenant, smtp: Inbox) -> None:
     client = Client()
     ask(client)
-    code = code_of(smtp.messages[0])
+    code = recovery_code_in(smtp.messages[0])
     for _ in range(4):
         wrong = client.post(CODE, {"code": other_code(code)})
         assert wrong.status_code == 400 and "That code is not right" in wrong.content.decode()
@@ -86,12 +78,12 @@ def test_wrong_codes_then_the_attempt_limit(demo: Tenant, smtp: Inbox) -> None:
 
 
 def test_a_code_is_only_good_in_its_tenant(demo: Tenant, smtp: Inbox) -> None:
-    from tests.conftest import build_world
+    from tests.support.worlds import build_world
 
     other = build_world("tenant-b")
     client = Client()
     ask(client)
-    code = code_of(smtp.messages[0])
+    code = recovery_code_in(smtp.messages[0])
     elsewhere = client.post(f"/t/{other.tenant.slug}/recover/code/", {"code": code})
     assert elsewhere.status_code == 400 and "recover/reset" not in elsewhere.get("Location", "")
     assert client.post(CODE, {"code": code})["Location"] == "/t/mightybank/recover/reset/"
@@ -105,7 +97,7 @@ def test_an_expired_code_is_refused(demo: Tenant, smtp: Inbox) -> None:
     challenge["expires"] = 0
     session[SESSION_RECOVER_CODE] = challenge
     session.save()
-    expired = client.post(CODE, {"code": code_of(smtp.messages[0])})
+    expired = client.post(CODE, {"code": recovery_code_in(smtp.messages[0])})
     assert expired.status_code == 400 and "has expired" in expired.content.decode()
 
 
@@ -147,7 +139,7 @@ def test_the_new_password_follows_the_root_policy(demo: Tenant, smtp: Inbox) -> 
     cache.clear()
     client = Client()
     ask(client)
-    reset = client.post(CODE, {"code": code_of(smtp.messages[0])})["Location"]
+    reset = client.post(CODE, {"code": recovery_code_in(smtp.messages[0])})["Location"]
     short = client.post(reset, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert short.status_code == 400 and "Use at least 24 characters." in short.content.decode()
     longer = NEW_PASSWORD + "-and-longer"

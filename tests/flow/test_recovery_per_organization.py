@@ -18,10 +18,9 @@ from orgs.inheritance.services import settings_override_set
 from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.conftest import org
-from tests.flow.test_recovery_code import code_of
-from tests.mail_support import Inbox, body_of
-from tests.oidc_support import demo_web_authorize
+from tests.support.lookups import org
+from tests.support.mail import Inbox, body_of, recovery_code_in
+from tests.support.oidc import demo_web_authorize
 
 pytestmark = pytest.mark.django_db
 RECOVER = "/t/mightybank/recover/"
@@ -94,7 +93,7 @@ def test_an_organization_that_turns_recovery_on_gets_it_though_the_root_does_not
     assert MSG_SENT in page and 'name="org" value="mexbanco"' in page and 'name="code"' in page
     assert [m["To"] for m in smtp.messages] == ["bob@mexbanco.example"]
     # The code from that mail works at MexBanco.
-    done = client.post("/t/mightybank/recover/code/", {"code": code_of(smtp.messages[0]), "org": "mexbanco"})
+    done = client.post("/t/mightybank/recover/code/", {"code": recovery_code_in(smtp.messages[0]), "org": "mexbanco"})
     assert done.status_code == 303 and done["Location"] == "/t/mightybank/recover/reset/"
 
 

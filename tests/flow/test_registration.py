@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,17 +14,16 @@ from django.test import Client
 
 from idp.flow.registration import SESSION_REGISTER
 from idp.flow.session import SESSION_AUTH
-from orgs.inheritance.propagation import job_run
-from orgs.inheritance.services import settings_override_set
 from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
-from tests.conftest import build_world, org
-from tests.flow.test_otp_email import authorize_next, id_token_after
-from tests.mail_support import Inbox, body_of
+from tests.support.login import authorize_next, id_token_after
+from tests.support.lookups import org
+from tests.support.mail import Inbox, body_of, signup_code_in
+from tests.support.registration import GOOD_PASSWORD, configure, form, open_signup
+from tests.support.worlds import build_world
 
 pytestmark = pytest.mark.django_db
-GOOD_PASSWORD = "Correct-Horse-Battery-9"
 
 
 @pytest.fixture(autouse=True)
@@ -33,36 +31,6 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-def configure(tenant: Tenant, identifier: str | None, section: str, **values: Any) -> None:
-    organization = org(tenant, identifier) if identifier else None
-    job = settings_override_set(actor=SYSTEM, tenant=tenant, organization=organization, section=section, values=values)
-    job_run(job.pk)
-    cache.clear()
-
-
-def open_signup(tenant: Tenant, identifier: str | None = "acme-bank", **login: Any) -> None:
-    configure(tenant, identifier, "login", self_registration=True, **login)
-
-
-def code_in(message: Message) -> str:
-    found = re.search(r"code=(\d{4,10})", body_of(message))
-    assert found, body_of(message)
-    return found.group(1)
-
-
-def form(**overrides: str) -> dict[str, str]:
-    data = {
-        "username": "dora",
-        "email": "dora@acme.example",
-        "password": GOOD_PASSWORD,
-        "confirm": GOOD_PASSWORD,
-        "first_name": "Dora",
-        "last_name": "Diaz",
-    }
-    data.update(overrides)
-    return data
 
 
 @pytest.mark.setting("login.self_registration")
@@ -84,7 +52,7 @@ def test_sign_up_with_code_continues_the_authorization_with_org_claims(demo: Ten
     assert not User.objects.filter(username="dora").exists()  # nothing before the address is proved
     assert "Correct-Horse" not in str(client.session[SESSION_REGISTER])  # only the hash waits
     assert len(smtp.messages) == 1 and smtp.messages[0]["To"] == "dora@acme.example"
-    code = code_in(smtp.messages[0])
+    code = signup_code_in(smtp.messages[0])
     wrong = client.post("/t/mightybank/register/verify/", {"code": "0" * len(code) if code[0] != "0" else "1" * 6})
     assert wrong.status_code == 400 and "That code is not right" in wrong.content.decode()
     done = client.post("/t/mightybank/register/verify/", {"code": code})
@@ -300,7 +268,7 @@ def test_invitation_of_another_tenant_is_not_valid_here(demo: Tenant) -> None:
 
 def test_admin_invites_an_address_without_an_account(demo: Tenant, smtp: Inbox, admin_client_for) -> None:
     from orgs.invitations.models import Invitation
-    from tests.conftest import user as user_of
+    from tests.support.lookups import user as user_of
 
     sam = admin_client_for(user_of(demo, "sam"))
     form = sam.get("/admin/orgs/invitation/add/")
@@ -346,7 +314,7 @@ def test_verification_uses_the_effective_template_and_resend_has_a_cool_down(dem
     session.save()
     again = client.post("/t/mightybank/register/verify/", {"action": "resend"})
     assert again.status_code == 200 and len(smtp.messages) == 2
-    new_code = code_in(smtp.messages[1])
-    if new_code != code_in(first):
-        assert client.post("/t/mightybank/register/verify/", {"code": code_in(first)}).status_code == 400
+    new_code = signup_code_in(smtp.messages[1])
+    if new_code != signup_code_in(first):
+        assert client.post("/t/mightybank/register/verify/", {"code": signup_code_in(first)}).status_code == 400
     assert client.post("/t/mightybank/register/verify/", {"code": new_code}).status_code == 303

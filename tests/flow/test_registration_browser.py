@@ -16,11 +16,11 @@ from joserfc import jwt
 from orgs.invitations.models import Invitation
 from orgs.tree.models import Membership
 from tenants.models import Tenant, User
-from tests.api_support import api_token
-from tests.conftest import org, user
-from tests.flow.test_registration import GOOD_PASSWORD, code_in, open_signup
-from tests.mail_support import Inbox, body_of
-from tests.oidc_support import catch_rp_callbacks, demo_web_rp
+from tests.support.api import api_token
+from tests.support.lookups import org, user
+from tests.support.mail import Inbox, body_of, signup_code_in
+from tests.support.oidc import catch_rp_callbacks, demo_web_rp
+from tests.support.registration import GOOD_PASSWORD, open_signup
 
 pytestmark = pytest.mark.browser
 
@@ -59,7 +59,7 @@ def test_sign_up_from_an_authorization_lands_back_at_the_rp_with_org_claims(
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url("**/register/verify/")
     assert len(smtp.messages) == 1
-    page.get_by_label("Code").fill(code_in(smtp.messages[0]))
+    page.get_by_label("Code").fill(signup_code_in(smtp.messages[0]))
     page.get_by_role("button", name="Confirm").click()
     page.wait_for_url("http://127.0.0.1:8765/**")
     context.close()

@@ -17,10 +17,10 @@ from orgs.inheritance.services import settings_override_set
 from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.conftest import org, user
-from tests.flow.test_flow_login import flow_url, request_for
-from tests.flow.test_flow_login import sign_in as journey_sign_in
-from tests.oidc_support import DEMO_WEB, demo_web_authorize
+from tests.support.login import flow_url, request_for
+from tests.support.login import sign_in as journey_sign_in
+from tests.support.lookups import org, user
+from tests.support.oidc import DEMO_WEB, demo_web_authorize
 
 pytestmark = [pytest.mark.django_db, pytest.mark.setting("login.session_lifetime_minutes")]
 MINUTE = 60
@@ -190,7 +190,7 @@ def test_a_step_up_keeps_the_shortest_limit_of_the_session(demo: Tenant) -> None
 
 
 def test_a_record_from_before_lifetimes_ends_after_the_lifetime(demo: Tenant) -> None:
-    from tests.oidc_support import sign_in as session_sign_in
+    from tests.support.oidc import sign_in as session_sign_in
 
     client = Client()
     session_sign_in(client, demo, user(demo, "bob"), auth_time=int(time.time()) - 479 * MINUTE)
@@ -202,7 +202,7 @@ def test_a_record_from_before_lifetimes_ends_after_the_lifetime(demo: Tenant) ->
 def test_a_token_for_an_organization_shortens_the_session_to_its_lifetime(demo: Tenant) -> None:
     """Alice signs in (her home organization's 8 hours), then gets a token for Acme Bank (30 minutes):
     the session now ends 30 minutes after sign-in; a later token for a longer organization keeps that."""
-    from tests.oidc_support import DEMO_WEB, demo_web_authorize
+    from tests.support.oidc import DEMO_WEB, demo_web_authorize
 
     lifetime_set(demo, Organization.objects.get(tenant=demo, identifier="acme-bank"), 30)
     client = signed_in("alice", demo)

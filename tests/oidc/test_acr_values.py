@@ -6,8 +6,7 @@ the organization does not require it, and refused (``unmet_authentication_requir
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import cache
@@ -19,15 +18,20 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.flow.test_otp_email import code_in
-from tests.mail_support import Inbox
-from tests.oidc_support import DEMO_WEB, demo_web_authorize, demo_web_claims, query_of, sign_in
-from tests.saml.test_saml_protocol import idp, signed_in  # noqa: F401 - the fixture and helper
-from tests.saml.test_saml_protocol import login_url as saml_login_url
-from tests.saml.test_saml_sp import acs_receive, form_fields, response_xml, saml_status
+from tests.support.mail import Inbox, code_in
+from tests.support.oidc import (
+    DEMO_WEB,
+    MFA,
+    journey,
+    mfa_authorize,
+    query_of,
+    sign_in,
+    tokens_for,
+)
+from tests.support.saml import acs_receive, form_fields, response_xml, saml_status, signed_in
+from tests.support.saml import login_url as saml_login_url
 
 pytestmark = pytest.mark.django_db
-MFA = "urn:canopy:acr:mfa"
 
 
 @pytest.fixture(autouse=True)
@@ -50,31 +54,6 @@ def disable_codes(tenant: Tenant) -> None:
     cache.clear()
 
 
-def mfa_authorize(tenant: Tenant, **extra: str) -> tuple[str, str]:
-    return demo_web_authorize(
-        tenant,
-        scope="openid organization",
-        state="st-acr",
-        nonce="n-acr",
-        organization="mightybank-americas",  # requires no second factor
-        acr_values=MFA,
-        **extra,
-    )
-
-
-def journey(client: Client, login_location: str, username: str = "alice") -> Any:
-    """From a redirect to flow:login: identifier, then password; returns the password step's answer."""
-    next_url = parse_qs(urlsplit(login_location).query)["next"][0]
-    r = client.post("/t/mightybank/login/", {"identifier": username, "next": next_url})
-    assert r.status_code == 303, r.content[:300]
-    return client.post(r["Location"], {"password": f"{username}-demo-pass", "next": next_url}), next_url
-
-
-def tokens_for(location: str, verifier: str) -> dict[str, Any]:
-    assert location.startswith(DEMO_WEB[2]), location
-    return demo_web_claims(location, verifier)
-
-
 def test_acr_values_mfa_asks_for_the_code_and_the_token_says_mfa(demo: Tenant, smtp: Inbox) -> None:
     client = Client()
     url, verifier = mfa_authorize(demo)
@@ -91,7 +70,7 @@ def test_acr_values_mfa_asks_for_the_code_and_the_token_says_mfa(demo: Tenant, s
 
 
 def test_a_password_session_is_stepped_up_not_refused(demo: Tenant, smtp: Inbox) -> None:
-    from tests.conftest import user
+    from tests.support.lookups import user
 
     client = Client()
     sign_in(client, demo, user(demo, "alice"))  # signed in with a password only
@@ -119,7 +98,7 @@ def test_without_a_usable_factor_the_client_gets_unmet_authentication_requiremen
 
 
 def test_prompt_none_below_mfa_is_refused_at_once(demo: Tenant) -> None:
-    from tests.conftest import user
+    from tests.support.lookups import user
 
     client = Client()
     sign_in(client, demo, user(demo, "alice"))
@@ -129,7 +108,7 @@ def test_prompt_none_below_mfa_is_refused_at_once(demo: Tenant) -> None:
 
 
 def test_password_level_requests_are_unchanged_and_discovery_lists_mfa(demo: Tenant) -> None:
-    from tests.conftest import user
+    from tests.support.lookups import user
 
     client = Client()
     sign_in(client, demo, user(demo, "alice"))
@@ -150,7 +129,7 @@ def refeds(idp_settings: dict) -> dict:
     return {**idp_settings, "security": {**idp_settings["security"], "requestedAuthnContext": [AC_MFA]}}
 
 
-def test_saml_refeds_mfa_is_met_with_the_emailed_code(idp: dict, smtp: Inbox) -> None:  # noqa: F811
+def test_saml_refeds_mfa_is_met_with_the_emailed_code(idp: dict, smtp: Inbox) -> None:
     settings = refeds(idp["sp"])
     url, request_id = saml_login_url(settings)
     client = signed_in("bob", idp["tenant"])  # a password session: stepped up
@@ -168,7 +147,7 @@ def test_saml_refeds_mfa_is_met_with_the_emailed_code(idp: dict, smtp: Inbox) ->
     assert [r.text for r in refs] == [AC_MFA]
 
 
-def test_saml_refeds_mfa_unmet_answers_no_authn_context(idp: dict, smtp: Inbox) -> None:  # noqa: F811
+def test_saml_refeds_mfa_unmet_answers_no_authn_context(idp: dict, smtp: Inbox) -> None:
     disable_codes(idp["tenant"])
     settings = refeds(idp["sp"])
     url, _ = saml_login_url(settings)

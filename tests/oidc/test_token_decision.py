@@ -22,10 +22,9 @@ from orgs.tree.models import ActsForLink, Membership
 from orgs.tree.services import acts_for_remove, membership_remove, organization_delete
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.conftest import org, user
-from tests.flow.test_otp_email import require_email_otp
-from tests.oidc.test_oidc_protocol import signed_in_flow, userinfo
-from tests.oidc_support import DEMO_WEB, basic, jwt_claims
+from tests.support.login import require_email_otp
+from tests.support.lookups import org, user
+from tests.support.oidc import DEMO_WEB, basic, jwt_claims, signed_in_flow, userinfo
 
 pytestmark = pytest.mark.django_db
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

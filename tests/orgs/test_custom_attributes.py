@@ -18,12 +18,11 @@ from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant, User
-from tests.conftest import World, user
-from tests.flow.test_registration import GOOD_PASSWORD, form, open_signup
-from tests.oidc.test_oidc_protocol import signed_in_flow
-from tests.oidc_support import jwt_claims, sign_in
-from tests.saml.test_saml_protocol import idp, post_request_xml, post_sso, signed_in  # noqa: F401 - the fixture
-from tests.saml.test_saml_sp import acs_receive, form_fields
+from tests.support.lookups import user
+from tests.support.oidc import jwt_claims, sign_in, signed_in_flow
+from tests.support.registration import GOOD_PASSWORD, form, open_signup
+from tests.support.saml import acs_receive, form_fields, post_request_xml, post_sso, signed_in
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.django_db
 CUSTOM = [
@@ -139,7 +138,7 @@ def test_oidc_releases_them_where_a_scope_names_them(demo: Tenant) -> None:
     assert "employee_no" not in plain and "languages" not in plain
 
 
-def test_saml_releases_them_where_the_sp_lists_them(idp: dict[str, Any]) -> None:  # noqa: F811
+def test_saml_releases_them_where_the_sp_lists_them(idp: dict[str, Any]) -> None:
     tenant = idp["tenant"]
     define(tenant)
     bob = user(tenant, "bob")

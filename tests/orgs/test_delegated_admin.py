@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from orgs.tree.models import Membership, Organization
 from tenants.models import Tenant
-from tests.conftest import org, user
+from tests.support.lookups import org, user
 
 pytestmark = pytest.mark.django_db
 

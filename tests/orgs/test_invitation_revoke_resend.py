@@ -16,10 +16,10 @@ from orgs.tree.models import Membership
 from orgs.tree.services import organization_create, organization_user_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent, Tenant
-from tests.api_support import ApiClient, api_token, assert_problem
-from tests.conftest import org, user
-from tests.mail_support import Inbox
-from tests.orgs.test_invitations import link_in, signed_in_client
+from tests.support.api import ApiClient, api_token, assert_problem
+from tests.support.login import signed_in_client
+from tests.support.lookups import org, user
+from tests.support.mail import Inbox, invitation_link_in
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def _invite(demo: Tenant, smtp: Inbox, capture) -> tuple[Invitation, str]:
     with capture(execute=True):
         response = _barbara(demo).post("organizations/mexbanco/invitations/", {"email": "alice@acme.example"})
     assert response.status_code == 201, response.content
-    return Invitation.objects.get(pk=response.json()["id"]), link_in(smtp.messages[-1])
+    return Invitation.objects.get(pk=response.json()["id"]), invitation_link_in(smtp.messages[-1])
 
 
 def _refused(url: str) -> None:
@@ -54,7 +54,7 @@ def test_resend_mails_a_new_link_once_and_the_old_link_is_refused(
         response = _barbara(demo).post(f"organizations/mexbanco/invitations/{invitation.pk}/resend/")
     assert response.status_code == 200, response.content
     assert len(smtp.messages) == 2
-    new_url = link_in(smtp.messages[-1])
+    new_url = invitation_link_in(smtp.messages[-1])
     assert new_url != old_url and smtp.messages[-1]["To"] == "alice@acme.example"
     fresh = Invitation.objects.get(pk=invitation.pk)
     assert fresh.sent_at is not None and fresh.expires_at > timezone.now() + timedelta(days=6)
@@ -157,13 +157,13 @@ def test_admin_actions_revoke_and_resend(
             changelist, {"action": "resend_invitations", "_selected_action": [first.pk]}, follow=True
         )
     assert b"Sent again 1 invitation(s)." in response.content
-    assert len(smtp.messages) == 2 and link_in(smtp.messages[-1]) != first_url
+    assert len(smtp.messages) == 2 and invitation_link_in(smtp.messages[-1]) != first_url
     _refused(first_url)
     response = browser.post(
         changelist, {"action": "revoke_invitations", "_selected_action": [first.pk, second.pk]}, follow=True
     )
     assert b"Revoked 2 invitation(s)." in response.content
     assert Invitation.objects.filter(pk__in=[first.pk, second.pk], revoked_at__isnull=False).count() == 2
-    _refused(link_in(smtp.messages[-1]))
+    _refused(invitation_link_in(smtp.messages[-1]))
     response = browser.post(changelist, {"action": "resend_invitations", "_selected_action": [first.pk]}, follow=True)
     assert b"Not done: alice@acme.example: Only a pending invitation" in response.content

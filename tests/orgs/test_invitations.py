@@ -3,9 +3,7 @@ acceptance in the login journey."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from email.message import Message
 
 import pytest
 from django.core import signing
@@ -17,26 +15,12 @@ from orgs.invitations.services import invitation_create, invitation_token
 from orgs.tree.models import Membership
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
-from tests.api_support import ApiClient, api_token
-from tests.conftest import org, user
-from tests.mail_support import Inbox
+from tests.support.api import ApiClient, api_token
+from tests.support.login import signed_in_client
+from tests.support.lookups import org, user
+from tests.support.mail import Inbox, invitation_link_in
 
 pytestmark = pytest.mark.django_db
-
-
-def link_in(message: Message) -> str:
-    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
-    found = re.search(r"http://[^\s]+/t/mightybank/invitations/accept/\?token=[^\s]+", body)
-    assert found, body
-    return found.group(0).split("127.0.0.1:8000", 1)[-1]
-
-
-def signed_in_client(username: str) -> Client:
-    client = Client()
-    r = client.post("/t/mightybank/login/", {"identifier": username})
-    r = client.post("/t/mightybank/login/password/", {"password": f"{username}-demo-pass"})
-    assert r.status_code in (302, 303), r.content
-    return client
 
 
 def test_invite_email_accept_once(demo: Tenant, smtp: Inbox, django_capture_on_commit_callbacks) -> None:
@@ -48,7 +32,7 @@ def test_invite_email_accept_once(demo: Tenant, smtp: Inbox, django_capture_on_c
     assert len(smtp.messages) == 1
     message = smtp.messages[0]
     assert message["To"] == "alice@acme.example" and "MexBanco" in message["Subject"]
-    url = link_in(message)
+    url = invitation_link_in(message)
     assert Invitation.objects.get().sent_at is not None
 
     # Not signed in: through the login journey and back.
@@ -131,5 +115,5 @@ def test_the_mail_uses_the_inviting_organizations_effective_template(
     assert message["Subject"] == "Bienvenido a MexBanco"
     assert body.startswith("Hola: http") and "(member, MightyBank)" in body
     assert "{unknown}" in body  # plain replacement: an unknown field stays as written, nothing is evaluated
-    assert link_in(message)  # the link is in the body the organization wrote
+    assert invitation_link_in(message)  # the link is in the body the organization wrote
     assert "expires on" in body

@@ -23,7 +23,7 @@ from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent
 from tenants.services import tenant_create, user_create
-from tests.conftest import World
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.django_db
 

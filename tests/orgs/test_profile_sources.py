@@ -18,9 +18,8 @@ from orgs.tree.services import membership_add, organization_create
 from tenants.actors import SYSTEM
 from tenants.models import AuditEvent
 from tenants.services import tenant_create, user_create
-from tests.conftest import org, user
-from tests.oidc.test_oidc_protocol import signed_in_flow, userinfo
-from tests.oidc_support import DEMO_WEB, basic, jwt_claims
+from tests.support.lookups import org, user
+from tests.support.oidc import DEMO_WEB, basic, jwt_claims, signed_in_flow, userinfo
 
 pytestmark = pytest.mark.django_db
 

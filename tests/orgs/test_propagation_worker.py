@@ -16,7 +16,7 @@ from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
 from tenants.services import tenant_create
-from tests.conftest import spawn_celery_worker, stop_celery_worker, tasks_sent_to
+from tests.support.processes import spawn_celery_worker, stop_celery_worker, tasks_sent_to
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 

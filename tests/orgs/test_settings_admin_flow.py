@@ -12,7 +12,7 @@ from orgs.inheritance.models import PropagationJob, SettingsOverride
 from orgs.inheritance.propagation import job_run
 from orgs.inheritance.services import settings_override_set
 from tenants.actors import SYSTEM
-from tests.conftest import build_world
+from tests.support.worlds import build_world
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from orgs.tree.services import organization_create
 from tenants.actors import SYSTEM
 from tenants.models import Tenant, User
 from tenants.services import user_create
-from tests.api_support import ApiClient, api_token
-from tests.conftest import org, user
+from tests.support.api import ApiClient, api_token
+from tests.support.lookups import org, user
 
 pytestmark = pytest.mark.django_db
 

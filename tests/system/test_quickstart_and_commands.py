@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 
 from orgs.tree.models import ActsForLink, Membership, Organization, OrganizationDomain
 from tenants.models import AuditEvent, SigningKey, Tenant, User
-from tests.conftest import subprocess_env
+from tests.support.processes import subprocess_env
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

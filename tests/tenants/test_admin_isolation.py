@@ -56,7 +56,7 @@ def test_changelists_list_no_row_of_another_tenant(world_a, world_b, admin_clien
     client = admin_client_for(world_a.admin)
     for model in scoped_models():
         theirs = rows_of(model, world_b.tenant)
-        assert theirs, f"the fixture world has no {model.__name__} row: extend tests/conftest.py build_world"
+        assert theirs, f"the fixture world has no {model.__name__} row: add it to tests/support/worlds/"
         mine = rows_of(model, world_a.tenant)
         for query in ("", "?q=tenant-b", "?q=alice", f"?tenant__id__exact={world_b.tenant.pk}"):
             response = client.get(admin_url(model, "changelist") + query)
@@ -150,7 +150,7 @@ def test_platform_staff_see_every_tenant(world_a, world_b, platform_staff, admin
 @pytest.mark.django_db
 def test_ordinary_users_cannot_use_the_django_admin(demo, admin_client_for) -> None:
     """Members without an admin role stay out; org owners/admins are delegated (tests/orgs/test_delegated_admin.py)."""
-    from tests.conftest import user
+    from tests.support.lookups import user
 
     for username in ("alice", "bob", "carol"):
         client = admin_client_for(user(demo, username))

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from orgs.tree.models import Membership, Organization, OrganizationDomain
 from tenants.models import AuditEvent, User
-from tests.conftest import org, user
+from tests.support.lookups import org, user
 
 pytestmark = pytest.mark.django_db
 
