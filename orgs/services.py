@@ -24,12 +24,18 @@ from orgs.models import (
     Membership,
     Organization,
     OrganizationDomain,
+    OrganizationProfileValue,
+    PropagationJob,
+    SettingsOverride,
     identifier_validator,
 )
-from orgs.selectors import organization_descendants
+from orgs.profiles import profile_value_clear, profile_value_set
+from orgs.selectors import organization_descendants, settings_section_overrides
+from orgs.settings_services import settings_override_revert, settings_override_set
 from tenants.actors import Actor
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
+from tenants.preconditions import ExpectedETag, lock_unchanged
 from tenants.services import user_create
 
 # Shared mailbox providers: nobody can prove they speak for everyone at these.
@@ -597,3 +603,98 @@ def acts_for_remove(*, actor: Actor, link: ActsForLink) -> None:
     with transaction.atomic():
         audit_record(actor=actor, tenant=link.organization.tenant, action=AuditAction.ACTS_FOR_REMOVE, target=link)
         link.delete()
+
+
+# --- written by idp.api ---
+# (also by idp.federation; each names the feature module it belongs to after the orgs split)
+
+
+def settings_section_change(
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    organization: Organization | None,
+    section: str,
+    changes: dict[str, Any],
+    replace: bool = False,
+    expected_etag: ExpectedETag | None = None,
+) -> PropagationJob | None:
+    """Set the fields of ``changes`` in one section of one level (a None value: inherit again). Inheritance.
+
+    ``replace``: the fields this level sets and ``changes`` does not name inherit again too.
+    ``organization`` None is the tenant root. The section's root row is locked first (it
+    serializes every write of the section), then ``expected_etag`` is checked against this
+    level's current overrides of the section. Returns the last propagation job started; None
+    when a replace changed nothing (otherwise nothing to change is refused).
+    """
+    sets = {name: value for name, value in changes.items() if value is not None}
+    reverts = [name for name, value in changes.items() if value is None]
+    job: PropagationJob | None = None
+    with transaction.atomic():
+        root = SettingsOverride.objects.select_for_update().filter(
+            tenant=tenant, organization__isnull=True, section=section
+        )
+        list(root.values_list("pk", flat=True))
+        current = settings_section_overrides(tenant=tenant, organization=organization, section=section)
+        if expected_etag is not None:
+            expected_etag.check(current)
+        if replace:
+            reverts += [name for name in current if name not in changes]
+        where: dict[str, Any] = {"actor": actor, "tenant": tenant, "organization": organization, "section": section}
+        if sets:
+            job = settings_override_set(**where, values=sets)
+        if reverts:
+            job = settings_override_revert(**where, fields=reverts)
+        if job is None and not replace:
+            raise ValidationError({"section": ["Nothing to change."]})
+    return job
+
+
+def profile_values_apply(
+    *, actor: Actor, membership: Membership, values: dict[str, str | None], expected_etag: ExpectedETag | None = None
+) -> Membership:
+    """Set (a value) or clear (empty or None) the organization's own profile values of a member. Profiles.
+
+    All or nothing: a refusal names each refused attribute, and nothing is written then.
+    ``expected_etag`` is checked against the locked membership.
+    """
+    organization = membership.organization
+    errors: dict[str, list[str]] = {}
+    with transaction.atomic():
+        locked = lock_unchanged(membership, expected_etag=expected_etag, related=("user",))
+        for attribute, value in values.items():
+            try:
+                if value:
+                    profile_value_set(
+                        actor=actor, organization=organization, user=locked.user, attribute=attribute, value=value
+                    )
+                else:
+                    profile_value_clear(actor=actor, organization=organization, user=locked.user, attribute=attribute)
+            except ValidationError as exc:
+                errors[attribute] = [m for msgs in exc.message_dict.values() for m in msgs]
+        if errors:
+            transaction.set_rollback(True)
+    if errors:
+        raise ValidationError(errors)
+    return locked
+
+
+def profile_value_provision(*, organization: Organization, user: User, attribute: str, value: str) -> bool:
+    """Store a value a sign-in's attribute mapping gave the organization for a member. Profiles.
+
+    No permission check and no audit event of its own: the sign-in that maps it records one.
+    Returns whether anything changed.
+    """
+    row, created = OrganizationProfileValue.objects.get_or_create(
+        organization=organization,
+        user=user,
+        attribute=attribute,
+        defaults={"tenant_id": organization.tenant_id, "value": value},
+    )
+    if created:
+        return True
+    if row.value == value:
+        return False
+    row.value = value
+    row.save(update_fields=["value", "updated_at"])
+    return True

@@ -29,28 +29,36 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied, Throttled
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    NotAuthenticated,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
 from idp.api.authentication import CanopyBearerAuthentication
-from idp.api.problems import PreconditionFailed
 from orgs.delegation import administered_organizations
-from orgs.models import Organization, SharingPolicy
-from orgs.selectors import organization_get
+from orgs.selectors import organization_administered, organization_get, sharing_policy_get
 from tenants.actors import Actor, is_tenant_admin
 from tenants.lockout import rate_exceeded
 from tenants.models import Tenant
+from tenants.preconditions import ExpectedETag
 from tenants.routing import tenant_of
 
-OrgCheck = Callable[[Actor, Organization], bool]
+if TYPE_CHECKING:
+    from orgs.models import Organization, SharingPolicy
+
+OrgCheck = Callable[[Actor, "Organization"], bool]
 
 
 def reach_everything(actor: Actor, organization: Organization) -> bool:
@@ -224,35 +232,42 @@ class TenantAPIView(GenericAPIView):
         """The organization whose ``org_permissions`` govern an object named in the URL."""
         return getattr(obj, "organization", None)
 
+    def administers(self, organization: Organization) -> bool:
+        return organization_administered(actor=self.actor, tenant=self.tenant, organization=organization)
+
     def reachable_organization(self, key: str | None) -> Organization:
         """By id or identifier, inside the caller's reach; otherwise 404."""
         org = organization_get(tenant=self.tenant, key=key or "")
-        if org is None or not self.reach().filter(pk=org.pk).exists():
+        if org is None or not self.administers(org):
             raise Http404
         return org
 
+    def organization_in_body(self, key: str | None, field: str) -> Organization | None:
+        """An organization named in the request body (id or identifier) inside the caller's reach; else 400."""
+        if not key:
+            return None
+        found = organization_get(tenant=self.tenant, key=key)
+        if found is None or not self.administers(found):
+            raise ValidationError({field: ["No such organization."]})
+        return found
+
     def reachable_policy(self, policy_id: int) -> SharingPolicy:
         """A sharing policy whose organization is in reach; "all" policies for tenant admins only."""
-        policy = (
-            SharingPolicy.objects.select_related("organization", "user", "tenant")
-            .filter(tenant=self.tenant, pk=policy_id)
-            .first()
-        )
+        policy = sharing_policy_get(tenant=self.tenant, pk=policy_id)
         if policy is None:
             raise Http404
         if policy.organization is None:
             if not is_tenant_admin(self.actor, self.tenant):
                 raise Http404
-        elif not self.reach().filter(pk=policy.organization_id).exists():
+        elif not self.administers(policy.organization):
             raise Http404
         return policy
 
     # --- ETag / If-Match -------------------------------------------------------
 
-    def check_if_match(self, current: str) -> None:
+    def expected_etag(self, body_of: Callable[[Any], Any]) -> ExpectedETag | None:
+        """The request's ``If-Match`` for a service: it compares with ``etag_of(body_of(current state))``."""
         header = self.request.headers.get("If-Match")
         if not header:
-            return
-        wanted = {t.strip().removeprefix("W/") for t in header.split(",")}
-        if "*" not in wanted and current not in wanted:
-            raise PreconditionFailed()
+            return None
+        return ExpectedETag.from_header(header, lambda current: etag_of(body_of(current)))

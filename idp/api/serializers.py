@@ -7,36 +7,27 @@ from typing import Any
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from orgs.models import Invitation, Membership, Organization, PropagationJob, SharingJob, SharingPolicy
+from orgs.selectors import LeasedJobStatus, MembershipOrigin, MembershipRole, SharingJobKind, SharingMode
 
 
-class OrganizationSerializer(serializers.ModelSerializer):
+class OrganizationSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    identifier = serializers.CharField(
+        read_only=True, help_text="Short name, unique in the tenant; may be changed. The id never changes."
+    )
+    display_name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    logo_uri = serializers.URLField(read_only=True)
     parent = serializers.UUIDField(source="parent_id", read_only=True, allow_null=True)
-
-    class Meta:
-        model = Organization
-        fields = [
-            "id",
-            "identifier",
-            "display_name",
-            "description",
-            "logo_uri",
-            "parent",
-            "depth",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
+    depth = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
 
 
 class OrganizationTreeSerializer(OrganizationSerializer):
     children = serializers.SerializerMethodField()
 
-    class Meta(OrganizationSerializer.Meta):
-        fields = [*OrganizationSerializer.Meta.fields, "children"]
-        read_only_fields = fields
-
-    def get_children(self, obj: Organization) -> list[dict[str, Any]]:
+    def get_children(self, obj: Any) -> list[dict[str, Any]]:
         kids = self.context["children"].get(obj.pk, [])
         return [OrganizationTreeSerializer(k, context=self.context).data for k in kids]
 
@@ -73,37 +64,25 @@ class OrganizationDeleteQuerySerializer(serializers.Serializer):
     cascade = serializers.BooleanField(required=False, default=False)
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(serializers.Serializer):
     user = serializers.IntegerField(source="user_id", read_only=True)
     username = serializers.CharField(source="user.username", read_only=True)
     email = serializers.CharField(source="user.email", read_only=True)
     first_name = serializers.CharField(source="user.first_name", read_only=True)
     last_name = serializers.CharField(source="user.last_name", read_only=True)
     organization = serializers.UUIDField(source="organization_id", read_only=True)
-
-    class Meta:
-        model = Membership
-        fields = [
-            "user",
-            "username",
-            "email",
-            "first_name",
-            "last_name",
-            "organization",
-            "role",
-            "origin",
-            "created_at",
-        ]
-        read_only_fields = fields
+    role = serializers.ChoiceField(choices=MembershipRole.choices, read_only=True)
+    origin = serializers.ChoiceField(choices=MembershipOrigin.choices, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
 
 
 class MembershipAddSerializer(serializers.Serializer):
     user = serializers.CharField(max_length=150, help_text="User id or username, in this tenant.")
-    role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)
 
 
 class MembershipRoleSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    role = serializers.ChoiceField(choices=MembershipRole.choices)
 
 
 class UserCreateSerializer(serializers.Serializer):
@@ -114,7 +93,7 @@ class UserCreateSerializer(serializers.Serializer):
     )
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-    role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -125,15 +104,14 @@ class ProblemSerializer(serializers.Serializer):
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
 
 
-class SharingPolicySerializer(serializers.ModelSerializer):
+class SharingPolicySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
     user = serializers.IntegerField(source="user_id", read_only=True)
     username = serializers.CharField(source="user.username", read_only=True)
     organization = serializers.UUIDField(source="organization_id", read_only=True, allow_null=True)
-
-    class Meta:
-        model = SharingPolicy
-        fields = ["id", "user", "username", "organization", "mode", "role", "created_at"]
-        read_only_fields = fields
+    mode = serializers.ChoiceField(choices=SharingMode.choices, read_only=True)
+    role = serializers.ChoiceField(choices=MembershipRole.choices, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
 
 
 class SharingPolicyCreateSerializer(serializers.Serializer):
@@ -141,27 +119,20 @@ class SharingPolicyCreateSerializer(serializers.Serializer):
     organization = serializers.CharField(
         max_length=64, allow_null=True, required=False, default=None, help_text="Id or identifier; null for mode all."
     )
-    mode = serializers.ChoiceField(choices=SharingPolicy.Mode.choices, default=SharingPolicy.Mode.SELECTED)
-    role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    mode = serializers.ChoiceField(choices=SharingMode.choices, default=SharingMode.SELECTED)
+    role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)
 
 
-class InvitationSerializer(serializers.ModelSerializer):
+class InvitationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
     organization = serializers.UUIDField(source="organization_id", read_only=True)
-
-    class Meta:
-        model = Invitation
-        fields = [
-            "id",
-            "organization",
-            "email",
-            "role",
-            "created_at",
-            "expires_at",
-            "sent_at",
-            "accepted_at",
-            "revoked_at",
-        ]
-        read_only_fields = fields
+    email = serializers.EmailField(read_only=True)
+    role = serializers.ChoiceField(choices=MembershipRole.choices, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True)
+    sent_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    accepted_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
 class InvitationCreateSerializer(serializers.Serializer):
@@ -170,7 +141,7 @@ class InvitationCreateSerializer(serializers.Serializer):
         help_text="The address to invite. A person without an account here creates one from the emailed link "
         "(password and profile), and joins the organization.",
     )
-    role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)
 
 
 # --- Shared checks ---------------------------------------------------------------------
@@ -193,63 +164,78 @@ def refuse_nul(value: Any, field: str = "value") -> Any:
 # --- Settings and jobs ---------------------------------------------------------------------
 
 
-class _LeasedJobSerializer(serializers.ModelSerializer):
+class _LeasedJobSerializer(serializers.Serializer):
     """The fields every leased job (propagation, sharing) shows the same way."""
 
+    id = serializers.IntegerField(read_only=True)
     organization = serializers.UUIDField(source="organization_id", read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=LeasedJobStatus.choices, read_only=True)
+    total = serializers.IntegerField(read_only=True)
+    processed = serializers.IntegerField(read_only=True)
     progress = serializers.IntegerField(read_only=True, help_text="Percent of the organizations done.")
+    attempts = serializers.IntegerField(read_only=True)
     errors = serializers.ListField(child=serializers.DictField(), read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    #: Every field, in the order an answer shows them (the kind's own among the common ones).
+    field_order: tuple[str, ...] = ()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        return {name: fields[name] for name in self.field_order}
 
 
 class PropagationJobSerializer(_LeasedJobSerializer):
-    class Meta:
-        model = PropagationJob
-        fields = [
-            "id",
-            "section",
-            "organization",
-            "version",
-            "reason",
-            "status",
-            "total",
-            "processed",
-            "written",
-            "progress",
-            "attempts",
-            "errors",
-            "created_at",
-            "started_at",
-            "finished_at",
-        ]
-        read_only_fields = fields
+    section = serializers.CharField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
+    reason = serializers.CharField(read_only=True)
+    written = serializers.IntegerField(read_only=True, help_text="Rows changed (older-version rows only).")
+    field_order = (
+        "id",
+        "section",
+        "organization",
+        "version",
+        "reason",
+        "status",
+        "total",
+        "processed",
+        "written",
+        "progress",
+        "attempts",
+        "errors",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
 
 
 class SharingJobSerializer(_LeasedJobSerializer):
+    kind = serializers.ChoiceField(choices=SharingJobKind.choices, read_only=True)
     policy = serializers.IntegerField(source="policy_id", read_only=True, allow_null=True)
     user = serializers.IntegerField(source="user_id", read_only=True)
-
-    class Meta:
-        model = SharingJob
-        fields = [
-            "id",
-            "kind",
-            "policy",
-            "user",
-            "organization",
-            "mode",
-            "role",
-            "status",
-            "total",
-            "processed",
-            "changed",
-            "progress",
-            "attempts",
-            "errors",
-            "created_at",
-            "started_at",
-            "finished_at",
-        ]
-        read_only_fields = fields
+    mode = serializers.ChoiceField(choices=SharingMode.choices, read_only=True)
+    role = serializers.ChoiceField(choices=MembershipRole.choices, read_only=True)
+    changed = serializers.IntegerField(read_only=True, help_text="Memberships added (share) or removed (unshare).")
+    field_order = (
+        "id",
+        "kind",
+        "policy",
+        "user",
+        "organization",
+        "mode",
+        "role",
+        "status",
+        "total",
+        "processed",
+        "changed",
+        "progress",
+        "attempts",
+        "errors",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
 
 
 class SettingsOverridesSerializer(serializers.Serializer):
@@ -291,11 +277,7 @@ class EffectiveSettingsSerializer(serializers.Serializer):
 class SharingPolicyResultSerializer(SharingPolicySerializer):
     job = serializers.SerializerMethodField()
 
-    class Meta(SharingPolicySerializer.Meta):
-        fields = [*SharingPolicySerializer.Meta.fields, "job"]
-        read_only_fields = fields
-
-    def get_job(self, obj: SharingPolicy) -> dict[str, Any] | None:
+    def get_job(self, obj: Any) -> dict[str, Any] | None:
         job = self.context.get("job")
         return dict(SharingJobSerializer(job).data) if job is not None else None
 

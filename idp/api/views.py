@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -38,10 +37,19 @@ from idp.api.serializers import (
     UserCreateSerializer,
 )
 from orgs import invitations, permissions, services, sharing
-from orgs.models import Invitation, Membership, Organization, SharingPolicy
-from orgs.selectors import organization_get
-from tenants.actors import is_tenant_admin
+from orgs.selectors import (
+    MembershipRole,
+    organization_invitations,
+    organization_list,
+    organization_member,
+    organization_members,
+    sharing_policies_visible,
+)
 from tenants.models import User
+from tenants.preconditions import write_if_unchanged
+
+if TYPE_CHECKING:
+    from orgs.models import Invitation, Membership, Organization
 
 PROBLEMS: dict[Any, OpenApiResponse] = {
     (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=desc)
@@ -92,17 +100,12 @@ class OrganizationListView(TenantAPIView):
         responses={200: OrganizationSerializer(many=True), **PROBLEMS},
     )
     def get(self, request: Request, tenant_slug: str) -> Response:
-        qs: QuerySet[Organization] = self.reach().order_by("path")
-        parent = request.query_params.get("parent")
-        if parent is not None:
-            if parent.lower() in ("", "none", "null"):
-                qs = qs.filter(parent__isnull=True)
-            else:
-                found = organization_get(tenant=self.tenant, key=parent)
-                qs = qs.filter(parent=found) if found else qs.none()
-        identifier = request.query_params.get("identifier")
-        if identifier is not None:
-            qs = qs.filter(identifier__iexact=identifier.strip())
+        qs = organization_list(
+            actor=self.actor,
+            tenant=self.tenant,
+            parent=request.query_params.get("parent"),
+            identifier=request.query_params.get("identifier"),
+        )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(OrganizationSerializer(page, many=True).data)
 
@@ -116,12 +119,7 @@ class OrganizationListView(TenantAPIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         become_admin = values.pop("become_admin")
-        parent_key = values.pop("parent")
-        parent = None
-        if parent_key:
-            parent = organization_get(tenant=self.tenant, key=parent_key)
-            if parent is None or not self.reach().filter(pk=parent.pk).exists():
-                raise ValidationError({"parent": ["No such organization."]})
+        parent = self.organization_in_body(values.pop("parent"), "parent")
         with transaction.atomic():
             org = services.organization_create(actor=self.actor, tenant=self.tenant, parent=parent, **values)
             if become_admin:
@@ -172,10 +170,11 @@ class OrganizationDetailView(TenantAPIView):
     def _update(self, request: Request, *, partial: bool) -> Response:
         data = OrganizationUpdateSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
-        with transaction.atomic():
-            locked = Organization.objects.select_for_update().get(pk=self.organization.pk)
-            self.check_if_match(etag_of(self._body(locked)))
-            org = services.organization_update(actor=self.actor, organization=locked, **data.validated_data)
+        org = write_if_unchanged(
+            self.organization,
+            lambda locked: services.organization_update(actor=self.actor, organization=locked, **data.validated_data),
+            expected_etag=self.expected_etag(self._body),
+        )
         body = self._body(org)
         return Response(body, headers={"ETag": etag_of(body)})
 
@@ -204,10 +203,11 @@ class OrganizationDetailView(TenantAPIView):
     )
     def delete(self, request: Request, tenant_slug: str, org: str) -> Response:
         cascade = request.query_params.get("cascade", "").lower() in ("1", "true", "yes")
-        with transaction.atomic():
-            locked = Organization.objects.select_for_update().get(pk=self.organization.pk)
-            self.check_if_match(etag_of(self._body(locked)))
-            services.organization_delete(actor=self.actor, organization=locked, cascade=cascade)
+        write_if_unchanged(
+            self.organization,
+            lambda locked: services.organization_delete(actor=self.actor, organization=locked, cascade=cascade),
+            expected_etag=self.expected_etag(self._body),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -224,14 +224,12 @@ class OrganizationMoveView(TenantAPIView):
     def post(self, request: Request, tenant_slug: str, org: str) -> Response:
         data = OrganizationMoveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key = data.validated_data["parent"]
-        new_parent = None
-        if key:
-            new_parent = organization_get(tenant=self.tenant, key=key)
-            if new_parent is None or not self.reach().filter(pk=new_parent.pk).exists():
-                raise ValidationError({"parent": ["No such organization."]})
-        self.check_if_match(etag_of(dict(OrganizationSerializer(self.organization).data)))
-        moved = services.organization_move(actor=self.actor, organization=self.organization, new_parent=new_parent)
+        new_parent = self.organization_in_body(data.validated_data["parent"], "parent")
+        moved = write_if_unchanged(
+            self.organization,
+            lambda locked: services.organization_move(actor=self.actor, organization=locked, new_parent=new_parent),
+            expected_etag=self.expected_etag(lambda org: OrganizationSerializer(org).data),
+        )
         body = OrganizationSerializer(moved).data
         return Response(body, headers={"ETag": etag_of(body)})
 
@@ -242,18 +240,11 @@ class MemberListView(TenantAPIView):
 
     @extend_schema(
         operation_id="members_list",
-        parameters=[OpenApiParameter("role", str, enum=Membership.Role.values)],
+        parameters=[OpenApiParameter("role", str, enum=MembershipRole.values)],
         responses={200: MembershipSerializer(many=True), **PROBLEMS},
     )
     def get(self, request: Request, tenant_slug: str, org: str) -> Response:
-        qs = (
-            Membership.objects.select_related("user")
-            .filter(tenant=self.tenant, organization=self.organization)
-            .order_by("user__username")
-        )
-        role = request.query_params.get("role")
-        if role:
-            qs = qs.filter(role=role)
+        qs = organization_members(organization=self.organization, role=request.query_params.get("role"))
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(MembershipSerializer(page, many=True).data)
 
@@ -282,11 +273,16 @@ class MemberDetailView(TenantAPIView):
         "DELETE": permissions.can_manage_members,
     }
 
-    def _membership(self, user_id: int, *, lock: bool = False) -> Membership:
-        qs = Membership.objects.select_related("user", "organization", "organization__tenant")
-        if lock:
-            qs = qs.select_for_update(of=("self",))
-        return get_object_or_404(qs, tenant=self.tenant, organization=self.organization, user_id=user_id)
+    LOCK_RELATED = ("user", "organization", "organization__tenant")
+
+    def _membership(self, user_id: int) -> Membership:
+        membership = organization_member(organization=self.organization, user_id=user_id)
+        if membership is None:
+            raise Http404
+        return membership
+
+    def _expected(self) -> Any:
+        return self.expected_etag(lambda membership: MembershipSerializer(membership).data)
 
     @extend_schema(operation_id="members_retrieve", responses={200: MembershipSerializer, **PROBLEMS})
     def get(self, request: Request, tenant_slug: str, org: str, user_id: int) -> Response:
@@ -302,21 +298,25 @@ class MemberDetailView(TenantAPIView):
     def patch(self, request: Request, tenant_slug: str, org: str, user_id: int) -> Response:
         data = MembershipRoleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with transaction.atomic():
-            membership = self._membership(user_id, lock=True)
-            self.check_if_match(etag_of(MembershipSerializer(membership).data))
-            membership = services.membership_set_role(
-                actor=self.actor, membership=membership, role=data.validated_data["role"]
-            )
+        membership = write_if_unchanged(
+            self._membership(user_id),
+            lambda locked: services.membership_set_role(
+                actor=self.actor, membership=locked, role=data.validated_data["role"]
+            ),
+            expected_etag=self._expected(),
+            related=self.LOCK_RELATED,
+        )
         body = MembershipSerializer(membership).data
         return Response(body, headers={"ETag": etag_of(body)})
 
     @extend_schema(operation_id="members_remove", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
     def delete(self, request: Request, tenant_slug: str, org: str, user_id: int) -> Response:
-        with transaction.atomic():
-            membership = self._membership(user_id, lock=True)
-            self.check_if_match(etag_of(MembershipSerializer(membership).data))
-            services.membership_remove(actor=self.actor, membership=membership)
+        write_if_unchanged(
+            self._membership(user_id),
+            lambda locked: services.membership_remove(actor=self.actor, membership=locked),
+            expected_etag=self._expected(),
+            related=self.LOCK_RELATED,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -336,7 +336,7 @@ class OrganizationUserCreateView(TenantAPIView):
         user = services.organization_user_create(
             actor=self.actor, organization=self.organization, **data.validated_data
         )
-        membership = Membership.objects.select_related("user").get(user=user, organization=self.organization)
+        membership = organization_member(organization=self.organization, user_id=user.pk)
         body = MembershipSerializer(membership).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"ETag": etag_of(body)})
 
@@ -344,25 +344,13 @@ class OrganizationUserCreateView(TenantAPIView):
 class SharingPolicyListView(TenantAPIView):
     serializer_class = SharingPolicySerializer
 
-    def _visible(self) -> QuerySet[SharingPolicy]:
-        qs = SharingPolicy.objects.select_related("user").filter(tenant=self.tenant)
-        if is_tenant_admin(self.actor, self.tenant):
-            return qs
-        return qs.filter(organization__in=self.reach())
-
     @extend_schema(
         operation_id="sharing_policies_list",
         parameters=[OpenApiParameter("user", str, description="User id or username.")],
         responses={200: SharingPolicySerializer(many=True), **PROBLEMS},
     )
     def get(self, request: Request, tenant_slug: str) -> Response:
-        qs = self._visible().order_by("pk")
-        key = request.query_params.get("user")
-        if key:
-            key = key.strip()
-            qs = qs.filter(
-                Q(user__username__iexact=key) | Q(user_id=int(key) if key.isdigit() and len(key) < 12 else -1)
-            )
+        qs = sharing_policies_visible(actor=self.actor, tenant=self.tenant, user=request.query_params.get("user"))
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(SharingPolicySerializer(page, many=True).data)
 
@@ -376,11 +364,7 @@ class SharingPolicyListView(TenantAPIView):
         data = SharingPolicyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        organization = None
-        if values["organization"]:
-            organization = organization_get(tenant=self.tenant, key=values["organization"])
-            if organization is None or not self.reach().filter(pk=organization.pk).exists():
-                raise ValidationError({"organization": ["No such organization."]})
+        organization = self.organization_in_body(values["organization"], "organization")
         user = _tenant_user(self.tenant, values["user"])
         policy, job = sharing.sharing_policy_share(
             actor=self.actor,
@@ -419,7 +403,7 @@ class InvitationListView(TenantAPIView):
 
     @extend_schema(operation_id="invitations_list", responses={200: InvitationSerializer(many=True), **PROBLEMS})
     def get(self, request: Request, tenant_slug: str, org: str) -> Response:
-        qs = Invitation.objects.filter(tenant=self.tenant, organization=self.organization).order_by("-created_at")
+        qs = organization_invitations(organization=self.organization)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(InvitationSerializer(page, many=True).data)
 
@@ -447,7 +431,7 @@ class InvitationDetailView(TenantAPIView):
     org_permissions = {"GET": permissions.can_manage_members, "DELETE": permissions.can_manage_members}
 
     def reachable_objects(self) -> QuerySet[Invitation]:
-        return self.in_reach(Invitation.objects.filter(organization=self.organization))
+        return self.in_reach(organization_invitations(organization=self.organization))
 
     @extend_schema(operation_id="invitations_retrieve", responses={200: InvitationSerializer, **PROBLEMS})
     def get(self, request: Request, tenant_slug: str, org: str, invitation_id: int) -> Response:
@@ -457,10 +441,11 @@ class InvitationDetailView(TenantAPIView):
     @extend_schema(operation_id="invitations_revoke", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
     def delete(self, request: Request, tenant_slug: str, org: str, invitation_id: int) -> Response:
         """Revoke: the emailed link stops working (the row stays, with ``revoked_at``, for the record)."""
-        with transaction.atomic():
-            invitation = Invitation.objects.select_for_update().get(pk=self.object.pk)
-            self.check_if_match(etag_of(InvitationSerializer(invitation).data))
-            invitations.invitation_revoke(actor=self.actor, invitation=invitation)
+        write_if_unchanged(
+            self.object,
+            lambda locked: invitations.invitation_revoke(actor=self.actor, invitation=locked),
+            expected_etag=self.expected_etag(lambda invitation: InvitationSerializer(invitation).data),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -470,7 +455,7 @@ class InvitationResendView(TenantAPIView):
     org_permissions = {"POST": permissions.can_manage_members}
 
     def reachable_objects(self) -> QuerySet[Invitation]:
-        return self.in_reach(Invitation.objects.filter(organization=self.organization))
+        return self.in_reach(organization_invitations(organization=self.organization))
 
     @extend_schema(operation_id="invitations_resend", request=None, responses={200: InvitationSerializer, **PROBLEMS})
     def post(self, request: Request, tenant_slug: str, org: str, invitation_id: int) -> Response:

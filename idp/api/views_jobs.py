@@ -8,6 +8,7 @@ rule and audit as the admin's action.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -21,18 +22,18 @@ from idp.api.serializers import PropagationJobSerializer, SharingJobSerializer
 from idp.api.views import PROBLEMS
 from orgs import permissions
 from orgs.jobs import job_resume
-from orgs.models import JobStatus, PropagationJob, SharingJob
-from orgs.selectors import organization_get
+from orgs.selectors import LeasedJobStatus, SharingJobKind, organization_get, propagation_jobs, sharing_jobs
 
-STATUS_PARAM = OpenApiParameter("status", str, enum=JobStatus.values)
+STATUS_PARAM = OpenApiParameter("status", str, enum=LeasedJobStatus.values)
 ORG_PARAM = OpenApiParameter("organization", str, description="Organization id or identifier.")
 
 
 class _JobViews(TenantAPIView):
-    model: type[PropagationJob] | type[SharingJob]
+    #: The tenant's jobs of this kind (an ``orgs.selectors`` function).
+    jobs: Callable[..., QuerySet[Any]]
 
     def reachable_objects(self) -> QuerySet[Any]:
-        return self.in_reach(self.model.objects.select_related("organization", "tenant"))
+        return self.in_reach(self.jobs(tenant=self.tenant))
 
     # The list's own filter besides status and organization: "section" or "kind".
     extra_filter = ""
@@ -65,7 +66,7 @@ class _JobViews(TenantAPIView):
 
 
 class PropagationJobListView(_JobViews):
-    model = PropagationJob
+    jobs = staticmethod(propagation_jobs)
     extra_filter = "section"
     serializer_class = PropagationJobSerializer
 
@@ -79,7 +80,7 @@ class PropagationJobListView(_JobViews):
 
 
 class PropagationJobDetailView(_JobViews):
-    model = PropagationJob
+    jobs = staticmethod(propagation_jobs)
     object_kwarg = "propagation_job_id"
     serializer_class = PropagationJobSerializer
 
@@ -89,7 +90,7 @@ class PropagationJobDetailView(_JobViews):
 
 
 class PropagationJobResumeView(_JobViews):
-    model = PropagationJob
+    jobs = staticmethod(propagation_jobs)
     object_kwarg = "propagation_job_id"
     serializer_class = PropagationJobSerializer
     org_permissions = {"POST": permissions.can_edit_organization}
@@ -105,13 +106,13 @@ class PropagationJobResumeView(_JobViews):
 
 
 class SharingJobListView(_JobViews):
-    model = SharingJob
+    jobs = staticmethod(sharing_jobs)
     extra_filter = "kind"
     serializer_class = SharingJobSerializer
 
     @extend_schema(
         operation_id="sharing_jobs_list",
-        parameters=[STATUS_PARAM, ORG_PARAM, OpenApiParameter("kind", str, enum=SharingJob.Kind.values)],
+        parameters=[STATUS_PARAM, ORG_PARAM, OpenApiParameter("kind", str, enum=SharingJobKind.values)],
         responses={200: SharingJobSerializer(many=True), **PROBLEMS},
     )
     def get(self, request: Request, tenant_slug: str) -> Response:
@@ -119,7 +120,7 @@ class SharingJobListView(_JobViews):
 
 
 class SharingJobDetailView(_JobViews):
-    model = SharingJob
+    jobs = staticmethod(sharing_jobs)
     object_kwarg = "sharing_job_id"
     serializer_class = SharingJobSerializer
 
@@ -129,7 +130,7 @@ class SharingJobDetailView(_JobViews):
 
 
 class SharingJobResumeView(_JobViews):
-    model = SharingJob
+    jobs = staticmethod(sharing_jobs)
     object_kwarg = "sharing_job_id"
     serializer_class = SharingJobSerializer
     org_permissions = {"POST": permissions.can_manage_members}

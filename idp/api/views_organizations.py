@@ -6,13 +6,12 @@ shared users per organization), which check the role again and record the audit 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -29,10 +28,19 @@ from idp.api.serializers import (
 )
 from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
 from orgs import permissions, services
-from orgs.models import ActsForLink, Membership, Organization, OrganizationDomain, OrganizationProfileValue
-from orgs.profiles import profile_value_clear, profile_value_set, resolved_profile, source_modes
-from orgs.selectors import organization_get
+from orgs.profiles import resolved_profile, source_modes
+from orgs.selectors import (
+    acts_for_links,
+    organization_domains,
+    organization_get,
+    organization_member,
+    profile_values_own,
+)
 from tenants.actors import Actor
+from tenants.preconditions import write_if_unchanged
+
+if TYPE_CHECKING:
+    from orgs.models import Membership, Organization
 
 
 def _tenant_links(actor: Actor, organization: Organization) -> bool:
@@ -42,16 +50,15 @@ def _tenant_links(actor: Actor, organization: Organization) -> bool:
 class _OrgObjectViews(TenantAPIView):
     """Objects of the organization in the URL (looked up after it, so outside the reach is 404)."""
 
-    model: type[OrganizationDomain] | type[ActsForLink]
+    #: The organization's rows of this kind (an ``orgs.selectors`` function).
+    rows: Callable[..., QuerySet[Any]]
 
     def reachable_objects(self) -> QuerySet[Any]:
-        return self.model.objects.select_related("organization__tenant").filter(
-            tenant=self.tenant, organization=self.organization
-        )
+        return self.rows(organization=self.organization)
 
 
 class OrganizationDomainListView(_OrgObjectViews):
-    model = OrganizationDomain
+    rows = staticmethod(organization_domains)
     serializer_class = OrganizationDomainSerializer
     org_permissions = {"GET": lambda actor, org: True, "POST": permissions.can_edit_organization}
 
@@ -59,7 +66,7 @@ class OrganizationDomainListView(_OrgObjectViews):
         operation_id="organization_domains_list", responses={200: OrganizationDomainSerializer(many=True), **PROBLEMS}
     )
     def get(self, request: Request, tenant_slug: str, org: str) -> Response:
-        page = self.paginate_queryset(self.reachable_objects().order_by("domain"))
+        page = self.paginate_queryset(self.reachable_objects())
         return self.get_paginated_response(OrganizationDomainSerializer(page, many=True).data)
 
     @extend_schema(
@@ -78,7 +85,7 @@ class OrganizationDomainListView(_OrgObjectViews):
 
 
 class OrganizationDomainDetailView(_OrgObjectViews):
-    model = OrganizationDomain
+    rows = staticmethod(organization_domains)
     serializer_class = OrganizationDomainSerializer
     object_kwarg = "domain_id"
     org_permissions = {"GET": lambda actor, org: True, "DELETE": permissions.can_edit_organization}
@@ -94,23 +101,23 @@ class OrganizationDomainDetailView(_OrgObjectViews):
         operation_id="organization_domains_remove", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS}
     )
     def delete(self, request: Request, tenant_slug: str, org: str, domain_id: int) -> Response:
-        with transaction.atomic():
-            row = OrganizationDomain.objects.select_for_update(of=("self",)).select_related("organization__tenant")
-            domain = row.get(pk=self.object.pk)
-            self.check_if_match(etag_of(OrganizationDomainSerializer(domain).data))
-            services.domain_remove(actor=self.actor, domain=domain)
+        write_if_unchanged(
+            self.object,
+            lambda locked: services.domain_remove(actor=self.actor, domain=locked),
+            expected_etag=self.expected_etag(lambda domain: OrganizationDomainSerializer(domain).data),
+            related=("organization__tenant",),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ActsForListView(_OrgObjectViews):
-    model = ActsForLink
+    rows = staticmethod(acts_for_links)
     serializer_class = ActsForLinkSerializer
     org_permissions = {"GET": lambda actor, org: True, "POST": _tenant_links}
 
     @extend_schema(operation_id="acts_for_list", responses={200: ActsForLinkSerializer(many=True), **PROBLEMS})
     def get(self, request: Request, tenant_slug: str, org: str) -> Response:
-        qs = self.reachable_objects().select_related("on_behalf_of").order_by("on_behalf_of__path")
-        page = self.paginate_queryset(qs)
+        page = self.paginate_queryset(self.reachable_objects())
         return self.get_paginated_response(ActsForLinkSerializer(page, many=True).data)
 
     @extend_schema(
@@ -128,7 +135,7 @@ class ActsForListView(_OrgObjectViews):
 
 
 class ActsForDetailView(_OrgObjectViews):
-    model = ActsForLink
+    rows = staticmethod(acts_for_links)
     serializer_class = ActsForLinkSerializer
     object_kwarg = "link_id"
     org_permissions = {"GET": lambda actor, org: True, "DELETE": _tenant_links}
@@ -140,13 +147,12 @@ class ActsForDetailView(_OrgObjectViews):
 
     @extend_schema(operation_id="acts_for_remove", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
     def delete(self, request: Request, tenant_slug: str, org: str, link_id: int) -> Response:
-        with transaction.atomic():
-            rows = ActsForLink.objects.select_for_update(of=("self",)).select_related(
-                "organization__tenant", "on_behalf_of"
-            )
-            link = rows.get(pk=self.object.pk)
-            self.check_if_match(etag_of(ActsForLinkSerializer(link).data))
-            services.acts_for_remove(actor=self.actor, link=link)
+        write_if_unchanged(
+            self.object,
+            lambda locked: services.acts_for_remove(actor=self.actor, link=locked),
+            expected_etag=self.expected_etag(lambda link: ActsForLinkSerializer(link).data),
+            related=("organization__tenant", "on_behalf_of"),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -157,25 +163,20 @@ class MemberProfileView(TenantAPIView):
     pagination_class = None  # type: ignore[assignment]
     org_permissions = {"GET": permissions.can_manage_members, "PATCH": permissions.can_manage_members}
 
-    def _membership(self, user_id: int, *, lock: bool = False) -> Membership:
-        qs = Membership.objects.select_related("user")
-        if lock:
-            qs = qs.select_for_update(of=("self",))
-        if not 0 < user_id < 2**63:
+    def _membership(self, user_id: int) -> Membership:
+        membership = (
+            organization_member(organization=self.organization, user_id=user_id) if 0 < user_id < 2**63 else None
+        )
+        if membership is None:
             raise Http404
-        return get_object_or_404(qs, tenant=self.tenant, organization=self.organization, user_id=user_id)
+        return membership
 
     def _body(self, membership: Membership) -> dict[str, Any]:
-        own = dict(
-            OrganizationProfileValue.objects.filter(
-                organization=self.organization, user_id=membership.user_id
-            ).values_list("attribute", "value")
-        )
         return {
             "user": membership.user_id,
             "organization": str(self.organization.pk),
             "resolved": resolved_profile(user=membership.user, organization=self.organization),
-            "own_values": own,
+            "own_values": profile_values_own(organization=self.organization, user_id=membership.user_id),
             "modes": source_modes(tenant_id=self.tenant.pk),
         }
 
@@ -197,24 +198,14 @@ class MemberProfileView(TenantAPIView):
         data.is_valid(raise_exception=True)
         if not data.validated_data:
             raise ValidationError({"non_field_errors": ["Name at least one attribute to set or clear."]})
-        errors: dict[str, list[str]] = {}
-        with transaction.atomic():
-            membership = self._membership(user_id, lock=True)
-            self.check_if_match(etag_of(self._body(membership)))
-            for attribute, value in data.validated_data.items():
-                try:
-                    here, who = self.organization, membership.user
-                    if value:
-                        profile_value_set(
-                            actor=self.actor, organization=here, user=who, attribute=attribute, value=value
-                        )
-                    else:
-                        profile_value_clear(actor=self.actor, organization=here, user=who, attribute=attribute)
-                except DjangoValidationError as exc:
-                    errors[attribute] = [m for msgs in exc.message_dict.values() for m in msgs]
-            if errors:
-                transaction.set_rollback(True)
-        if errors:
-            raise ValidationError(errors)
+        try:
+            membership = services.profile_values_apply(
+                actor=self.actor,
+                membership=self._membership(user_id),
+                values=dict(data.validated_data),
+                expected_etag=self.expected_etag(self._body),
+            )
+        except DjangoValidationError as exc:  # per attribute, as a field error of this request
+            raise ValidationError(exc.message_dict) from exc
         body = self._body(membership)
         return Response(body, headers={"ETag": etag_of(body)})
