@@ -51,7 +51,7 @@ from orgs.delegation import administered_organizations
 from orgs.selectors import organization_administered, organization_get, sharing_policy_get
 from tenants.actors import Actor, is_tenant_admin
 from tenants.lockout import rate_exceeded
-from tenants.models import Tenant
+from tenants.models import Tenant, User
 from tenants.preconditions import ExpectedETag
 from tenants.routing import tenant_of
 
@@ -251,6 +251,16 @@ class TenantAPIView(GenericAPIView):
             raise ValidationError({field: ["No such organization."]})
         return found
 
+    def user_in_body(self, key: str) -> User:
+        """A user of this tenant named in the request body by id or username; else 400."""
+        users = User.objects.filter(tenant=self.tenant)
+        key = key.strip()
+        user = users.filter(pk=int(key)).first() if key.isdigit() and len(key) < 12 else None
+        user = user or users.filter(username__iexact=key).first()
+        if user is None:
+            raise ValidationError({"user": ["No such user in this tenant."]})
+        return user
+
     def reachable_policy(self, policy_id: int) -> SharingPolicy:
         """A sharing policy whose organization is in reach; "all" policies for tenant admins only."""
         policy = sharing_policy_get(tenant=self.tenant, pk=policy_id)
@@ -271,3 +281,13 @@ class TenantAPIView(GenericAPIView):
         if not header:
             return None
         return ExpectedETag.from_header(header, lambda current: etag_of(body_of(current)))
+
+
+class OrganizationRowsView(TenantAPIView):
+    """Objects of the organization in the URL (looked up after it, so outside the reach is 404)."""
+
+    #: The organization's rows of this kind (an ``orgs.selectors`` function).
+    rows: Callable[..., QuerySet[Any]]
+
+    def reachable_objects(self) -> QuerySet[Any]:
+        return self.rows(organization=self.organization)

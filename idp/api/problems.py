@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -97,3 +99,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             else:
                 response.status_code = 403
     return response
+
+
+@csrf_exempt  # nothing to protect: bearer-token API, and this only ever answers 404
+def not_found(request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Anything else under the API: a problem+json 404, not the site's HTML page."""
+    body = {"type": PROBLEM_BASE + "not-found", "title": "Not found.", "status": 404, "detail": "Not found."}
+    return HttpResponse(json.dumps(body), status=404, content_type=PROBLEM_CONTENT_TYPE)

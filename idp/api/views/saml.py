@@ -19,8 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idp.api.base import TenantAPIView, etag_of
-from idp.api.serializers import SamlSPCreateSerializer, SamlSPSerializer, SamlSPUpdateSerializer
-from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.serializers.saml import SamlSPCreateSerializer, SamlSPSerializer, SamlSPUpdateSerializer
 from idp.saml.models import ServiceProvider
 from idp.saml.services import (
     fetch_metadata,

@@ -17,14 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idp.api.base import OrgCheck, TenantAPIView, etag_of
-from idp.api.serializers import (
+from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.serializers.federation import (
     UpstreamDomainCreateSerializer,
     UpstreamDomainSerializer,
     UpstreamIdPCreateSerializer,
     UpstreamIdPSerializer,
     UpstreamIdPUpdateSerializer,
 )
-from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
 from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.federation.services import (
     domain_check_dns,

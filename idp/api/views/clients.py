@@ -16,13 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idp.api.base import TenantAPIView, etag_of
-from idp.api.serializers import (
+from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.serializers.clients import (
     OIDCClientCreateSerializer,
     OIDCClientSerializer,
     OIDCClientUpdateSerializer,
     OIDCClientWithSecretSerializer,
 )
-from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
 from idp.oidc.models import Application
 from idp.oidc.services import application_create, application_delete, application_rotate_secret, application_update
 from tenants.preconditions import write_if_unchanged

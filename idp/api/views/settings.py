@@ -19,14 +19,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idp.api.base import TenantAPIView, etag_of
-from idp.api.serializers import (
+from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.serializers.common import refuse_nul
+from idp.api.serializers.jobs import PropagationJobSerializer
+from idp.api.serializers.settings import (
     EffectiveSettingsSerializer,
-    PropagationJobSerializer,
     SectionOverridesSerializer,
     SettingsOverridesSerializer,
-    refuse_nul,
 )
-from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
 from orgs import permissions
 from orgs.selectors import settings_overrides, settings_section_overrides
 from orgs.services import settings_section_change
@@ -36,7 +36,10 @@ from orgs.settings_selectors import settings_overview
 if TYPE_CHECKING:
     from orgs.models import Organization, PropagationJob
 
+
 SECTION_PARAM = OpenApiParameter("section", str, OpenApiParameter.PATH, enum=list(SECTIONS))
+
+
 CHANGES = {
     "type": "object",
     "additionalProperties": True,
@@ -200,9 +203,6 @@ def _uuid(hex_id: str) -> str:
     import uuid
 
     return str(uuid.UUID(hex=hex_id))
-
-
-# --- The tenant root (tenant administrators only) -------------------------------------------------
 
 
 @extend_schema_view(get=extend_schema(operation_id="root_settings_overrides_list"))

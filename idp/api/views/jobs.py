@@ -18,13 +18,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idp.api.base import TenantAPIView, etag_of
-from idp.api.serializers import PropagationJobSerializer, SharingJobSerializer
-from idp.api.views import PROBLEMS
+from idp.api.schema import PROBLEMS
+from idp.api.serializers.jobs import PropagationJobSerializer, SharingJobSerializer
 from orgs import permissions
 from orgs.jobs import job_resume
 from orgs.selectors import LeasedJobStatus, SharingJobKind, organization_get, propagation_jobs, sharing_jobs
 
 STATUS_PARAM = OpenApiParameter("status", str, enum=LeasedJobStatus.values)
+
+
 ORG_PARAM = OpenApiParameter("organization", str, description="Organization id or identifier.")
 
 
