@@ -29,29 +29,38 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied, Throttled
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    NotAuthenticated,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
 from idp.api.authentication import CanopyBearerAuthentication
-from idp.api.problems import PreconditionFailed
-from orgs.sharing.models import SharingPolicy
+from orgs.sharing.selectors import sharing_policy_get
 from orgs.tree.delegation import administered_organizations
-from orgs.tree.models import Organization
-from orgs.tree.selectors import organization_get
+from orgs.tree.selectors import organization_administered, organization_get
 from tenants.actors import Actor, is_tenant_admin
 from tenants.lockout import rate_exceeded
-from tenants.models import Tenant
+from tenants.models import Tenant, User
+from tenants.preconditions import ExpectedETag
 from tenants.routing import tenant_of
 
-OrgCheck = Callable[[Actor, Organization], bool]
+if TYPE_CHECKING:
+    from orgs.sharing.models import SharingPolicy
+    from orgs.tree.models import Organization
+
+OrgCheck = Callable[[Actor, "Organization"], bool]
 
 
 def reach_everything(actor: Actor, organization: Organization) -> bool:
@@ -225,35 +234,62 @@ class TenantAPIView(GenericAPIView):
         """The organization whose ``org_permissions`` govern an object named in the URL."""
         return getattr(obj, "organization", None)
 
+    def administers(self, organization: Organization) -> bool:
+        return organization_administered(actor=self.actor, tenant=self.tenant, organization=organization)
+
     def reachable_organization(self, key: str | None) -> Organization:
         """By id or identifier, inside the caller's reach; otherwise 404."""
         org = organization_get(tenant=self.tenant, key=key or "")
-        if org is None or not self.reach().filter(pk=org.pk).exists():
+        if org is None or not self.administers(org):
             raise Http404
         return org
 
+    def organization_in_body(self, key: str | None, field: str) -> Organization | None:
+        """An organization named in the request body (id or identifier) inside the caller's reach; else 400."""
+        if not key:
+            return None
+        found = organization_get(tenant=self.tenant, key=key)
+        if found is None or not self.administers(found):
+            raise ValidationError({field: ["No such organization."]})
+        return found
+
+    def user_in_body(self, key: str) -> User:
+        """A user of this tenant named in the request body by id or username; else 400."""
+        users = User.objects.filter(tenant=self.tenant)
+        key = key.strip()
+        user = users.filter(pk=int(key)).first() if key.isdigit() and len(key) < 12 else None
+        user = user or users.filter(username__iexact=key).first()
+        if user is None:
+            raise ValidationError({"user": ["No such user in this tenant."]})
+        return user
+
     def reachable_policy(self, policy_id: int) -> SharingPolicy:
         """A sharing policy whose organization is in reach; "all" policies for tenant admins only."""
-        policy = (
-            SharingPolicy.objects.select_related("organization", "user", "tenant")
-            .filter(tenant=self.tenant, pk=policy_id)
-            .first()
-        )
+        policy = sharing_policy_get(tenant=self.tenant, pk=policy_id)
         if policy is None:
             raise Http404
         if policy.organization is None:
             if not is_tenant_admin(self.actor, self.tenant):
                 raise Http404
-        elif not self.reach().filter(pk=policy.organization_id).exists():
+        elif not self.administers(policy.organization):
             raise Http404
         return policy
 
     # --- ETag / If-Match -------------------------------------------------------
 
-    def check_if_match(self, current: str) -> None:
+    def expected_etag(self, body_of: Callable[[Any], Any]) -> ExpectedETag | None:
+        """The request's ``If-Match`` for a service: it compares with ``etag_of(body_of(current state))``."""
         header = self.request.headers.get("If-Match")
         if not header:
-            return
-        wanted = {t.strip().removeprefix("W/") for t in header.split(",")}
-        if "*" not in wanted and current not in wanted:
-            raise PreconditionFailed()
+            return None
+        return ExpectedETag.from_header(header, lambda current: etag_of(body_of(current)))
+
+
+class OrganizationRowsView(TenantAPIView):
+    """Objects of the organization in the URL (looked up after it, so outside the reach is 404)."""
+
+    #: The organization's rows of this kind (an ``orgs.tree.selectors`` function).
+    rows: Callable[..., QuerySet[Any]]
+
+    def reachable_objects(self) -> QuerySet[Any]:
+        return self.rows(organization=self.organization)

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
-from rest_framework import exceptions, status
+from django.http import Http404, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions
 from rest_framework.response import Response
+
+from tenants.preconditions import PreconditionFailed
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://canopy.dev/problems/"
 
 
-class PreconditionFailed(exceptions.APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = "The resource changed since you read it (If-Match does not match its ETag)."
-    default_code = "precondition-failed"
+PRECONDITION_FAILED = "The resource changed since you read it (If-Match does not match its ETag)."
 
 
 def _django_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
@@ -60,15 +61,25 @@ def problem(
     return response
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def _outside_drf(exc: Exception) -> Response | None:
+    """The problem of an exception Django or a service raised (not DRF), if it has one."""
     if isinstance(exc, DjangoValidationError):
         errors = _django_errors(exc)
         first = next(iter(errors.values()), ["Invalid input."])
         return problem(400, first[0] if first else "Invalid input.", errors)
     if isinstance(exc, Http404):
         return problem(404, "Not found.")
+    if isinstance(exc, PreconditionFailed):  # a service's conditional write found the row changed
+        return problem(412, PRECONDITION_FAILED)
     if isinstance(exc, DjangoPermissionDenied):
         return problem(403, str(exc) or "You may not do this.")
+    return None
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    answer = _outside_drf(exc)
+    if answer is not None:
+        return answer
     if not isinstance(exc, exceptions.APIException):
         return None  # a real bug: let Django answer 500
     headers: dict[str, str] = {}
@@ -88,3 +99,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             else:
                 response.status_code = 403
     return response
+
+
+@csrf_exempt  # nothing to protect: bearer-token API, and this only ever answers 404
+def not_found(request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Anything else under the API: a problem+json 404, not the site's HTML page."""
+    body = {"type": PROBLEM_BASE + "not-found", "title": "Not found.", "status": 404, "detail": "Not found."}
+    return HttpResponse(json.dumps(body), status=404, content_type=PROBLEM_CONTENT_TYPE)

@@ -1,15 +1,36 @@
-"""The OpenAPI document of one tenant's API (paths relative to its ``servers`` entry)."""
+"""The OpenAPI document of one tenant's API (paths relative to its ``servers`` entry).
+
+Also what every operation documents the same way: the problem answers and ``If-Match``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from idp.api.problems import PROBLEM_CONTENT_TYPE
+from idp.api.serializers.common import ProblemSerializer
 from tenants.routing import tenant_of
+
+PROBLEMS: dict[Any, OpenApiResponse] = {
+    (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=desc)
+    for code, desc in {
+        400: "Invalid input (problem+json with `errors` per field)",
+        401: "Missing or invalid bearer token",
+        403: "Your role does not allow this",
+        404: "Not found, or outside your reach",
+    }.items()
+}
+ETAG_PROBLEMS = {
+    **PROBLEMS,
+    (412, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description="If-Match does not match the ETag"),
+}
+IF_MATCH = OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False)
 
 
 class TenantSchemaView(SpectacularAPIView):

@@ -1,125 +1,79 @@
-"""The management API, per tenant under /t/<slug>/api/."""
+"""The management API, per tenant under /t/<slug>/api/: one row per v1 endpoint."""
 
-from django.urls import include, path, re_path
+from django.urls import URLPattern, include, path, re_path
 from drf_spectacular.views import SpectacularRedocView
+from rest_framework.views import APIView
 
-from idp.api import views, views_clients, views_federation, views_jobs, views_organizations, views_saml, views_settings
+from idp.api.problems import not_found
 from idp.api.schema import TenantSchemaView
+from idp.api.views import (
+    acts_for,
+    clients,
+    domains,
+    federation,
+    invitations,
+    jobs,
+    members,
+    organizations,
+    saml,
+    settings,
+    sharing,
+)
 
 app_name = "api"
 
-v1 = [
-    path("organizations/", views.OrganizationListView.as_view(), name="organizations"),
-    path("organizations/tree/", views.OrganizationTreeView.as_view(), name="organizations-tree"),
-    path("organizations/<str:org>/", views.OrganizationDetailView.as_view(), name="organization"),
-    path("organizations/<str:org>/move/", views.OrganizationMoveView.as_view(), name="organization-move"),
-    path("organizations/<str:org>/members/", views.MemberListView.as_view(), name="members"),
-    path("organizations/<str:org>/members/<int:user_id>/", views.MemberDetailView.as_view(), name="member"),
-    path("organizations/<str:org>/users/", views.OrganizationUserCreateView.as_view(), name="organization-users"),
-    path("organizations/<str:org>/invitations/", views.InvitationListView.as_view(), name="invitations"),
-    path(
-        "organizations/<str:org>/invitations/<int:invitation_id>/",
-        views.InvitationDetailView.as_view(),
-        name="invitation",
-    ),
-    path(
-        "organizations/<str:org>/invitations/<int:invitation_id>/resend/",
-        views.InvitationResendView.as_view(),
-        name="invitation-resend",
-    ),
-    path("sharing-policies/", views.SharingPolicyListView.as_view(), name="sharing-policies"),
-    path("sharing-policies/<int:policy_id>/", views.SharingPolicyDetailView.as_view(), name="sharing-policy"),
-    # Settings overrides and effective settings (idp/api/views_settings.py)
-    path("organizations/<str:org>/settings/", views_settings.OrganizationSettingsView.as_view(), name="settings"),
-    path(
-        "organizations/<str:org>/settings/<str:section>/",
-        views_settings.SectionSettingsView.as_view(),
-        name="settings-section",
-    ),
-    path(
-        "organizations/<str:org>/effective-settings/",
-        views_settings.EffectiveSettingsView.as_view(),
-        name="effective-settings",
-    ),
-    path("settings/", views_settings.RootSettingsView.as_view(), name="root-settings"),
-    path("settings/<str:section>/", views_settings.RootSectionSettingsView.as_view(), name="root-settings-section"),
-    path("effective-settings/", views_settings.RootEffectiveSettingsView.as_view(), name="root-effective-settings"),
-    # Jobs (idp/api/views_jobs.py)
-    path("jobs/propagation/", views_jobs.PropagationJobListView.as_view(), name="propagation-jobs"),
-    path(
-        "jobs/propagation/<int:propagation_job_id>/",
-        views_jobs.PropagationJobDetailView.as_view(),
-        name="propagation-job",
-    ),
-    path(
-        "jobs/propagation/<int:propagation_job_id>/resume/",
-        views_jobs.PropagationJobResumeView.as_view(),
-        name="propagation-job-resume",
-    ),
-    path("jobs/sharing/", views_jobs.SharingJobListView.as_view(), name="sharing-jobs"),
-    path("jobs/sharing/<int:sharing_job_id>/", views_jobs.SharingJobDetailView.as_view(), name="sharing-job"),
-    path(
-        "jobs/sharing/<int:sharing_job_id>/resume/",
-        views_jobs.SharingJobResumeView.as_view(),
-        name="sharing-job-resume",
-    ),
-    # OIDC clients (idp/api/views_clients.py)
-    path("oidc-clients/", views_clients.OIDCClientListView.as_view(), name="oidc-clients"),
-    path("oidc-clients/<int:client_pk>/", views_clients.OIDCClientDetailView.as_view(), name="oidc-client"),
-    path(
-        "oidc-clients/<int:client_pk>/rotate-secret/",
-        views_clients.OIDCClientRotateSecretView.as_view(),
-        name="oidc-client-rotate-secret",
-    ),
-    # Upstream IdPs and their domains (idp/api/views_federation.py)
-    path("upstream-idps/", views_federation.UpstreamIdPListView.as_view(), name="upstream-idps"),
-    path("upstream-idps/<int:idp_id>/", views_federation.UpstreamIdPDetailView.as_view(), name="upstream-idp"),
-    path(
-        "upstream-idps/<int:idp_id>/domains/",
-        views_federation.UpstreamDomainListView.as_view(),
-        name="upstream-domains",
-    ),
-    path(
-        "upstream-idps/<int:idp_id>/domains/<int:upstream_domain_id>/",
-        views_federation.UpstreamDomainDetailView.as_view(),
-        name="upstream-domain",
-    ),
-    path(
-        "upstream-idps/<int:idp_id>/domains/<int:upstream_domain_id>/verify/",
-        views_federation.UpstreamDomainVerifyView.as_view(),
-        name="upstream-domain-verify",
-    ),
-    # SAML service providers (idp/api/views_saml.py)
-    path("saml-sps/", views_saml.SamlSPListView.as_view(), name="saml-sps"),
-    path("saml-sps/<int:sp_id>/", views_saml.SamlSPDetailView.as_view(), name="saml-sp"),
-    # Organization domains, acts-for links, members' profile values (idp/api/views_organizations.py)
-    path(
-        "organizations/<str:org>/domains/",
-        views_organizations.OrganizationDomainListView.as_view(),
-        name="organization-domains",
-    ),
-    path(
-        "organizations/<str:org>/domains/<int:domain_id>/",
-        views_organizations.OrganizationDomainDetailView.as_view(),
-        name="organization-domain",
-    ),
-    path("organizations/<str:org>/acts-for/", views_organizations.ActsForListView.as_view(), name="acts-for"),
-    path(
-        "organizations/<str:org>/acts-for/<int:link_id>/",
-        views_organizations.ActsForDetailView.as_view(),
-        name="acts-for-link",
-    ),
-    path(
-        "organizations/<str:org>/members/<int:user_id>/profile/",
-        views_organizations.MemberProfileView.as_view(),
-        name="member-profile",
-    ),
+ORG = "organizations/<str:org>/"
+IDP = "upstream-idps/<int:idp_id>/"
+
+# (route under v1/, view, URL name). Order matters where routes overlap: "tree/" before "<org>/".
+ROUTES: list[tuple[str, type[APIView], str]] = [
+    ("organizations/", organizations.OrganizationListView, "organizations"),
+    ("organizations/tree/", organizations.OrganizationTreeView, "organizations-tree"),
+    (ORG, organizations.OrganizationDetailView, "organization"),
+    (ORG + "move/", organizations.OrganizationMoveView, "organization-move"),
+    (ORG + "members/", members.MemberListView, "members"),
+    (ORG + "members/<int:user_id>/", members.MemberDetailView, "member"),
+    (ORG + "users/", members.OrganizationUserCreateView, "organization-users"),
+    (ORG + "invitations/", invitations.InvitationListView, "invitations"),
+    (ORG + "invitations/<int:invitation_id>/", invitations.InvitationDetailView, "invitation"),
+    (ORG + "invitations/<int:invitation_id>/resend/", invitations.InvitationResendView, "invitation-resend"),
+    ("sharing-policies/", sharing.SharingPolicyListView, "sharing-policies"),
+    ("sharing-policies/<int:policy_id>/", sharing.SharingPolicyDetailView, "sharing-policy"),
+    (ORG + "settings/", settings.OrganizationSettingsView, "settings"),
+    (ORG + "settings/<str:section>/", settings.SectionSettingsView, "settings-section"),
+    (ORG + "effective-settings/", settings.EffectiveSettingsView, "effective-settings"),
+    ("settings/", settings.RootSettingsView, "root-settings"),
+    ("settings/<str:section>/", settings.RootSectionSettingsView, "root-settings-section"),
+    ("effective-settings/", settings.RootEffectiveSettingsView, "root-effective-settings"),
+    ("jobs/propagation/", jobs.PropagationJobListView, "propagation-jobs"),
+    ("jobs/propagation/<int:propagation_job_id>/", jobs.PropagationJobDetailView, "propagation-job"),
+    ("jobs/propagation/<int:propagation_job_id>/resume/", jobs.PropagationJobResumeView, "propagation-job-resume"),
+    ("jobs/sharing/", jobs.SharingJobListView, "sharing-jobs"),
+    ("jobs/sharing/<int:sharing_job_id>/", jobs.SharingJobDetailView, "sharing-job"),
+    ("jobs/sharing/<int:sharing_job_id>/resume/", jobs.SharingJobResumeView, "sharing-job-resume"),
+    ("oidc-clients/", clients.OIDCClientListView, "oidc-clients"),
+    ("oidc-clients/<int:client_pk>/", clients.OIDCClientDetailView, "oidc-client"),
+    ("oidc-clients/<int:client_pk>/rotate-secret/", clients.OIDCClientRotateSecretView, "oidc-client-rotate-secret"),
+    ("upstream-idps/", federation.UpstreamIdPListView, "upstream-idps"),
+    (IDP, federation.UpstreamIdPDetailView, "upstream-idp"),
+    (IDP + "domains/", federation.UpstreamDomainListView, "upstream-domains"),
+    (IDP + "domains/<int:upstream_domain_id>/", federation.UpstreamDomainDetailView, "upstream-domain"),
+    (IDP + "domains/<int:upstream_domain_id>/verify/", federation.UpstreamDomainVerifyView, "upstream-domain-verify"),
+    ("saml-sps/", saml.SamlSPListView, "saml-sps"),
+    ("saml-sps/<int:sp_id>/", saml.SamlSPDetailView, "saml-sp"),
+    (ORG + "domains/", domains.OrganizationDomainListView, "organization-domains"),
+    (ORG + "domains/<int:domain_id>/", domains.OrganizationDomainDetailView, "organization-domain"),
+    (ORG + "acts-for/", acts_for.ActsForListView, "acts-for"),
+    (ORG + "acts-for/<int:link_id>/", acts_for.ActsForDetailView, "acts-for-link"),
+    (ORG + "members/<int:user_id>/profile/", members.MemberProfileView, "member-profile"),
 ]
+
+v1: list[URLPattern] = [path(route, view.as_view(), name=name) for route, view, name in ROUTES]
 
 urlpatterns = [
     path("v1/", include(v1)),
     path("schema/", TenantSchemaView.as_view(), name="schema"),
     path("docs/", SpectacularRedocView.as_view(url="../schema/"), name="docs"),
     # Anything else under the API is a problem+json 404, not the site's HTML page.
-    re_path(r"^.*$", views.not_found, name="not-found"),
+    re_path(r"^.*$", not_found, name="not-found"),
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from orgs.tree.models import Organization
 from tenants.models import ClaimedDomain, Tenant
 
 
@@ -21,7 +20,12 @@ class UpstreamIdP(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+", help_text="Owning organization"
+        "orgs.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Owning organization",
     )
     slug = models.SlugField(max_length=64, help_text="Stable name in URLs (callback, SP metadata).")
     name = models.CharField(max_length=200, help_text='Shown as "Sign in with <name>".')
@@ -60,7 +64,7 @@ class UpstreamIdP(models.Model):
     )
     # JIT provisioning
     jit_enabled = models.BooleanField(default=True)
-    jit_organizations = models.ManyToManyField(Organization, blank=True, related_name="+")
+    jit_organizations = models.ManyToManyField("orgs.Organization", blank=True, related_name="+")
     jit_claim = models.CharField(max_length=100, blank=True, help_text="Upstream claim mapped to organizations.")
     jit_claim_map = models.JSONField(default=dict, blank=True, help_text="Claim value → organization identifier.")
     jit_role = models.CharField(max_length=10, default="member")

@@ -5,11 +5,15 @@ Without one, the demo routes nobody anywhere; the quickstart prints how to add a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from idp.federation.models import UpstreamIdP
 from idp.federation.services import domain_set_verified, upstream_idp_create
-from orgs.tree.models import Organization
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
+
+if TYPE_CHECKING:
+    from orgs.tree.models import Organization
 
 DEMO_SLUG = "contractor"
 DEMO_DOMAIN = "contractor.example"

@@ -10,7 +10,7 @@ import base64
 import re
 import secrets
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -21,14 +21,22 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from idp.federation.models import UpstreamDomain, UpstreamIdentity, UpstreamIdP
-from orgs.profiles.models import OrganizationProfileValue
-from orgs.profiles.services import PROFILE_ATTRIBUTES
-from orgs.tree.models import Membership, Organization
+from orgs.profiles.services import PROFILE_ATTRIBUTES, profile_value_provision
+from orgs.tree.selectors import (
+    MembershipOrigin,
+    MembershipRole,
+    memberships_of,
+    organization_identifiers,
+    organizations_by_identifiers,
+)
 from orgs.tree.services import membership_create, normalize_domain
 from tenants.actors import SYSTEM, Actor, is_tenant_admin
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant, User
 from tenants.services import user_create
+
+if TYPE_CHECKING:
+    from orgs.tree.models import Organization
 
 CHALLENGE_PREFIX = "_canopy-challenge."
 # Attribute mapping: user fields (with their lengths) an upstream claim may fill, and organization
@@ -94,8 +102,8 @@ def upstream_idp_validate(idp: UpstreamIdP, *, jit_organizations: Iterable[Organ
             errors["scopes"] = ["The scopes must include 'openid'."]
     elif idp.kind == UpstreamIdP.Kind.SAML and not idp.saml_metadata:
         errors["saml_metadata"] = ["The partner's SAML metadata is required (or a metadata URL to fetch it from)."]
-    if idp.jit_role not in Membership.Role.values:
-        errors["jit_role"] = [f"Unknown role '{idp.jit_role}'. Use one of: {', '.join(Membership.Role.values)}."]
+    if idp.jit_role not in MembershipRole.values:
+        errors["jit_role"] = [f"Unknown role '{idp.jit_role}'. Use one of: {', '.join(MembershipRole.values)}."]
     for org in jit_organizations:
         if org.tenant_id != idp.tenant_id:
             errors.setdefault("jit_organizations", []).append(f"'{org.identifier}' belongs to another tenant.")
@@ -104,9 +112,7 @@ def upstream_idp_validate(idp: UpstreamIdP, *, jit_organizations: Iterable[Organ
     ):
         errors["jit_claim_map"] = ['Give an object of claim value → organization identifier, e.g. {"sales": "acme"}.']
     else:
-        known = {
-            o.lower() for o in Organization.objects.filter(tenant_id=idp.tenant_id).values_list("identifier", flat=True)
-        }
+        known = organization_identifiers(tenant_id=idp.tenant_id)
         missing = sorted(v for v in idp.jit_claim_map.values() if v.lower() not in known)
         if missing:
             errors["jit_claim_map"] = [f"No organization of this tenant is called: {', '.join(missing)}."]
@@ -461,9 +467,7 @@ def _jit_organizations(idp: UpstreamIdP, claims: dict[str, Any]) -> list[Organiz
         mapping = {str(k): str(v) for k, v in (idp.jit_claim_map or {}).items()}
         wanted = {mapping[str(v)].lower() for v in values if str(v) in mapping}
         if wanted:
-            for org in Organization.objects.filter(tenant_id=idp.tenant_id):
-                if org.identifier.lower() in wanted:
-                    orgs[org.pk] = org
+            orgs.update({o.pk: o for o in organizations_by_identifiers(tenant_id=idp.tenant_id, identifiers=wanted)})
     for org in orgs.values():
         if org.tenant_id != idp.tenant_id:
             raise FederationRefused(
@@ -476,12 +480,12 @@ def _jit_organizations(idp: UpstreamIdP, claims: dict[str, Any]) -> list[Organiz
 
 def _add_memberships(idp: UpstreamIdP, user: User, orgs: list[Organization]) -> list[str]:
     added = []
-    have = set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+    have = {membership.organization_id for membership in memberships_of(user=user, tenant=idp.tenant)}
     for org in orgs:
         if org.pk in have:
             continue
         try:
-            membership_create(organization=org, user=user, role=idp.jit_role, origin=Membership.Origin.JIT)
+            membership_create(organization=org, user=user, role=idp.jit_role, origin=MembershipOrigin.JIT)
         except ValidationError as exc:
             raise FederationRefused(
                 "Your account could not be added to your organization. Ask your administrator to check "
@@ -544,20 +548,13 @@ def _apply_user_fields(user: User, fields: dict[str, str], *, email_verified: bo
     return changed
 
 
-def _apply_profile_values(idp: UpstreamIdP, user: User, orgs: list[Organization], values: dict[str, str]) -> list[str]:
+def _apply_profile_values(user: User, orgs: list[Organization], values: dict[str, str]) -> list[str]:
     """The organization's own values of mapped profile/custom attributes, in each JIT organization."""
     changed = []
     for org in orgs:
         for attribute, value in values.items():
-            row, created = OrganizationProfileValue.objects.get_or_create(
-                organization=org, user=user, attribute=attribute, defaults={"tenant_id": idp.tenant_id, "value": value}
-            )
-            if not created and row.value != value:
-                row.value = value
-                row.save(update_fields=["value", "updated_at"])
-            elif not created:
-                continue
-            changed.append(f"{org.identifier}:{attribute}")
+            if profile_value_provision(organization=org, user=user, attribute=attribute, value=value):
+                changed.append(f"{org.identifier}:{attribute}")
     return changed
 
 
@@ -587,7 +584,7 @@ def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
                 fields, profile = mapped_attributes(idp, claims)
                 updated = _apply_user_fields(user, fields, email_verified=email_verified)
                 added = _add_memberships(idp, user, orgs)
-                updated += _apply_profile_values(idp, user, orgs, profile)
+                updated += _apply_profile_values(user, orgs, profile)
             link.last_login_at = timezone.now()
             link.save(update_fields=["last_login_at"])
             audit_record(
@@ -647,7 +644,7 @@ def upstream_sign_in_user(*, idp: UpstreamIdP, claims: dict[str, Any]) -> User:
         )
         added = _add_memberships(idp, user, orgs)
         if action == AuditAction.FEDERATION_JIT_CREATE:
-            _apply_profile_values(idp, user, orgs, mapped_attributes(idp, claims)[1])
+            _apply_profile_values(user, orgs, mapped_attributes(idp, claims)[1])
         audit_record(
             actor=SYSTEM,
             tenant=tenant,

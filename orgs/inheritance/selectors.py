@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
 from orgs.inheritance.compute import cache_key, cache_seconds, lineage_effective, root_effective
-from orgs.inheritance.models import EffectiveSettings, SettingsOverride
+from orgs.inheritance.models import EffectiveSettings, PropagationJob, SettingsOverride
 from orgs.inheritance.schema import DEFAULT, ROOT, SECTIONS, Section, section_get
 from orgs.tree.models import Organization
 from tenants.models import Tenant
@@ -138,3 +139,19 @@ def settings_overview(*, tenant: Tenant, organization: Organization | None) -> l
             )
         out.append((sect, rows))
     return out
+
+
+def settings_overrides(*, tenant: Tenant, organization: Organization | None) -> dict[str, dict[str, Any]]:
+    """Section → the fields this level sets (the tenant root when ``organization`` is None)."""
+    rows = SettingsOverride.objects.filter(tenant=tenant, organization=organization)
+    return dict(rows.values_list("section", "values"))
+
+
+def settings_section_overrides(*, tenant: Tenant, organization: Organization | None, section: str) -> dict[str, Any]:
+    """The fields this level sets in one section."""
+    rows = SettingsOverride.objects.filter(tenant=tenant, organization=organization, section=section)
+    return dict(rows.values_list("values", flat=True).first() or {})
+
+
+def propagation_jobs(*, tenant: Tenant) -> QuerySet[PropagationJob]:
+    return PropagationJob.objects.select_related("organization", "tenant").filter(tenant=tenant)

@@ -16,12 +16,14 @@ from django.db import transaction
 from orgs.inheritance.models import PropagationJob, SettingsOverride
 from orgs.inheritance.propagation import invalidate, materialize_subtree
 from orgs.inheritance.schema import SECTIONS, section_get, validate_overrides
+from orgs.inheritance.selectors import settings_section_overrides
 from orgs.jobs.leases import job_enqueue
 from orgs.tree import permissions
 from orgs.tree.models import Organization
 from tenants.actors import Actor, actor_label, is_tenant_admin
 from tenants.audit import AuditAction, audit_record
 from tenants.models import Tenant
+from tenants.preconditions import ExpectedETag
 
 MOVE_SYNC_LIMIT = 2000  # a moved subtree up to this size is recomputed inside the move's transaction
 
@@ -180,3 +182,44 @@ def settings_materialize_moved(*, organization: Organization) -> None:
                 reason="organization moved",
             )
             transaction.on_commit(lambda job_id=job.pk: _enqueue(job_id))  # type: ignore[misc]
+
+
+def settings_section_change(
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    organization: Organization | None,
+    section: str,
+    changes: dict[str, Any],
+    replace: bool = False,
+    expected_etag: ExpectedETag | None = None,
+) -> PropagationJob | None:
+    """Set the fields of ``changes`` in one section of one level (a None value: inherit again). Inheritance.
+
+    ``replace``: the fields this level sets and ``changes`` does not name inherit again too.
+    ``organization`` None is the tenant root. The section's root row is locked first (it
+    serializes every write of the section), then ``expected_etag`` is checked against this
+    level's current overrides of the section. Returns the last propagation job started; None
+    when a replace changed nothing (otherwise nothing to change is refused).
+    """
+    sets = {name: value for name, value in changes.items() if value is not None}
+    reverts = [name for name, value in changes.items() if value is None]
+    job: PropagationJob | None = None
+    with transaction.atomic():
+        root = SettingsOverride.objects.select_for_update().filter(
+            tenant=tenant, organization__isnull=True, section=section
+        )
+        list(root.values_list("pk", flat=True))
+        current = settings_section_overrides(tenant=tenant, organization=organization, section=section)
+        if expected_etag is not None:
+            expected_etag.check(current)
+        if replace:
+            reverts += [name for name in current if name not in changes]
+        where: dict[str, Any] = {"actor": actor, "tenant": tenant, "organization": organization, "section": section}
+        if sets:
+            job = settings_override_set(**where, values=sets)
+        if reverts:
+            job = settings_override_revert(**where, fields=reverts)
+        if job is None and not replace:
+            raise ValidationError({"section": ["Nothing to change."]})
+    return job

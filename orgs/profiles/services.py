@@ -30,6 +30,7 @@ from orgs.tree.models import Membership, Organization
 from tenants.actors import Actor
 from tenants.audit import AuditAction, audit_record
 from tenants.models import User
+from tenants.preconditions import ExpectedETag, lock_unchanged
 
 FROM_ORIGIN = "from-origin"
 FROM_SHARED_PROFILE = "from-shared-profile"
@@ -171,3 +172,53 @@ def _audit_data(
         "before": before,
         "after": after,
     }
+
+
+def profile_values_apply(
+    *, actor: Actor, membership: Membership, values: dict[str, str | None], expected_etag: ExpectedETag | None = None
+) -> Membership:
+    """Set (a value) or clear (empty or None) the organization's own profile values of a member. Profiles.
+
+    All or nothing: a refusal names each refused attribute, and nothing is written then.
+    ``expected_etag`` is checked against the locked membership.
+    """
+    organization = membership.organization
+    errors: dict[str, list[str]] = {}
+    with transaction.atomic():
+        locked = lock_unchanged(membership, expected_etag=expected_etag, related=("user",))
+        for attribute, value in values.items():
+            try:
+                if value:
+                    profile_value_set(
+                        actor=actor, organization=organization, user=locked.user, attribute=attribute, value=value
+                    )
+                else:
+                    profile_value_clear(actor=actor, organization=organization, user=locked.user, attribute=attribute)
+            except ValidationError as exc:
+                errors[attribute] = [m for msgs in exc.message_dict.values() for m in msgs]
+        if errors:
+            transaction.set_rollback(True)
+    if errors:
+        raise ValidationError(errors)
+    return locked
+
+
+def profile_value_provision(*, organization: Organization, user: User, attribute: str, value: str) -> bool:
+    """Store a value a sign-in's attribute mapping gave the organization for a member. Profiles.
+
+    No permission check and no audit event of its own: the sign-in that maps it records one.
+    Returns whether anything changed.
+    """
+    row, created = OrganizationProfileValue.objects.get_or_create(
+        organization=organization,
+        user=user,
+        attribute=attribute,
+        defaults={"tenant_id": organization.tenant_id, "value": value},
+    )
+    if created:
+        return True
+    if row.value == value:
+        return False
+    row.value = value
+    row.save(update_fields=["value", "updated_at"])
+    return True

@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
+from django.db.models.functions import Lower
 from django.db.models.signals import post_delete, post_save
 
-from orgs.tree.models import ROLE_RANK, ActsForLink, Membership, Organization
+from orgs.tree.delegation import administered_organizations
+from orgs.tree.models import ROLE_RANK, ActsForLink, Membership, Organization, OrganizationDomain
+from tenants.actors import Actor
 from tenants.audit import AuditAction
 from tenants.models import AuditEvent, Tenant, User
 from tenants.version_tokens import version_token, version_token_replace
@@ -253,3 +256,89 @@ def connect_cache_signals() -> None:
         post_delete.connect(_on_row_change, sender=model, dispatch_uid=f"orgs-eligible-{model.__name__}-delete")
     post_save.connect(_on_row_change, sender="orgs.SharingJob", dispatch_uid="orgs-eligible-SharingJob-save")  # batches
     post_save.connect(_on_audit, sender=AuditEvent, dispatch_uid="orgs-eligible-audit")
+
+
+# --- read by idp.api ---
+# (also by idp.federation and the quickstart: code outside orgs that may not import orgs.models)
+
+# The models' choice sets, for validating and documenting values outside orgs.
+MembershipRole = Membership.Role
+MembershipOrigin = Membership.Origin
+
+
+def organization_list(
+    *, actor: Actor, tenant: Tenant, parent: str | None = None, identifier: str | None = None
+) -> QuerySet[Organization]:
+    """The organizations ``actor`` administers, in tree order.
+
+    ``parent``: an id or identifier (its children only), or "", "none", "null" (top-level ones);
+    ``identifier``: that identifier only (case-insensitive).
+    """
+    qs = administered_organizations(actor=actor, tenant=tenant).order_by("path")
+    if parent is not None:
+        if parent.lower() in ("", "none", "null"):
+            qs = qs.filter(parent__isnull=True)
+        else:
+            found = organization_get(tenant=tenant, key=parent)
+            qs = qs.filter(parent=found) if found else qs.none()
+    if identifier is not None:
+        qs = qs.filter(identifier__iexact=identifier.strip())
+    return qs
+
+
+def organization_administered(*, actor: Actor, tenant: Tenant, organization: Organization) -> bool:
+    """Whether ``organization`` is in ``actor``'s reach (``orgs.tree.delegation.administered_organizations``)."""
+    return administered_organizations(actor=actor, tenant=tenant).filter(pk=organization.pk).exists()
+
+
+def organization_identifiers(*, tenant_id: int) -> set[str]:
+    """Every identifier of the tenant, lower-cased."""
+    return {i.lower() for i in Organization.objects.filter(tenant_id=tenant_id).values_list("identifier", flat=True)}
+
+
+def organizations_by_identifiers(*, tenant_id: int, identifiers: Iterable[str]) -> list[Organization]:
+    """The tenant's organizations with one of ``identifiers`` (case-insensitive)."""
+    wanted = {i.lower() for i in identifiers}
+    return list(
+        Organization.objects.filter(tenant_id=tenant_id).annotate(lower=Lower("identifier")).filter(lower__in=wanted)
+    )
+
+
+def organization_members(*, organization: Organization, role: str | None = None) -> QuerySet[Membership]:
+    """The organization's memberships (with their users) by username; ``role``: that role only."""
+    qs = Membership.objects.select_related("user").filter(organization=organization).order_by("user__username")
+    return qs.filter(role=role) if role else qs
+
+
+def organization_member(*, organization: Organization, user_id: int) -> Membership | None:
+    return (
+        Membership.objects.select_related("user", "organization", "organization__tenant")
+        .filter(organization=organization, user_id=user_id)
+        .first()
+    )
+
+
+def organization_domains(*, organization: Organization) -> QuerySet[OrganizationDomain]:
+    return (
+        OrganizationDomain.objects.select_related("organization__tenant")
+        .filter(organization=organization)
+        .order_by("domain")
+    )
+
+
+def domain_claimed(*, tenant: Tenant, domain: str) -> bool:
+    """Whether an organization of the tenant claims ``domain`` (verified or not)."""
+    return OrganizationDomain.objects.filter(tenant=tenant, domain=domain).exists()
+
+
+def acts_for_links(*, organization: Organization) -> QuerySet[ActsForLink]:
+    """The organization's acts-for links, by the represented organization's place in the tree."""
+    return (
+        ActsForLink.objects.select_related("organization__tenant", "on_behalf_of")
+        .filter(organization=organization)
+        .order_by("on_behalf_of__path")
+    )
+
+
+def acts_for_link_exists(*, organization: Organization, on_behalf_of: Organization) -> bool:
+    return ActsForLink.objects.filter(organization=organization, on_behalf_of=on_behalf_of).exists()

@@ -587,3 +587,7 @@ def acts_for_remove(*, actor: Actor, link: ActsForLink) -> None:
     with transaction.atomic():
         audit_record(actor=actor, tenant=link.organization.tenant, action=AuditAction.ACTS_FOR_REMOVE, target=link)
         link.delete()
+
+
+# --- written by idp.api ---
+# (also by idp.federation; each names the feature module it belongs to after the orgs split)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
@@ -13,13 +13,16 @@ from django.db import transaction
 from idp.federation.quickstart import demo_partner_idp, partner_report
 from idp.oidc.models import Application
 from idp.oidc.services import application_create
-from orgs.tree.models import ActsForLink, Membership, Organization, OrganizationDomain
-from orgs.tree.selectors import organization_get
+from orgs.tree.models import Organization
+from orgs.tree.selectors import MembershipRole, acts_for_link_exists, domain_claimed, is_member, organization_get
 from orgs.tree.services import acts_for_add, domain_add, membership_add, organization_create, organization_user_create
 from tenants.actors import SYSTEM
 from tenants.cli import command_errors
 from tenants.models import Tenant, User
 from tenants.services import tenant_create, user_create
+
+if TYPE_CHECKING:
+    from orgs.tree.models import Organization
 
 TENANT = ("mightybank", "MightyBank")
 # identifier, display name, parent identifier
@@ -49,24 +52,22 @@ class DemoUser:
     first_name: str
     last_name: str
     home: str | None  # created directly in this organization
-    home_role: str = Membership.Role.MEMBER
+    home_role: str = MembershipRole.MEMBER
     also: tuple[tuple[str, str], ...] = ()  # further memberships, parent first
     tenant_admin: bool = False
 
 
 USERS = [
     DemoUser("sam", "sam@mightybank.example", "Sam", "Carter", None, tenant_admin=True),
-    DemoUser("alma", "alma@mightybank.example", "Alma", "Spreckles", "mightybank-americas", Membership.Role.OWNER),
-    DemoUser(
-        "barbara", "barbara@mightybank.example", "Barbara", "Jensen", "mightybank-americas", Membership.Role.ADMIN
-    ),
+    DemoUser("alma", "alma@mightybank.example", "Alma", "Spreckles", "mightybank-americas", MembershipRole.OWNER),
+    DemoUser("barbara", "barbara@mightybank.example", "Barbara", "Jensen", "mightybank-americas", MembershipRole.ADMIN),
     DemoUser(
         "alice",
         "alice@acme.example",
         "Alice",
         "Archer",
         "mightybank-americas",
-        also=(("acme-bank", Membership.Role.MEMBER),),
+        also=(("acme-bank", MembershipRole.MEMBER),),
     ),
     DemoUser("bob", "bob@mexbanco.example", "Bob", "Bravo", "mexbanco"),
     DemoUser("carol", "carol@contractor.example", "Carol", "Cruz", "contractor"),
@@ -116,11 +117,11 @@ class Command(BaseCommand):
                     created.append(f"organization {identifier}")
                 orgs[identifier] = org
             for org_id, other in ACTS_FOR:
-                if not ActsForLink.objects.filter(organization=orgs[org_id], on_behalf_of=orgs[other]).exists():
+                if not acts_for_link_exists(organization=orgs[org_id], on_behalf_of=orgs[other]):
                     acts_for_add(actor=SYSTEM, organization=orgs[org_id], on_behalf_of=orgs[other])
                     created.append(f"acts-for {org_id} -> {other}")
             for org_id, domain in DOMAINS:
-                if not OrganizationDomain.objects.filter(tenant=tenant, domain=domain).exists():
+                if not domain_claimed(tenant=tenant, domain=domain):
                     domain_add(actor=SYSTEM, organization=orgs[org_id], domain=domain, verified=True)
                     created.append(f"domain {domain}")
             for spec in USERS:
@@ -131,7 +132,7 @@ class Command(BaseCommand):
                     user = self._create_user(tenant, orgs, spec, password)
                     created.append(f"user {spec.username}")
                 for org_id, role in spec.also:
-                    if not Membership.objects.filter(user=user, organization=orgs[org_id]).exists():
+                    if not is_member(user=user, organization=orgs[org_id]):
                         membership_add(actor=SYSTEM, organization=orgs[org_id], user=user, role=role)
                         created.append(f"membership {spec.username} in {org_id}")
             for client_id, name, public, first_party, redirects in CLIENTS:

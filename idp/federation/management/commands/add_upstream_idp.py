@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from idp.federation.models import UpstreamIdP
 from idp.federation.services import domain_challenge, domain_set_verified, upstream_idp_create
-from orgs.tree.models import Organization
+from orgs.tree.selectors import organizations_by_identifiers
 from tenants.actors import SYSTEM
 from tenants.models import Tenant
+
+if TYPE_CHECKING:
+    from orgs.tree.models import Organization
 
 
 class Command(BaseCommand):
@@ -60,10 +63,10 @@ class Command(BaseCommand):
             raise CommandError(f"No tenant '{opts['tenant']}'.")
 
         def org(identifier: str) -> Organization:
-            found = Organization.objects.filter(tenant=tenant, identifier__iexact=identifier).first()
-            if found is None:
+            found = organizations_by_identifiers(tenant_id=tenant.pk, identifiers=[identifier])
+            if not found:
                 raise CommandError(f"No organization '{identifier}' in tenant '{tenant.slug}'.")
-            return found
+            return found[0]
 
         secret = ""
         if opts["client_secret_env"]:

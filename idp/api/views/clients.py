@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -17,15 +16,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idp.api.base import TenantAPIView, etag_of
-from idp.api.serializers import (
+from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.serializers.clients import (
     OIDCClientCreateSerializer,
     OIDCClientSerializer,
     OIDCClientUpdateSerializer,
     OIDCClientWithSecretSerializer,
 )
-from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
 from idp.oidc.models import Application
 from idp.oidc.services import application_create, application_delete, application_rotate_secret, application_update
+from tenants.preconditions import write_if_unchanged
 
 
 class _ClientViews(TenantAPIView):
@@ -80,19 +80,23 @@ class OIDCClientDetailView(_ClientViews):
     def patch(self, request: Request, tenant_slug: str, client_pk: int) -> Response:
         data = OIDCClientUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        with transaction.atomic():
-            app = Application.objects.select_for_update().select_related("tenant").get(pk=self.object.pk)
-            self.check_if_match(etag_of(OIDCClientSerializer(app).data))
-            app = application_update(actor=self.actor, app=app, **data.validated_data)
+        app = write_if_unchanged(
+            self.object,
+            lambda locked: application_update(actor=self.actor, app=locked, **data.validated_data),
+            expected_etag=self.expected_etag(lambda app: OIDCClientSerializer(app).data),
+            related=("tenant",),
+        )
         body = OIDCClientSerializer(app).data
         return Response(body, headers={"ETag": etag_of(body)})
 
     @extend_schema(operation_id="oidc_clients_destroy", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
     def delete(self, request: Request, tenant_slug: str, client_pk: int) -> Response:
-        with transaction.atomic():
-            app = Application.objects.select_for_update().select_related("tenant").get(pk=self.object.pk)
-            self.check_if_match(etag_of(OIDCClientSerializer(app).data))
-            application_delete(actor=self.actor, app=app)
+        write_if_unchanged(
+            self.object,
+            lambda locked: application_delete(actor=self.actor, app=locked),
+            expected_etag=self.expected_etag(lambda app: OIDCClientSerializer(app).data),
+            related=("tenant",),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -7,25 +7,24 @@ secret is write-only: stored encrypted, never returned (``has_client_secret`` sa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idp.api.base import OrgCheck, TenantAPIView, etag_of
-from idp.api.serializers import (
+from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.serializers.federation import (
     UpstreamDomainCreateSerializer,
     UpstreamDomainSerializer,
     UpstreamIdPCreateSerializer,
     UpstreamIdPSerializer,
     UpstreamIdPUpdateSerializer,
 )
-from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
 from idp.federation.models import UpstreamDomain, UpstreamIdP
 from idp.federation.services import (
     domain_check_dns,
@@ -35,9 +34,11 @@ from idp.federation.services import (
     upstream_idp_delete,
     upstream_idp_update,
 )
-from orgs.tree.models import Organization
-from orgs.tree.selectors import organization_get
 from tenants.actors import Actor, is_tenant_admin
+from tenants.preconditions import write_if_unchanged
+
+if TYPE_CHECKING:
+    from orgs.tree.models import Organization
 
 
 def _tenant_admin(actor: Actor, organization: Organization) -> bool:
@@ -55,22 +56,14 @@ class _IdPViews(TenantAPIView):
     def reachable_objects(self) -> QuerySet[Any]:
         return self.in_reach(UpstreamIdP.objects.select_related("tenant", "organization"))
 
-    def _organization(self, key: str | None, field: str) -> Organization | None:
-        if not key:
-            return None
-        found = organization_get(tenant=self.tenant, key=key)
-        if found is None or not self.reach().filter(pk=found.pk).exists():
-            raise ValidationError({field: ["No such organization."]})
-        return found
-
     def _values(self, data: dict[str, Any]) -> dict[str, Any]:
         """Organization keys in the body → organizations of this tenant (400 for unknown ones)."""
         values = dict(data)
         if "organization" in values:
-            values["organization"] = self._organization(values["organization"], "organization")
+            values["organization"] = self.organization_in_body(values["organization"], "organization")
         if "jit_organizations" in values:
             values["jit_organizations"] = [
-                self._organization(key, "jit_organizations") for key in values["jit_organizations"]
+                self.organization_in_body(key, "jit_organizations") for key in values["jit_organizations"]
             ]
         return values
 
@@ -120,19 +113,23 @@ class UpstreamIdPDetailView(_IdPViews):
         data = UpstreamIdPUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = self._values(data.validated_data)
-        with transaction.atomic():
-            idp = UpstreamIdP.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=self.object.pk)
-            self.check_if_match(etag_of(UpstreamIdPSerializer(idp).data))
-            idp = upstream_idp_update(actor=self.actor, idp=idp, **values)
+        idp = write_if_unchanged(
+            self.object,
+            lambda locked: upstream_idp_update(actor=self.actor, idp=locked, **values),
+            expected_etag=self.expected_etag(lambda idp: UpstreamIdPSerializer(idp).data),
+            related=("tenant",),
+        )
         body = UpstreamIdPSerializer(idp).data
         return Response(body, headers={"ETag": etag_of(body)})
 
     @extend_schema(operation_id="upstream_idps_destroy", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
     def delete(self, request: Request, tenant_slug: str, idp_id: int) -> Response:
-        with transaction.atomic():
-            idp = UpstreamIdP.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=self.object.pk)
-            self.check_if_match(etag_of(UpstreamIdPSerializer(idp).data))
-            upstream_idp_delete(actor=self.actor, idp=idp)
+        write_if_unchanged(
+            self.object,
+            lambda locked: upstream_idp_delete(actor=self.actor, idp=locked),
+            expected_etag=self.expected_etag(lambda idp: UpstreamIdPSerializer(idp).data),
+            related=("tenant",),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -185,11 +182,12 @@ class UpstreamDomainDetailView(_DomainViews):
         operation_id="upstream_domains_release", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS}
     )
     def delete(self, request: Request, tenant_slug: str, idp_id: int, upstream_domain_id: int) -> Response:
-        with transaction.atomic():
-            rows = UpstreamDomain.objects.select_for_update(of=("self",)).select_related("idp__tenant")
-            domain = rows.get(pk=self.object.pk)
-            self.check_if_match(etag_of(UpstreamDomainSerializer(domain).data))
-            domain_release(actor=self.actor, domain=domain)
+        write_if_unchanged(
+            self.object,
+            lambda locked: domain_release(actor=self.actor, domain=locked),
+            expected_etag=self.expected_etag(lambda domain: UpstreamDomainSerializer(domain).data),
+            related=("idp__tenant",),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

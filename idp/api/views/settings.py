@@ -7,9 +7,8 @@ commit, an audit event), exactly as the admin's settings page does.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -20,22 +19,27 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idp.api.base import TenantAPIView, etag_of
-from idp.api.serializers import (
+from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.serializers.common import refuse_nul
+from idp.api.serializers.jobs import PropagationJobSerializer
+from idp.api.serializers.settings import (
     EffectiveSettingsSerializer,
-    PropagationJobSerializer,
     SectionOverridesSerializer,
     SettingsOverridesSerializer,
-    refuse_nul,
 )
-from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
-from orgs.inheritance.models import PropagationJob, SettingsOverride
 from orgs.inheritance.schema import DEFAULT, ROOT, SECTIONS
-from orgs.inheritance.selectors import settings_overview
-from orgs.inheritance.services import settings_override_revert, settings_override_set
+from orgs.inheritance.selectors import settings_overrides, settings_overview, settings_section_overrides
+from orgs.inheritance.services import settings_section_change
 from orgs.tree import permissions
-from orgs.tree.models import Organization
+
+if TYPE_CHECKING:
+    from orgs.inheritance.models import PropagationJob
+    from orgs.tree.models import Organization
+
 
 SECTION_PARAM = OpenApiParameter("section", str, OpenApiParameter.PATH, enum=list(SECTIONS))
+
+
 CHANGES = {
     "type": "object",
     "additionalProperties": True,
@@ -66,11 +70,7 @@ class OrganizationSettingsView(_LevelMixin):
 
     @extend_schema(operation_id="settings_overrides_list", responses={200: SettingsOverridesSerializer, **PROBLEMS})
     def get(self, request: Request, tenant_slug: str, org: str = "") -> Response:
-        rows = dict(
-            SettingsOverride.objects.filter(tenant=self.tenant, organization=self.level).values_list(
-                "section", "values"
-            )
-        )
+        rows = settings_overrides(tenant=self.tenant, organization=self.level)
         body = {"organization": self.level_id(), "sections": {key: rows.get(key, {}) for key in SECTIONS}}
         return Response(body, headers={"ETag": etag_of(body)})
 
@@ -91,19 +91,8 @@ class SectionSettingsView(_LevelMixin):
             raise Http404
         return section
 
-    def _overrides(self, section: str, *, lock: bool = False) -> dict[str, Any]:
-        if lock:  # the section's root row serializes every write of the section (see settings_services)
-            list(
-                SettingsOverride.objects.select_for_update()
-                .filter(tenant=self.tenant, organization__isnull=True, section=section)
-                .values_list("pk", flat=True)
-            )
-        row = (
-            SettingsOverride.objects.filter(tenant=self.tenant, organization=self.level, section=section)
-            .values_list("values", flat=True)
-            .first()
-        )
-        return dict(row or {})
+    def _overrides(self, section: str) -> dict[str, Any]:
+        return settings_section_overrides(tenant=self.tenant, organization=self.level, section=section)
 
     @staticmethod
     def _body(section: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -132,21 +121,15 @@ class SectionSettingsView(_LevelMixin):
                 errors[str(name).replace("\x00", "")] = exc.detail
         if errors:
             raise ValidationError(errors)
-        sets = {k: v for k, v in changes.items() if v is not None}
-        reverts = [k for k, v in changes.items() if v is None]
-        job: PropagationJob | None = None
-        with transaction.atomic():
-            current = self._overrides(section, lock=True)
-            self.check_if_match(etag_of(self._body(section, current)))
-            if replace:
-                reverts += [k for k in current if k not in changes]
-            where = {"tenant": self.tenant, "organization": self.level}
-            if sets:
-                job = settings_override_set(actor=self.actor, **where, section=section, values=sets)  # type: ignore[arg-type]
-            if reverts:
-                job = settings_override_revert(actor=self.actor, **where, section=section, fields=reverts)  # type: ignore[arg-type]
-            if job is None and not replace:
-                raise ValidationError({"section": ["Nothing to change."]})
+        job = settings_section_change(
+            actor=self.actor,
+            tenant=self.tenant,
+            organization=self.level,
+            section=section,
+            changes=changes,
+            replace=replace,
+            expected_etag=self.expected_etag(lambda current: self._body(section, current)),
+        )
         body = self._body(section, self._overrides(section))
         headers = {"ETag": etag_of(body)}
         if job is None:
@@ -220,9 +203,6 @@ def _uuid(hex_id: str) -> str:
     import uuid
 
     return str(uuid.UUID(hex=hex_id))
-
-
-# --- The tenant root (tenant administrators only) -------------------------------------------------
 
 
 @extend_schema_view(get=extend_schema(operation_id="root_settings_overrides_list"))

@@ -8,6 +8,7 @@ rule and audit as the admin's action.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -17,24 +18,27 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idp.api.base import TenantAPIView, etag_of
-from idp.api.serializers import PropagationJobSerializer, SharingJobSerializer
-from idp.api.views import PROBLEMS
-from orgs.inheritance.models import PropagationJob
+from idp.api.schema import PROBLEMS
+from idp.api.serializers.jobs import PropagationJobSerializer, SharingJobSerializer
+from orgs.inheritance.selectors import propagation_jobs
 from orgs.jobs.leases import job_resume
-from orgs.jobs.models import JobStatus
-from orgs.sharing.models import SharingJob
+from orgs.jobs.selectors import LeasedJobStatus
+from orgs.sharing.selectors import SharingJobKind, sharing_jobs
 from orgs.tree import permissions
 from orgs.tree.selectors import organization_get
 
-STATUS_PARAM = OpenApiParameter("status", str, enum=JobStatus.values)
+STATUS_PARAM = OpenApiParameter("status", str, enum=LeasedJobStatus.values)
+
+
 ORG_PARAM = OpenApiParameter("organization", str, description="Organization id or identifier.")
 
 
 class _JobViews(TenantAPIView):
-    model: type[PropagationJob] | type[SharingJob]
+    #: The tenant's jobs of this kind (an ``orgs.tree.selectors`` function).
+    jobs: Callable[..., QuerySet[Any]]
 
     def reachable_objects(self) -> QuerySet[Any]:
-        return self.in_reach(self.model.objects.select_related("organization", "tenant"))
+        return self.in_reach(self.jobs(tenant=self.tenant))
 
     # The list's own filter besides status and organization: "section" or "kind".
     extra_filter = ""
@@ -67,7 +71,7 @@ class _JobViews(TenantAPIView):
 
 
 class PropagationJobListView(_JobViews):
-    model = PropagationJob
+    jobs = staticmethod(propagation_jobs)
     extra_filter = "section"
     serializer_class = PropagationJobSerializer
 
@@ -81,7 +85,7 @@ class PropagationJobListView(_JobViews):
 
 
 class PropagationJobDetailView(_JobViews):
-    model = PropagationJob
+    jobs = staticmethod(propagation_jobs)
     object_kwarg = "propagation_job_id"
     serializer_class = PropagationJobSerializer
 
@@ -91,7 +95,7 @@ class PropagationJobDetailView(_JobViews):
 
 
 class PropagationJobResumeView(_JobViews):
-    model = PropagationJob
+    jobs = staticmethod(propagation_jobs)
     object_kwarg = "propagation_job_id"
     serializer_class = PropagationJobSerializer
     org_permissions = {"POST": permissions.can_edit_organization}
@@ -107,13 +111,13 @@ class PropagationJobResumeView(_JobViews):
 
 
 class SharingJobListView(_JobViews):
-    model = SharingJob
+    jobs = staticmethod(sharing_jobs)
     extra_filter = "kind"
     serializer_class = SharingJobSerializer
 
     @extend_schema(
         operation_id="sharing_jobs_list",
-        parameters=[STATUS_PARAM, ORG_PARAM, OpenApiParameter("kind", str, enum=SharingJob.Kind.values)],
+        parameters=[STATUS_PARAM, ORG_PARAM, OpenApiParameter("kind", str, enum=SharingJobKind.values)],
         responses={200: SharingJobSerializer(many=True), **PROBLEMS},
     )
     def get(self, request: Request, tenant_slug: str) -> Response:
@@ -121,7 +125,7 @@ class SharingJobListView(_JobViews):
 
 
 class SharingJobDetailView(_JobViews):
-    model = SharingJob
+    jobs = staticmethod(sharing_jobs)
     object_kwarg = "sharing_job_id"
     serializer_class = SharingJobSerializer
 
@@ -131,7 +135,7 @@ class SharingJobDetailView(_JobViews):
 
 
 class SharingJobResumeView(_JobViews):
-    model = SharingJob
+    jobs = staticmethod(sharing_jobs)
     object_kwarg = "sharing_job_id"
     serializer_class = SharingJobSerializer
     org_permissions = {"POST": permissions.can_manage_members}

@@ -19,8 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idp.api.base import TenantAPIView, etag_of
-from idp.api.serializers import SamlSPCreateSerializer, SamlSPSerializer, SamlSPUpdateSerializer
-from idp.api.views import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.serializers.saml import SamlSPCreateSerializer, SamlSPSerializer, SamlSPUpdateSerializer
 from idp.saml.models import ServiceProvider
 from idp.saml.services import (
     fetch_metadata,
@@ -31,6 +31,7 @@ from idp.saml.services import (
     service_provider_update,
 )
 from orgs.tree.selectors import organization_get
+from tenants.preconditions import write_if_unchanged
 
 
 class _SPViews(TenantAPIView):
@@ -130,10 +131,12 @@ class SamlSPDetailView(_SPViews):
         metadata_url = values.pop("metadata_url", None)
         if metadata_url is not None:
             values["metadata_source"] = metadata_url
-        with transaction.atomic():
-            sp = ServiceProvider.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=self.object.pk)
-            self.check_if_match(etag_of(SamlSPSerializer(sp).data))
-            sp = service_provider_update(actor=self.actor, sp=sp, **values)
+        sp = write_if_unchanged(
+            self.object,
+            lambda locked: service_provider_update(actor=self.actor, sp=locked, **values),
+            expected_etag=self.expected_etag(lambda sp: SamlSPSerializer(sp).data),
+            related=("tenant",),
+        )
         if metadata_url:
             # Fetched now; a failure keeps the registration as it was and says why in metadata_error.
             service_provider_refresh_metadata(actor=self.actor, sp=sp)
@@ -142,8 +145,10 @@ class SamlSPDetailView(_SPViews):
 
     @extend_schema(operation_id="saml_sps_destroy", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
     def delete(self, request: Request, tenant_slug: str, sp_id: int) -> Response:
-        with transaction.atomic():
-            sp = ServiceProvider.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=self.object.pk)
-            self.check_if_match(etag_of(SamlSPSerializer(sp).data))
-            service_provider_delete(actor=self.actor, sp=sp)
+        write_if_unchanged(
+            self.object,
+            lambda locked: service_provider_delete(actor=self.actor, sp=locked),
+            expected_etag=self.expected_etag(lambda sp: SamlSPSerializer(sp).data),
+            related=("tenant",),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
