@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.http import Http404, HttpRequest
@@ -217,3 +218,24 @@ class TenantScopedAdmin(admin.ModelAdmin):
         if form is not None:
             return form.cleaned_data.get(self.tenant_field)
         return None
+
+
+class ServiceValidatedForm(forms.ModelForm):
+    """A model form whose unsaved row the owning service validates, once it has its tenant.
+
+    Subclasses implement ``validate_instance`` (prepare the row, then call the service's
+    validation); a ``ValidationError`` it raises lands on the named fields (others: the form).
+    """
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]  # ModelForm's hook, absent from the stubs
+        if self.instance.tenant_id is None:
+            return
+        try:
+            self.validate_instance(self.instance)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+
+    def validate_instance(self, instance: Any) -> None:
+        raise NotImplementedError

@@ -38,14 +38,18 @@ def _b64url_uint(value: int, length: int | None = None) -> str:
     return base64.urlsafe_b64encode(value.to_bytes(size, "big")).rstrip(b"=").decode("ascii")
 
 
-def _fernet() -> MultiFernet:
+def multi_fernet(salt: bytes) -> MultiFernet:
+    """The encryption of secrets at rest: ``CANOPY_KEY_ENCRYPTION_KEYS`` (first encrypts, all decrypt),
+    else a key derived from ``SECRET_KEY`` with ``salt`` (one per purpose, so purposes do not share a key)."""
     configured = list(settings.CANOPY_KEY_ENCRYPTION_KEYS)
     if configured:
         return MultiFernet([Fernet(k.encode()) for k in configured])
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"canopy-signing-keys", info=b"fernet").derive(
-        settings.SECRET_KEY.encode()
-    )
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"fernet").derive(settings.SECRET_KEY.encode())
     return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+
+
+def _fernet() -> MultiFernet:
+    return multi_fernet(b"canopy-signing-keys")
 
 
 def generate_private_key(algorithm: str) -> PrivateKey:

@@ -29,11 +29,13 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404
+from rest_framework import status
 from rest_framework.exceptions import (
     AuthenticationFailed,
     NotAuthenticated,
@@ -45,6 +47,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from idp.api.authentication import CanopyBearerAuthentication
 from orgs.sharing.selectors import sharing_policy_get
@@ -53,7 +57,7 @@ from orgs.tree.selectors import organization_administered, organization_get
 from tenants.actors import Actor, is_tenant_admin
 from tenants.lockout import rate_exceeded
 from tenants.models import Tenant, User
-from tenants.preconditions import ExpectedETag
+from tenants.preconditions import ExpectedETag, write_if_unchanged
 from tenants.routing import tenant_of
 
 if TYPE_CHECKING:
@@ -61,6 +65,8 @@ if TYPE_CHECKING:
     from orgs.tree.models import Organization
 
 OrgCheck = Callable[[Actor, "Organization"], bool]
+M = TypeVar("M", bound=models.Model)
+R = TypeVar("R")
 
 
 def reach_everything(actor: Actor, organization: Organization) -> bool:
@@ -76,6 +82,11 @@ class Pagination(PageNumberPagination):
 def etag_of(data: Any) -> str:
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return f'"{digest[:32]}"'
+
+
+def tagged(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """An answer carrying its body's ETag."""
+    return Response(body, status=status, headers={"ETag": etag_of(body), **(headers or {})})
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,11 @@ class TenantAPIView(GenericAPIView):
     tenant_admin_only: bool = False
     #: The URL kwarg naming an object of ``reachable_objects()`` (looked up here; 404 outside).
     object_kwarg: str | None = None
+
+    #: How this view shows its objects when not as ``serializer_class`` (which reads the body).
+    shown_as: type[BaseSerializer] | None = None
+    #: Related rows a write needs, read with the row it locks.
+    lock_related: tuple[str, ...] = ()
 
     tenant: Tenant
     actor: Actor
@@ -275,7 +291,34 @@ class TenantAPIView(GenericAPIView):
             raise Http404
         return policy
 
-    # --- ETag / If-Match -------------------------------------------------------
+    # --- answers, ETag / If-Match ---------------------------------------------
+    # Handlers read the body with ``validated``, answer with ``tagged`` / ``page_of``, and change
+    # or remove a row with ``change`` / ``remove``: the service side locks it and compares the
+    # request's If-Match with the ETag of the row's current representation (412 otherwise).
+
+    def validated(self, serializer_class: type[BaseSerializer], *, partial: bool = False) -> Any:
+        """The request body, checked by ``serializer_class`` (400 with errors per field otherwise)."""
+        data = serializer_class(data=self.request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        return data.validated_data
+
+    def represent(self, obj: Any) -> Any:
+        """How this view shows an object (``shown_as``, else ``serializer_class``); its ETag is this body's."""
+        return (self.shown_as or self.get_serializer_class())(obj).data
+
+    def show(self, obj: Any, *, status: int = 200) -> Response:
+        """``obj`` as ``represent`` shows it, with its ETag."""
+        return tagged(self.represent(obj), status=status)
+
+    def matching(self, qs: QuerySet[Any], name: str) -> QuerySet[Any]:
+        """``qs`` narrowed to the exact value of the query parameter ``name``, when one is given."""
+        value = self.request.query_params.get(name)
+        return qs.filter(**{name: value.strip()}) if value else qs
+
+    def page_of(self, qs: QuerySet[Any]) -> Response:
+        """One page of ``qs``, each row shown as ``represent`` shows it."""
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response((self.shown_as or self.get_serializer_class())(page, many=True).data)
 
     def expected_etag(self, body_of: Callable[[Any], Any]) -> ExpectedETag | None:
         """The request's ``If-Match`` for a service: it compares with ``etag_of(body_of(current state))``."""
@@ -283,6 +326,17 @@ class TenantAPIView(GenericAPIView):
         if not header:
             return None
         return ExpectedETag.from_header(header, lambda current: etag_of(body_of(current)))
+
+    def change(self, row: M, write: Callable[[M], R]) -> R:
+        """``write(locked row)`` if the row still has the ETag If-Match names (412 otherwise)."""
+        return write_if_unchanged(
+            row, write, expected_etag=self.expected_etag(self.represent), related=self.lock_related
+        )
+
+    def remove(self, row: M, write: Callable[[M], object]) -> Response:
+        """``change`` for a removal: 204."""
+        self.change(row, write)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class OrganizationRowsView(TenantAPIView):
@@ -293,3 +347,14 @@ class OrganizationRowsView(TenantAPIView):
 
     def reachable_objects(self) -> QuerySet[Any]:
         return self.rows(organization=self.organization)
+
+
+class TenantRowsView(TenantAPIView):
+    # The tenant's rows of ``model`` (OIDC clients, SAML SPs), for tenant administrators only.
+    # (Comments, not a docstring: a base's docstring would describe every subclass's operations.)
+    tenant_admin_only = True
+    lock_related = ("tenant",)
+    model: type[models.Model]
+
+    def reachable_objects(self) -> QuerySet[Any]:
+        return self.model._default_manager.filter(tenant=self.tenant).select_related("tenant")

@@ -12,6 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from idp.api.problems import PROBLEM_CONTENT_TYPE
 from idp.api.serializers.common import ProblemSerializer
@@ -70,3 +71,40 @@ def add_rate_limit_response(result: dict[str, Any], generator: Any, request: Any
             if isinstance(operation, dict) and "responses" in operation:
                 operation["responses"].setdefault("429", too_many)
     return result
+
+
+# --- how each kind of operation is documented -------------------------------------------------
+# Decorators for handlers: the operation id, the shapes, and the problems it can answer.
+
+
+def doc_list(operation_id: str, serializer: type[Serializer], *parameters: OpenApiParameter, **more: Any) -> Any:
+    """A paginated list of ``serializer`` (``parameters``: its filters)."""
+    responses = {200: serializer(many=True), **PROBLEMS}
+    return extend_schema(operation_id=operation_id, parameters=list(parameters) or None, responses=responses, **more)
+
+
+def doc_read(operation_id: str, serializer: type[Serializer] | Serializer, **more: Any) -> Any:
+    """One object, with its ETag."""
+    return extend_schema(operation_id=operation_id, responses={200: serializer, **PROBLEMS}, **more)
+
+
+def doc_create(operation_id: str, request: type[Serializer], serializer: type[Serializer], **more: Any) -> Any:
+    """A body of ``request`` creates what ``serializer`` shows (201)."""
+    return extend_schema(operation_id=operation_id, request=request, responses={201: serializer, **PROBLEMS}, **more)
+
+
+def doc_update(operation_id: str, request: type[Serializer], serializer: type[Serializer], **more: Any) -> Any:
+    """A change under ``If-Match`` (412 when it does not match)."""
+    responses = {200: serializer, **ETAG_PROBLEMS}
+    return extend_schema(operation_id=operation_id, parameters=[IF_MATCH], request=request, responses=responses, **more)
+
+
+def doc_delete(operation_id: str, *parameters: OpenApiParameter, **more: Any) -> Any:
+    """A removal under ``If-Match`` (204; 412 when it does not match)."""
+    responses = {204: None, **ETAG_PROBLEMS}
+    return extend_schema(operation_id=operation_id, parameters=[IF_MATCH, *parameters], responses=responses, **more)
+
+
+def doc_action(operation_id: str, serializer: type[Serializer], status: int = 200, **more: Any) -> Any:
+    """A POST without a body that answers with ``serializer``."""
+    return extend_schema(operation_id=operation_id, request=None, responses={status: serializer, **PROBLEMS}, **more)

@@ -27,6 +27,7 @@ IDP = "upstream-idps/<int:idp_id>/"
 
 # (route under v1/, view, URL name). Order matters where routes overlap: "tree/" before "<org>/".
 ROUTES: list[tuple[str, type[APIView], str]] = [
+    # organizations, their members and invitations, sharing
     ("organizations/", organizations.OrganizationListView, "organizations"),
     ("organizations/tree/", organizations.OrganizationTreeView, "organizations-tree"),
     (ORG, organizations.OrganizationDetailView, "organization"),
@@ -39,18 +40,21 @@ ROUTES: list[tuple[str, type[APIView], str]] = [
     (ORG + "invitations/<int:invitation_id>/resend/", invitations.InvitationResendView, "invitation-resend"),
     ("sharing-policies/", sharing.SharingPolicyListView, "sharing-policies"),
     ("sharing-policies/<int:policy_id>/", sharing.SharingPolicyDetailView, "sharing-policy"),
+    # settings: an organization's, then the tenant root's
     (ORG + "settings/", settings.OrganizationSettingsView, "settings"),
     (ORG + "settings/<str:section>/", settings.SectionSettingsView, "settings-section"),
     (ORG + "effective-settings/", settings.EffectiveSettingsView, "effective-settings"),
     ("settings/", settings.RootSettingsView, "root-settings"),
     ("settings/<str:section>/", settings.RootSectionSettingsView, "root-settings-section"),
     ("effective-settings/", settings.RootEffectiveSettingsView, "root-effective-settings"),
+    # jobs
     ("jobs/propagation/", jobs.PropagationJobListView, "propagation-jobs"),
     ("jobs/propagation/<int:propagation_job_id>/", jobs.PropagationJobDetailView, "propagation-job"),
     ("jobs/propagation/<int:propagation_job_id>/resume/", jobs.PropagationJobResumeView, "propagation-job-resume"),
     ("jobs/sharing/", jobs.SharingJobListView, "sharing-jobs"),
     ("jobs/sharing/<int:sharing_job_id>/", jobs.SharingJobDetailView, "sharing-job"),
     ("jobs/sharing/<int:sharing_job_id>/resume/", jobs.SharingJobResumeView, "sharing-job-resume"),
+    # protocol integrations: OIDC clients, upstream IdPs and their domains, SAML SPs
     ("oidc-clients/", clients.OIDCClientListView, "oidc-clients"),
     ("oidc-clients/<int:client_pk>/", clients.OIDCClientDetailView, "oidc-client"),
     ("oidc-clients/<int:client_pk>/rotate-secret/", clients.OIDCClientRotateSecretView, "oidc-client-rotate-secret"),
@@ -61,6 +65,7 @@ ROUTES: list[tuple[str, type[APIView], str]] = [
     (IDP + "domains/<int:upstream_domain_id>/verify/", federation.UpstreamDomainVerifyView, "upstream-domain-verify"),
     ("saml-sps/", saml.SamlSPListView, "saml-sps"),
     ("saml-sps/<int:sp_id>/", saml.SamlSPDetailView, "saml-sp"),
+    # an organization's domains, acts-for links, and members' profile values there
     (ORG + "domains/", domains.OrganizationDomainListView, "organization-domains"),
     (ORG + "domains/<int:domain_id>/", domains.OrganizationDomainDetailView, "organization-domain"),
     (ORG + "acts-for/", acts_for.ActsForListView, "acts-for"),

@@ -30,11 +30,11 @@ from idp.federation.services import (
 )
 from idp.federation.views import callback_url, domain_status, saml_metadata_status
 from orgs.tree.services import normalize_domain
-from tenants.admin_base import TenantScopedAdmin
+from tenants.admin_base import ServiceValidatedForm, TenantScopedAdmin
 from tenants.audit import AuditAction, audit_record
 
 
-class UpstreamIdPForm(forms.ModelForm):
+class UpstreamIdPForm(ServiceValidatedForm):
     client_secret = forms.CharField(
         required=False, widget=forms.PasswordInput(render_value=False), help_text="Leave empty to keep the current one."
     )
@@ -71,24 +71,16 @@ class UpstreamIdPForm(forms.ModelForm):
             "linking",
         )
 
-    def _post_clean(self) -> None:
-        super()._post_clean()  # type: ignore[misc]  # ModelForm's hook, absent from the stubs
-        if self.instance.tenant_id is None:
-            return
+    def validate_instance(self, instance: UpstreamIdP) -> None:
         if self.cleaned_data.get("client_secret"):
-            self.instance.client_secret_encrypted = encrypt_secret(self.cleaned_data["client_secret"])
-        idp = self.instance
-        if idp.kind == UpstreamIdP.Kind.SAML and idp.saml_metadata_url and not idp.saml_metadata:
+            instance.client_secret_encrypted = encrypt_secret(self.cleaned_data["client_secret"])
+        if instance.kind == UpstreamIdP.Kind.SAML and instance.saml_metadata_url and not instance.saml_metadata:
             try:
-                idp.saml_metadata, idp.saml_metadata_fetched_at = fetch_saml_metadata(idp.saml_metadata_url), now()
+                instance.saml_metadata = fetch_saml_metadata(instance.saml_metadata_url)
             except MetadataError as exc:
-                self.add_error("saml_metadata_url", str(exc))
-                return
-        try:
-            upstream_idp_validate(self.instance, jit_organizations=self.cleaned_data.get("jit_organizations") or [])
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                self.add_error(field if field in self.fields else None, errors)
+                raise ValidationError({"saml_metadata_url": [str(exc)]}) from exc
+            instance.saml_metadata_fetched_at = now()
+        upstream_idp_validate(instance, jit_organizations=self.cleaned_data.get("jit_organizations") or [])
 
 
 class UpstreamDomainInline(admin.TabularInline):

@@ -6,15 +6,12 @@ audit event. Client secrets are encrypted at rest and never logged or audited.
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from cryptography.fernet import Fernet, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import MultiFernet
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -32,6 +29,7 @@ from orgs.tree.selectors import (
 from orgs.tree.services import membership_create, normalize_domain
 from tenants.actors import SYSTEM, Actor, is_tenant_admin
 from tenants.audit import AuditAction, audit_record
+from tenants.keys import multi_fernet
 from tenants.models import Tenant, User
 from tenants.services import user_create
 
@@ -61,13 +59,7 @@ class FederationRefused(Exception):
 
 
 def _fernet() -> MultiFernet:
-    configured = list(settings.CANOPY_KEY_ENCRYPTION_KEYS)
-    if configured:
-        return MultiFernet([Fernet(k.encode()) for k in configured])
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"canopy-upstream-secrets", info=b"fernet").derive(
-        settings.SECRET_KEY.encode()
-    )
-    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+    return multi_fernet(b"canopy-upstream-secrets")
 
 
 def encrypt_secret(secret: str) -> str:
@@ -727,29 +719,24 @@ def upstream_idp_update(
     return idp
 
 
+def _delete_audited(
+    *, actor: Actor, tenant: Tenant, row: UpstreamIdP | UpstreamDomain, action: AuditAction, data: dict[str, Any]
+) -> None:
+    """Record ``action`` on ``row`` (while it still exists) and delete it, in one transaction."""
+    _require_admin(actor, tenant)
+    with transaction.atomic():
+        audit_record(actor=actor, tenant=tenant, action=action, target=row, data=data)
+        row.delete()
+
+
 def upstream_idp_delete(*, actor: Actor, idp: UpstreamIdP) -> None:
     """Remove an IdP with its domains and linked identities (the users stay)."""
-    _require_admin(actor, idp.tenant)
-    with transaction.atomic():
-        audit_record(
-            actor=actor,
-            tenant=idp.tenant,
-            action=AuditAction.FEDERATION_IDP_DELETE,
-            target=idp,
-            data={"slug": idp.slug},
-        )
-        idp.delete()
+    _delete_audited(
+        actor=actor, tenant=idp.tenant, row=idp, action=AuditAction.FEDERATION_IDP_DELETE, data={"slug": idp.slug}
+    )
 
 
 def domain_release(*, actor: Actor, domain: UpstreamDomain) -> None:
     """Stop claiming a domain for an IdP."""
-    _require_admin(actor, domain.idp.tenant)
-    with transaction.atomic():
-        audit_record(
-            actor=actor,
-            tenant=domain.idp.tenant,
-            action=AuditAction.FEDERATION_DOMAIN_RELEASE,
-            target=domain,
-            data={"domain": domain.domain},
-        )
-        domain.delete()
+    tenant, data = domain.idp.tenant, {"domain": domain.domain}
+    _delete_audited(actor=actor, tenant=tenant, row=domain, action=AuditAction.FEDERATION_DOMAIN_RELEASE, data=data)

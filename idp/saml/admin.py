@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from idp.saml.models import ServiceProvider
 from idp.saml.services import service_provider_refresh_metadata, service_provider_validate
-from tenants.admin_base import TenantScopedAdmin
+from tenants.admin_base import ServiceValidatedForm, TenantScopedAdmin
 from tenants.audit import AuditAction, audit_record
 
 
-class ServiceProviderForm(forms.ModelForm):
+class ServiceProviderForm(ServiceValidatedForm):
     class Meta:
         model = ServiceProvider
         fields = (
@@ -41,15 +39,8 @@ class ServiceProviderForm(forms.ModelForm):
             "default_organization",
         )
 
-    def _post_clean(self) -> None:
-        super()._post_clean()  # type: ignore[misc]  # ModelForm's hook, absent from the stubs
-        if self.instance.tenant_id is None:
-            return
-        try:
-            service_provider_validate(self.instance)
-        except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                self.add_error(field if field in self.fields else None, messages)
+    def validate_instance(self, instance: ServiceProvider) -> None:
+        service_provider_validate(instance)
 
 
 @admin.register(ServiceProvider)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from idp.api.base import TenantAPIView, etag_of
-from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.base import TenantRowsView
+from idp.api.schema import doc_action, doc_create, doc_delete, doc_list, doc_read, doc_update
 from idp.api.serializers.clients import (
     OIDCClientCreateSerializer,
     OIDCClientSerializer,
@@ -25,89 +24,52 @@ from idp.api.serializers.clients import (
 )
 from idp.oidc.models import Application
 from idp.oidc.services import application_create, application_delete, application_rotate_secret, application_update
-from tenants.preconditions import write_if_unchanged
+
+CLIENT_ID = OpenApiParameter("client_id", str, description="Exact client id.")
 
 
-class _ClientViews(TenantAPIView):
-    tenant_admin_only = True
+def _with_secret(app: Application, secret: Any, *, status: int = 200) -> Response:
+    """The client and its secret, shown this once (never stored by a cache)."""
+    body = OIDCClientWithSecretSerializer(app, context={"secret": secret}).data
+    return Response(body, status=status, headers={"Cache-Control": "no-store"})
+
+
+class _ClientViews(TenantRowsView):
+    model = Application
     object_kwarg = "client_pk"
     serializer_class = OIDCClientSerializer
 
-    def reachable_objects(self) -> QuerySet[Any]:
-        return Application.objects.filter(tenant=self.tenant).select_related("tenant")
-
 
 class OIDCClientListView(_ClientViews):
-    @extend_schema(
-        operation_id="oidc_clients_list",
-        parameters=[OpenApiParameter("client_id", str, description="Exact client id.")],
-        responses={200: OIDCClientSerializer(many=True), **PROBLEMS},
-    )
+    @doc_list("oidc_clients_list", OIDCClientSerializer, CLIENT_ID)
     def get(self, request: Request, tenant_slug: str) -> Response:
-        qs = self.reachable_objects().order_by("client_id")
-        client_id = request.query_params.get("client_id")
-        if client_id:
-            qs = qs.filter(client_id=client_id.strip())
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(OIDCClientSerializer(page, many=True).data)
+        return self.page_of(self.matching(self.reachable_objects().order_by("client_id"), "client_id"))
 
-    @extend_schema(
-        operation_id="oidc_clients_create",
-        request=OIDCClientCreateSerializer,
-        responses={201: OIDCClientWithSecretSerializer, **PROBLEMS},
-    )
+    @doc_create("oidc_clients_create", OIDCClientCreateSerializer, OIDCClientWithSecretSerializer)
     def post(self, request: Request, tenant_slug: str) -> Response:
         """Register a client; a confidential client's secret is in this answer only."""
-        data = OIDCClientCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        app, secret = application_create(actor=self.actor, tenant=self.tenant, **data.validated_data)
-        body = OIDCClientWithSecretSerializer(app, context={"secret": secret}).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+        values = self.validated(OIDCClientCreateSerializer)
+        app, secret = application_create(actor=self.actor, tenant=self.tenant, **values)
+        return _with_secret(app, secret, status=status.HTTP_201_CREATED)
 
 
 class OIDCClientDetailView(_ClientViews):
-    @extend_schema(operation_id="oidc_clients_retrieve", responses={200: OIDCClientSerializer, **PROBLEMS})
+    @doc_read("oidc_clients_retrieve", OIDCClientSerializer)
     def get(self, request: Request, tenant_slug: str, client_pk: int) -> Response:
-        body = OIDCClientSerializer(self.object).data
-        return Response(body, headers={"ETag": etag_of(body)})
+        return self.show(self.object)
 
-    @extend_schema(
-        operation_id="oidc_clients_partial_update",
-        parameters=[IF_MATCH],
-        request=OIDCClientUpdateSerializer,
-        responses={200: OIDCClientSerializer, **ETAG_PROBLEMS},
-    )
+    @doc_update("oidc_clients_partial_update", OIDCClientUpdateSerializer, OIDCClientSerializer)
     def patch(self, request: Request, tenant_slug: str, client_pk: int) -> Response:
-        data = OIDCClientUpdateSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        app = write_if_unchanged(
-            self.object,
-            lambda locked: application_update(actor=self.actor, app=locked, **data.validated_data),
-            expected_etag=self.expected_etag(lambda app: OIDCClientSerializer(app).data),
-            related=("tenant",),
-        )
-        body = OIDCClientSerializer(app).data
-        return Response(body, headers={"ETag": etag_of(body)})
+        values = self.validated(OIDCClientUpdateSerializer, partial=True)
+        return self.show(self.change(self.object, lambda app: application_update(actor=self.actor, app=app, **values)))
 
-    @extend_schema(operation_id="oidc_clients_destroy", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
+    @doc_delete("oidc_clients_destroy")
     def delete(self, request: Request, tenant_slug: str, client_pk: int) -> Response:
-        write_if_unchanged(
-            self.object,
-            lambda locked: application_delete(actor=self.actor, app=locked),
-            expected_etag=self.expected_etag(lambda app: OIDCClientSerializer(app).data),
-            related=("tenant",),
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.remove(self.object, lambda app: application_delete(actor=self.actor, app=app))
 
 
 class OIDCClientRotateSecretView(_ClientViews):
-    @extend_schema(
-        operation_id="oidc_clients_rotate_secret",
-        request=None,
-        responses={200: OIDCClientWithSecretSerializer, **PROBLEMS},
-    )
+    @doc_action("oidc_clients_rotate_secret", OIDCClientWithSecretSerializer)
     def post(self, request: Request, tenant_slug: str, client_pk: int) -> Response:
         """A new secret, in this answer only; the previous one stops working at once."""
-        secret = application_rotate_secret(actor=self.actor, app=self.object)
-        body = OIDCClientWithSecretSerializer(self.object, context={"secret": secret}).data
-        return Response(body, headers={"Cache-Control": "no-store"})
+        return _with_secret(self.object, application_rotate_secret(actor=self.actor, app=self.object))

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from idp.api.base import OrgCheck, TenantAPIView, etag_of
-from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.base import OrgCheck, TenantAPIView
+from idp.api.schema import doc_action, doc_create, doc_delete, doc_list, doc_read, doc_update
 from idp.api.serializers.federation import (
     UpstreamDomainCreateSerializer,
     UpstreamDomainSerializer,
@@ -35,7 +35,6 @@ from idp.federation.services import (
     upstream_idp_update,
 )
 from tenants.actors import Actor, is_tenant_admin
-from tenants.preconditions import write_if_unchanged
 
 if TYPE_CHECKING:
     from orgs.tree.models import Organization
@@ -45,6 +44,7 @@ def _tenant_admin(actor: Actor, organization: Organization) -> bool:
     return is_tenant_admin(actor, organization.tenant)
 
 
+KIND = OpenApiParameter("kind", str, enum=UpstreamIdP.Kind.values)
 ADMIN_WRITES: dict[str, OrgCheck] = {"POST": _tenant_admin, "PATCH": _tenant_admin, "DELETE": _tenant_admin}
 
 
@@ -52,6 +52,7 @@ class _IdPViews(TenantAPIView):
     serializer_class = UpstreamIdPSerializer
     object_kwarg = "idp_id"
     org_permissions = ADMIN_WRITES
+    lock_related = ("tenant",)
 
     def reachable_objects(self) -> QuerySet[Any]:
         return self.in_reach(UpstreamIdP.objects.select_related("tenant", "organization"))
@@ -69,98 +70,55 @@ class _IdPViews(TenantAPIView):
 
 
 class UpstreamIdPListView(_IdPViews):
-    @extend_schema(
-        operation_id="upstream_idps_list",
-        parameters=[OpenApiParameter("kind", str, enum=UpstreamIdP.Kind.values)],
-        responses={200: UpstreamIdPSerializer(many=True), **PROBLEMS},
-    )
+    @doc_list("upstream_idps_list", UpstreamIdPSerializer, KIND)
     def get(self, request: Request, tenant_slug: str) -> Response:
         qs = self.reachable_objects().order_by("name", "pk")
         kind = request.query_params.get("kind")
-        if kind:
-            qs = qs.filter(kind=kind)
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(UpstreamIdPSerializer(page, many=True).data)
+        return self.page_of(qs.filter(kind=kind) if kind else qs)
 
-    @extend_schema(
-        operation_id="upstream_idps_create",
-        request=UpstreamIdPCreateSerializer,
-        responses={201: UpstreamIdPSerializer, **PROBLEMS},
-    )
+    @doc_create("upstream_idps_create", UpstreamIdPCreateSerializer, UpstreamIdPSerializer)
     def post(self, request: Request, tenant_slug: str) -> Response:
-        data = UpstreamIdPCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = self._values(data.validated_data)
+        values = self._values(self.validated(UpstreamIdPCreateSerializer))
         with transaction.atomic():
             idp = upstream_idp_create(actor=self.actor, tenant=self.tenant, **values)
-        body = UpstreamIdPSerializer(idp).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"ETag": etag_of(body)})
+        return self.show(idp, status=status.HTTP_201_CREATED)
 
 
 class UpstreamIdPDetailView(_IdPViews):
-    @extend_schema(operation_id="upstream_idps_retrieve", responses={200: UpstreamIdPSerializer, **PROBLEMS})
+    @doc_read("upstream_idps_retrieve", UpstreamIdPSerializer)
     def get(self, request: Request, tenant_slug: str, idp_id: int) -> Response:
-        body = UpstreamIdPSerializer(self.object).data
-        return Response(body, headers={"ETag": etag_of(body)})
+        return self.show(self.object)
 
-    @extend_schema(
-        operation_id="upstream_idps_partial_update",
-        parameters=[IF_MATCH],
-        request=UpstreamIdPUpdateSerializer,
-        responses={200: UpstreamIdPSerializer, **ETAG_PROBLEMS},
-    )
+    @doc_update("upstream_idps_partial_update", UpstreamIdPUpdateSerializer, UpstreamIdPSerializer)
     def patch(self, request: Request, tenant_slug: str, idp_id: int) -> Response:
-        data = UpstreamIdPUpdateSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        values = self._values(data.validated_data)
-        idp = write_if_unchanged(
-            self.object,
-            lambda locked: upstream_idp_update(actor=self.actor, idp=locked, **values),
-            expected_etag=self.expected_etag(lambda idp: UpstreamIdPSerializer(idp).data),
-            related=("tenant",),
-        )
-        body = UpstreamIdPSerializer(idp).data
-        return Response(body, headers={"ETag": etag_of(body)})
+        values = self._values(self.validated(UpstreamIdPUpdateSerializer, partial=True))
+        return self.show(self.change(self.object, lambda idp: upstream_idp_update(actor=self.actor, idp=idp, **values)))
 
-    @extend_schema(operation_id="upstream_idps_destroy", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
+    @doc_delete("upstream_idps_destroy")
     def delete(self, request: Request, tenant_slug: str, idp_id: int) -> Response:
-        write_if_unchanged(
-            self.object,
-            lambda locked: upstream_idp_delete(actor=self.actor, idp=locked),
-            expected_etag=self.expected_etag(lambda idp: UpstreamIdPSerializer(idp).data),
-            related=("tenant",),
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.remove(self.object, lambda idp: upstream_idp_delete(actor=self.actor, idp=idp))
 
 
 class UpstreamDomainListView(_IdPViews):
     serializer_class = UpstreamDomainSerializer
 
-    @extend_schema(
-        operation_id="upstream_domains_list", responses={200: UpstreamDomainSerializer(many=True), **PROBLEMS}
-    )
+    @doc_list("upstream_domains_list", UpstreamDomainSerializer)
     def get(self, request: Request, tenant_slug: str, idp_id: int) -> Response:
-        qs = UpstreamDomain.objects.filter(tenant=self.tenant, idp=self.object).order_by("domain")
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(UpstreamDomainSerializer(page, many=True).data)
+        return self.page_of(UpstreamDomain.objects.filter(tenant=self.tenant, idp=self.object).order_by("domain"))
 
-    @extend_schema(
-        operation_id="upstream_domains_claim",
-        request=UpstreamDomainCreateSerializer,
-        responses={201: UpstreamDomainSerializer, **PROBLEMS},
-    )
+    @doc_create("upstream_domains_claim", UpstreamDomainCreateSerializer, UpstreamDomainSerializer)
     def post(self, request: Request, tenant_slug: str, idp_id: int) -> Response:
         """Claim a domain, unverified; the answer names the TXT record that verifies it."""
-        data = UpstreamDomainCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        row = domain_claim(actor=self.actor, idp=self.object, domain=data.validated_data["domain"])
-        return Response(UpstreamDomainSerializer(row).data, status=status.HTTP_201_CREATED)
+        domain = self.validated(UpstreamDomainCreateSerializer)["domain"]
+        row = domain_claim(actor=self.actor, idp=self.object, domain=domain)
+        return Response(self.represent(row), status=status.HTTP_201_CREATED)
 
 
 class _DomainViews(TenantAPIView):
     serializer_class = UpstreamDomainSerializer
     object_kwarg = "upstream_domain_id"
     org_permissions = ADMIN_WRITES
+    lock_related = ("idp__tenant",)
 
     def reachable_objects(self) -> QuerySet[Any]:
         idps = self.in_reach(UpstreamIdP.objects.all())
@@ -173,32 +131,22 @@ class _DomainViews(TenantAPIView):
 
 
 class UpstreamDomainDetailView(_DomainViews):
-    @extend_schema(operation_id="upstream_domains_retrieve", responses={200: UpstreamDomainSerializer, **PROBLEMS})
+    @doc_read("upstream_domains_retrieve", UpstreamDomainSerializer)
     def get(self, request: Request, tenant_slug: str, idp_id: int, upstream_domain_id: int) -> Response:
-        body = UpstreamDomainSerializer(self.object).data
-        return Response(body, headers={"ETag": etag_of(body)})
+        return self.show(self.object)
 
-    @extend_schema(
-        operation_id="upstream_domains_release", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS}
-    )
+    @doc_delete("upstream_domains_release")
     def delete(self, request: Request, tenant_slug: str, idp_id: int, upstream_domain_id: int) -> Response:
-        write_if_unchanged(
-            self.object,
-            lambda locked: domain_release(actor=self.actor, domain=locked),
-            expected_etag=self.expected_etag(lambda domain: UpstreamDomainSerializer(domain).data),
-            related=("idp__tenant",),
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.remove(self.object, lambda domain: domain_release(actor=self.actor, domain=domain))
 
 
 class UpstreamDomainVerifyView(_DomainViews):
-    @extend_schema(
-        operation_id="upstream_domains_verify",
-        request=None,
-        responses={200: UpstreamDomainSerializer, **PROBLEMS},
+    @doc_action(
+        "upstream_domains_verify",
+        UpstreamDomainSerializer,
         description="Look up the domain's TXT challenge record now; `verified` and `last_check` say how it went.",
     )
     def post(self, request: Request, tenant_slug: str, idp_id: int, upstream_domain_id: int) -> Response:
         domain_check_dns(actor=self.actor, domain=self.object)
         self.object.refresh_from_db()
-        return Response(UpstreamDomainSerializer(self.object).data)
+        return Response(self.represent(self.object))

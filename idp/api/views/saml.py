@@ -10,16 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from idp.api.base import TenantAPIView, etag_of
-from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.base import TenantRowsView
+from idp.api.schema import doc_create, doc_delete, doc_list, doc_read, doc_update
 from idp.api.serializers.saml import SamlSPCreateSerializer, SamlSPSerializer, SamlSPUpdateSerializer
 from idp.saml.models import ServiceProvider
 from idp.saml.services import (
@@ -31,18 +30,17 @@ from idp.saml.services import (
     service_provider_update,
 )
 from orgs.tree.selectors import organization_get
-from tenants.preconditions import write_if_unchanged
+
+ENTITY_ID = OpenApiParameter("entity_id", str, description="Exact entity id.")
 
 
-class _SPViews(TenantAPIView):
-    tenant_admin_only = True
+class _SPViews(TenantRowsView):
+    model = ServiceProvider
     object_kwarg = "sp_id"
     serializer_class = SamlSPSerializer
 
-    def reachable_objects(self) -> QuerySet[Any]:
-        return ServiceProvider.objects.filter(tenant=self.tenant).select_related("tenant")
-
     def _values(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The body's values, ``default_organization`` named by id or identifier turned into the row."""
         values = dict(data)
         if values.get("default_organization"):
             found = organization_get(tenant=self.tenant, key=values["default_organization"])
@@ -55,29 +53,14 @@ class _SPViews(TenantAPIView):
 
 
 class SamlSPListView(_SPViews):
-    @extend_schema(
-        operation_id="saml_sps_list",
-        parameters=[OpenApiParameter("entity_id", str, description="Exact entity id.")],
-        responses={200: SamlSPSerializer(many=True), **PROBLEMS},
-    )
+    @doc_list("saml_sps_list", SamlSPSerializer, ENTITY_ID)
     def get(self, request: Request, tenant_slug: str) -> Response:
-        qs = self.reachable_objects().order_by("entity_id")
-        entity_id = request.query_params.get("entity_id")
-        if entity_id:
-            qs = qs.filter(entity_id=entity_id.strip())
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(SamlSPSerializer(page, many=True).data)
+        return self.page_of(self.matching(self.reachable_objects().order_by("entity_id"), "entity_id"))
 
-    @extend_schema(
-        operation_id="saml_sps_create",
-        request=SamlSPCreateSerializer,
-        responses={201: SamlSPSerializer, **PROBLEMS},
-    )
+    @doc_create("saml_sps_create", SamlSPCreateSerializer, SamlSPSerializer)
     def post(self, request: Request, tenant_slug: str) -> Response:
         """Register an SP from its metadata XML (`metadata`) or from `entity_id` and fields."""
-        data = SamlSPCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = self._values(data.validated_data)
+        values = self._values(self.validated(SamlSPCreateSerializer))
         metadata = values.pop("metadata", None)
         metadata_url = values.pop("metadata_url", None)
         source = "api"
@@ -96,8 +79,7 @@ class SamlSPListView(_SPViews):
                     sp.save(update_fields=["metadata_fetched_at", "metadata_error"])
             else:
                 sp = service_provider_create(actor=self.actor, tenant=self.tenant, **values)
-        body = SamlSPSerializer(sp).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"ETag": etag_of(body)})
+        return self.show(sp, status=status.HTTP_201_CREATED)
 
 
 def _known(tenant: Any, metadata: str) -> bool:
@@ -113,42 +95,22 @@ def _known(tenant: Any, metadata: str) -> bool:
 
 
 class SamlSPDetailView(_SPViews):
-    @extend_schema(operation_id="saml_sps_retrieve", responses={200: SamlSPSerializer, **PROBLEMS})
+    @doc_read("saml_sps_retrieve", SamlSPSerializer)
     def get(self, request: Request, tenant_slug: str, sp_id: int) -> Response:
-        body = SamlSPSerializer(self.object).data
-        return Response(body, headers={"ETag": etag_of(body)})
+        return self.show(self.object)
 
-    @extend_schema(
-        operation_id="saml_sps_partial_update",
-        parameters=[IF_MATCH],
-        request=SamlSPUpdateSerializer,
-        responses={200: SamlSPSerializer, **ETAG_PROBLEMS},
-    )
+    @doc_update("saml_sps_partial_update", SamlSPUpdateSerializer, SamlSPSerializer)
     def patch(self, request: Request, tenant_slug: str, sp_id: int) -> Response:
-        data = SamlSPUpdateSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        values = self._values(data.validated_data)
+        values = self._values(self.validated(SamlSPUpdateSerializer, partial=True))
         metadata_url = values.pop("metadata_url", None)
         if metadata_url is not None:
             values["metadata_source"] = metadata_url
-        sp = write_if_unchanged(
-            self.object,
-            lambda locked: service_provider_update(actor=self.actor, sp=locked, **values),
-            expected_etag=self.expected_etag(lambda sp: SamlSPSerializer(sp).data),
-            related=("tenant",),
-        )
+        sp = self.change(self.object, lambda locked: service_provider_update(actor=self.actor, sp=locked, **values))
         if metadata_url:
             # Fetched now; a failure keeps the registration as it was and says why in metadata_error.
             service_provider_refresh_metadata(actor=self.actor, sp=sp)
-        body = SamlSPSerializer(sp).data
-        return Response(body, headers={"ETag": etag_of(body)})
+        return self.show(sp)
 
-    @extend_schema(operation_id="saml_sps_destroy", parameters=[IF_MATCH], responses={204: None, **ETAG_PROBLEMS})
+    @doc_delete("saml_sps_destroy")
     def delete(self, request: Request, tenant_slug: str, sp_id: int) -> Response:
-        write_if_unchanged(
-            self.object,
-            lambda locked: service_provider_delete(actor=self.actor, sp=locked),
-            expected_etag=self.expected_etag(lambda sp: SamlSPSerializer(sp).data),
-            related=("tenant",),
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.remove(self.object, lambda locked: service_provider_delete(actor=self.actor, sp=locked))

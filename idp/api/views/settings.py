@@ -7,6 +7,7 @@ commit, an audit event), exactly as the admin's settings page does.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
@@ -18,8 +19,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from idp.api.base import TenantAPIView, etag_of
-from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, PROBLEMS
+from idp.api.base import TenantAPIView, etag_of, tagged
+from idp.api.schema import ETAG_PROBLEMS, IF_MATCH, doc_read
 from idp.api.serializers.common import refuse_nul
 from idp.api.serializers.jobs import PropagationJobSerializer
 from idp.api.serializers.settings import (
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 
 SECTION_PARAM = OpenApiParameter("section", str, OpenApiParameter.PATH, enum=list(SECTIONS))
+WANTED_SECTION = OpenApiParameter("section", OpenApiTypes.STR, enum=list(SECTIONS), required=False)
 
 
 CHANGES = {
@@ -68,11 +70,10 @@ class OrganizationSettingsView(_LevelMixin):
     serializer_class = SettingsOverridesSerializer
     pagination_class = None  # type: ignore[assignment]
 
-    @extend_schema(operation_id="settings_overrides_list", responses={200: SettingsOverridesSerializer, **PROBLEMS})
+    @doc_read("settings_overrides_list", SettingsOverridesSerializer)
     def get(self, request: Request, tenant_slug: str, org: str = "") -> Response:
         rows = settings_overrides(tenant=self.tenant, organization=self.level)
-        body = {"organization": self.level_id(), "sections": {key: rows.get(key, {}) for key in SECTIONS}}
-        return Response(body, headers={"ETag": etag_of(body)})
+        return tagged({"organization": self.level_id(), "sections": {key: rows.get(key, {}) for key in SECTIONS}})
 
 
 class SectionSettingsView(_LevelMixin):
@@ -98,14 +99,9 @@ class SectionSettingsView(_LevelMixin):
     def _body(section: str, overrides: dict[str, Any]) -> dict[str, Any]:
         return {"section": section, "overrides": overrides}
 
-    @extend_schema(
-        operation_id="settings_section_retrieve",
-        parameters=[SECTION_PARAM],
-        responses={200: SectionOverridesSerializer, **PROBLEMS},
-    )
+    @doc_read("settings_section_retrieve", SectionOverridesSerializer, parameters=[SECTION_PARAM])
     def get(self, request: Request, tenant_slug: str, section: str, org: str = "") -> Response:
-        body = self._body(self._section(section), self._overrides(section))
-        return Response(body, headers={"ETag": etag_of(body)})
+        return tagged(self._body(self._section(section), self._overrides(section)))
 
     def _change(self, request: Request, section: str, *, replace: bool) -> Response:
         section = self._section(section)
@@ -131,14 +127,13 @@ class SectionSettingsView(_LevelMixin):
             expected_etag=self.expected_etag(lambda current: self._body(section, current)),
         )
         body = self._body(section, self._overrides(section))
-        headers = {"ETag": etag_of(body)}
+        headers = {"ETag": etag_of(body)}  # the overrides' tag, as GET gives it (the job is not part of it)
         if job is None:
             return Response({**body, "job": None}, headers=headers)
         job.refresh_from_db()
         headers["Location"] = _job_location(request, job)
-        return Response(
-            {**body, "job": PropagationJobSerializer(job).data}, status=status.HTTP_202_ACCEPTED, headers=headers
-        )
+        answer = {**body, "job": PropagationJobSerializer(job).data}
+        return Response(answer, status=status.HTTP_202_ACCEPTED, headers=headers)
 
     @extend_schema(
         operation_id="settings_section_partial_update",
@@ -167,11 +162,7 @@ class EffectiveSettingsView(_LevelMixin):
     serializer_class = EffectiveSettingsSerializer
     pagination_class = None  # type: ignore[assignment]
 
-    @extend_schema(
-        operation_id="settings_effective",
-        parameters=[OpenApiParameter("section", OpenApiTypes.STR, enum=list(SECTIONS), required=False)],
-        responses={200: EffectiveSettingsSerializer, **PROBLEMS},
-    )
+    @doc_read("settings_effective", EffectiveSettingsSerializer, parameters=[WANTED_SECTION])
     def get(self, request: Request, tenant_slug: str, org: str = "") -> Response:
         wanted = request.query_params.get("section")
         if wanted is not None and wanted not in SECTIONS:
@@ -195,13 +186,10 @@ class EffectiveSettingsView(_LevelMixin):
                 for f in rows
             ]
             sections.append({"key": sect.key, "label": sect.label, "fields": fields})
-        body = {"organization": self.level_id(), "sections": sections}
-        return Response(body, headers={"ETag": etag_of(body)})
+        return tagged({"organization": self.level_id(), "sections": sections})
 
 
 def _uuid(hex_id: str) -> str:
-    import uuid
-
     return str(uuid.UUID(hex=hex_id))
 
 
