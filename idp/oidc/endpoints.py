@@ -24,10 +24,8 @@ from oauthlib.common import Request as OAuthRequest
 from idp.flow import decision
 from idp.oidc.claims import (
     ORGANIZATION_SCOPE_PREFIX,
-    organization_claims,
+    ClaimsBuilder,
     requested_organization_scopes,
-    standard_claims,
-    upstream_claims,
     wants_organization,
 )
 from idp.oidc.context import current_tenant, issuer_for
@@ -97,29 +95,7 @@ def introspect(request: HttpRequest) -> JsonResponse:
     token = _load_token(value, client)
     if token is None:
         return JsonResponse({"active": False})
-    scopes = token.scope.split()
-    data: dict[str, Any] = {
-        "active": True,
-        "scope": token.scope,
-        "client_id": client.client_id,
-        "token_type": "Bearer",
-        "exp": int(token.expires.timestamp()),
-        "iat": int(token.created.timestamp()),
-        "iss": issuer_for(current_tenant()),
-        "aud": token.resource or client.client_id,
-    }
-    if token.user is not None:
-        data["sub"] = str(token.user.pk)
-        data["username"] = token.user.get_username()
-        data.update(standard_claims(user=token.user, scopes=scopes, organization=token.organization))
-        if wants_organization(scopes):
-            data.update(
-                organization_claims(
-                    application=client, user=token.user, organization=token.organization, via=token.acting_via
-                )
-            )
-        data.update(upstream_claims(tenant_id=token.tenant_id, upstream_slug=token.upstream))
-    return JsonResponse(data)
+    return JsonResponse(ClaimsBuilder.for_access_token(token, scopes=token.scope.split()).introspection(token))
 
 
 def token_exchange(request: HttpRequest, validator: Any) -> JsonResponse:  # noqa: PLR0911 - one return per RFC 8693 error

@@ -10,9 +10,9 @@ oauthlib calls the validator with its own request object. Canopy puts one
   decision was checked again (``idp.flow.decision``);
 - ``endpoints.token_exchange``: the target organization and the subject token's sign-in.
 
-``_create_access_token``, ``_create_refresh_token``, the ID token, the JWT access token and
-the organization claims read it. A request without one (userinfo, client credentials) reads
-the access token instead.
+``_create_access_token``, ``_create_refresh_token`` and the claims builder
+(``idp.oidc.claims.ClaimsBuilder``) read it. At userinfo and introspection the builder makes one
+from the access token (``of_row``); a client-credentials request has none.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from idp.flow import decision
 from idp.flow.session import acr_for
-from idp.oidc.models import Application, Grant, RefreshToken
+from idp.oidc.models import AccessToken, Application, Grant, RefreshToken
 from orgs.tree.models import Organization
 from orgs.tree.selectors import EligibleOrganization
 
@@ -56,8 +56,8 @@ class TokenContext:
         return cls(source=source, organization=choice.organization, via=choice.via)
 
     @classmethod
-    def of_row(cls, row: Grant | RefreshToken, *, source: str, code_hash: str = "") -> TokenContext:
-        """What a grant or a refresh token kept of the decision and the sign-in."""
+    def of_row(cls, row: Grant | RefreshToken | AccessToken, *, source: str, code_hash: str = "") -> TokenContext:
+        """What a grant or a token kept of the decision and the sign-in."""
         return cls(
             source=source,
             organization=row.organization,

@@ -26,13 +26,7 @@ from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from idp.flow import decision
 from idp.flow.session import acr_for as flow_acr_for
 from idp.oidc import jws
-from idp.oidc.claims import (
-    ORGANIZATION_SCOPE_PREFIX,
-    organization_claims,
-    standard_claims,
-    upstream_claims,
-    wants_organization,
-)
+from idp.oidc.claims import ORGANIZATION_SCOPE_PREFIX, ClaimsBuilder, claims_parameter
 from idp.oidc.context import current_auth, current_tenant, issuer_for
 from idp.oidc.models import AccessToken, Application, Grant, IDToken, RefreshToken
 from idp.oidc.token_context import AMR_SEPARATOR, NO_CONTEXT, TokenContext, token_context
@@ -331,64 +325,17 @@ class CanopyValidator(OAuth2Validator):
             return False
         return ok
 
-    # --- claims ---------------------------------------------------------------
-    def _org_claims_for(self, request: Any, scopes: list[str]) -> dict[str, Any]:
-        if not wants_organization(scopes) or request.user is None:
-            return {}
-        access = getattr(request, "access_token", None)
-        context = token_context(request)
-        if context is not None:  # the token endpoint
-            org, via = context.organization, context.via
-        elif isinstance(access, AccessToken):  # userinfo
-            org, via = access.organization, access.acting_via
-        else:
-            org = via = None
-        return organization_claims(application=request.client, user=request.user, organization=org, via=via)
-
-    def get_oidc_claims(self, token: Any, token_handler: Any, request: Any) -> dict[str, Any]:
-        scopes = list(request.scopes or [])
-        requested: set[str] = set()
-        claims_param = getattr(request, "claims", None) or {}
-        if isinstance(claims_param, dict):
-            target = "id_token" if token_handler is not None else "userinfo"
-            requested = set((claims_param.get(target) or {}).keys())
-        out: dict[str, Any] = {"sub": str(request.user.pk)}
-        access = getattr(request, "access_token", None)
-        context = token_context(request)
-        selected = (
-            context.organization
-            if context is not None
-            else access.organization
-            if isinstance(access, AccessToken)
-            else None
-        )
-        out.update(standard_claims(user=request.user, scopes=scopes, requested=requested, organization=selected))
-        out.update(self._org_claims_for(request, scopes))
-        return out
-
+    # --- claims: every output through idp.oidc.claims.ClaimsBuilder ------------------------
+    # DOT's get_oidc_claims / get_claim_dict seam is not used: the ID token and userinfo below are
+    # the only callers of it in DOT, and both ask the builder instead.
     def get_id_token_dictionary(self, token: Any, token_handler: Any, request: Any) -> tuple[dict[str, Any], Any]:
-        claims = self.get_oidc_claims(token, token_handler, request)
         expiration = timezone.now() + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
-        context = token_context(request) or NO_CONTEXT
-        auth_time = context.auth_time or timezone.now()
-        amr = list(context.amr or ["pwd"])
-        claims.update(upstream_claims(tenant_id=current_tenant().pk, upstream_slug=context.upstream))
-        claims.update(
-            iss=issuer_for(current_tenant()),
-            exp=int(expiration.timestamp()),
-            auth_time=int(auth_time.timestamp()),
-            jti=str(uuid.uuid4()),
-            amr=amr,
-            acr=acr_for(amr),
-        )
-        if context.sid:  # the login session, so a back-channel logout token can name it
-            claims["sid"] = context.sid
-        return claims, expiration
+        return ClaimsBuilder.for_request(request).id_token(expires=expiration), expiration
 
     def finalize_id_token(self, id_token: dict[str, Any], token: Any, token_handler: Any, request: Any) -> str:
         claims, expiration = self.get_id_token_dictionary(token, token_handler, request)
         id_token.update(**claims)
-        if "nonce" not in id_token and request.nonce:
+        if "nonce" not in id_token and request.nonce:  # as DOT does (oauthlib issue #746)
             id_token["nonce"] = request.nonce
         signed = jws.sign(tenant_id=current_tenant().pk, algorithm=request.client.algorithm or "RS256", claims=id_token)
         row = self._save_id_token(id_token["jti"], request, expiration)
@@ -397,11 +344,10 @@ class CanopyValidator(OAuth2Validator):
         return signed
 
     def get_userinfo_claims(self, request: Any) -> dict[str, Any]:
-        claims = self.get_oidc_claims(request.access_token, None, request)
-        access = getattr(request, "access_token", None)
-        if isinstance(access, AccessToken):
-            claims.update(upstream_claims(tenant_id=access.tenant_id, upstream_slug=access.upstream))
-        return claims
+        access: AccessToken = request.access_token  # set by validate_bearer_token
+        return ClaimsBuilder.for_access_token(
+            access, scopes=request.scopes or [], requested=claims_parameter(request)
+        ).userinfo()
 
 
 class RefreshRefused(Exception):
