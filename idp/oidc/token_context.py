@@ -8,7 +8,8 @@ oauthlib calls the validator with its own request object. Canopy puts one
 - ``CanopyValidator.validate_code``: everything the grant kept;
 - ``CanopyValidator.validate_refresh_token``: everything the refresh token kept, once the
   decision was checked again (``idp.flow.decision``);
-- ``endpoints.token_exchange``: the target organization and the subject token's sign-in.
+- the token exchange grant (``idp.oidc.grants.token_exchange``): the target organization and the
+  subject token's sign-in.
 
 ``_create_access_token``, ``_create_refresh_token`` and the claims builder
 (``idp.oidc.claims.ClaimsBuilder``) read it. At userinfo and introspection the builder makes one

@@ -28,6 +28,7 @@ from idp.flow.session import acr_for as flow_acr_for
 from idp.oidc import jws
 from idp.oidc.claims import ORGANIZATION_SCOPE_PREFIX, ClaimsBuilder, claims_parameter
 from idp.oidc.context import current_auth, current_tenant, issuer_for
+from idp.oidc.grants.token_exchange import TOKEN_EXCHANGE
 from idp.oidc.models import AccessToken, Application, Grant, IDToken, RefreshToken
 from idp.oidc.token_context import AMR_SEPARATOR, NO_CONTEXT, TokenContext, token_context
 from tenants.models import Tenant, User
@@ -62,6 +63,13 @@ class CanopyValidator(OAuth2Validator):
 
     def validate_client_id(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> bool:
         return self._load_application(client_id, request) is not None
+
+    def validate_grant_type(
+        self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if grant_type == TOKEN_EXCHANGE:  # RFC 8693: code-flow clients allowed to switch organization
+            return bool(client.allow_token_exchange) and client.allows_grant_type(Application.GRANT_AUTHORIZATION_CODE)
+        return bool(super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs))
 
     def is_pkce_required(self, client_id: str, request: Any) -> bool:
         return pkce_required(client_id)
@@ -314,7 +322,19 @@ class CanopyValidator(OAuth2Validator):
             tenant=current_tenant(),
         )
 
-    # --- bearer tokens (userinfo, introspection) ------------------------------
+    # --- bearer tokens (userinfo, introspection, token exchange) ---------------
+    def client_access_token(self, token: str, client: Application) -> AccessToken | None:
+        """A live access token of this tenant issued to ``client`` (introspection, a token exchange's subject)."""
+        checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        found = (
+            AccessToken.objects.select_related("user", "application", "organization", "acting_via")
+            .filter(token_checksum=checksum, tenant=current_tenant())
+            .first()
+        )
+        if found is None or found.application_id != client.pk or not found.is_valid() or found.organization_gone:
+            return None
+        return found
+
     def validate_bearer_token(self, token: str, scopes: Any, request: Any) -> bool:
         ok = super().validate_bearer_token(token, scopes, request)
         access = getattr(request, "access_token", None)

@@ -20,15 +20,17 @@ from django.views.decorators.http import require_GET
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.scopes import get_scopes_backend
+from oauth2_provider.views.mixins import OAuthLibMixin
 
 from idp.flow import decision, selection, stepup
 from idp.flow import session as flow_session
 from idp.flow.branding import Branding, page_branding
 from idp.flow.logout import logout_chain_start, logout_prepare, logout_redirect
 from idp.flow.redirects import with_query_param
-from idp.oidc import endpoints
+from idp.oidc import introspection
 from idp.oidc.claims import ORGANIZATION_SCOPE, requested_organization_scopes, wants_organization
 from idp.oidc.context import issuer_for, tenant_scope
+from idp.oidc.grants.token_exchange import TOKEN_EXCHANGE
 from idp.oidc.models import Application
 from idp.oidc.scopes import describe
 from idp.oidc.token_context import TokenContext
@@ -504,10 +506,7 @@ def _without_param(url: str, name: str) -> str:
 # refuses a wrong or missing client credential or token.
 @method_decorator(csrf_exempt, name="dispatch")
 class TokenView(TenantScopedMixin, dot_views.TokenView):
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.POST.get("grant_type") == endpoints.TOKEN_EXCHANGE:
-            return endpoints.token_exchange(request, self.get_validator_class()())
-        return super().post(request, *args, **kwargs)
+    """Every grant, token exchange too (``idp.oidc.server.CanopyServer``), through DOT and oauthlib."""
 
     def authorization_flow_token_response(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # DOT re-reads the new token only to send its app_authorized signal, which Canopy
@@ -530,13 +529,13 @@ class UserInfoView(TenantScopedMixin, dot_views.UserInfoView):
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class IntrospectTokenView(TenantScopedMixin, View):
+class IntrospectTokenView(TenantScopedMixin, OAuthLibMixin, View):
     """RFC 7662, answered only about this tenant's tokens issued to the calling client."""
 
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return endpoints.introspect(request)
+        return introspection.introspect(request, core=self.get_oauthlib_core(), validator=self.get_validator_class()())
 
 
 class LogoutView(TenantScopedMixin, dot_views.RPInitiatedLogoutView):
@@ -581,7 +580,7 @@ def discovery(request: HttpRequest, tenant_slug: str) -> JsonResponse:
             "authorization_code",
             "refresh_token",
             "client_credentials",
-            "urn:ietf:params:oauth:grant-type:token-exchange",
+            TOKEN_EXCHANGE,
         ],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
