@@ -18,7 +18,7 @@ from the access token (``of_row``); a client-credentials request has none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +39,8 @@ class TokenContext:
     refresh, ``EXCHANGE`` for a token exchange, the selection's source at the authorization
     endpoint, ``NONE`` when a code is redeemed (its decision was recorded when it was issued).
     ``policy`` is the organization's policy checked for this issuance (None: no organization,
-    or not checked here).
+    or not checked here). ``grant`` is the grant row a code names, read once per token request
+    (``CanopyValidator._grant``; before ``validate_code`` it is all the context holds).
     """
 
     source: str = decision.Source.NONE
@@ -51,6 +52,7 @@ class TokenContext:
     sid: str = ""
     code_hash: str = ""  # the authorization code the tokens are issued from (a replay revokes them)
     policy: decision.Policy | None = None
+    grant: Grant | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def chosen(cls, choice: EligibleOrganization, *, source: str) -> TokenContext:
@@ -68,6 +70,7 @@ class TokenContext:
             upstream=row.upstream,
             sid=row.sid,
             code_hash=code_hash,
+            grant=row if isinstance(row, Grant) else None,
         )
 
     def proven(self) -> decision.Proven:

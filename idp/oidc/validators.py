@@ -21,11 +21,10 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
-from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from idp.flow import decision
 from idp.flow.session import acr_for as flow_acr_for
-from idp.oidc import jws
+from idp.oidc import errors, jws
 from idp.oidc.claims import ORGANIZATION_SCOPE_PREFIX, ClaimsBuilder, claims_parameter
 from idp.oidc.context import current_auth, current_tenant, issuer_for
 from idp.oidc.grants.token_exchange import TOKEN_EXCHANGE
@@ -50,6 +49,7 @@ def code_hash(code: str) -> str:
 
 class CanopyValidator(OAuth2Validator):
     # --- clients, scoped to the tenant in the URL ---------------------------
+    # Private in DOT, kept: every client lookup (authenticate_client and the rest) goes through it.
     def _load_application(self, client_id: str, request: Any) -> Application | None:
         tenant = current_tenant()
         client = request.client
@@ -110,18 +110,16 @@ class CanopyValidator(OAuth2Validator):
         tenant = current_tenant()
         hint = jws.verify(tenant_id=tenant.pk, token=id_token_hint)
         if hint is None or hint.get("iss") != issuer_for(tenant):
-            raise oauth_errors.InvalidRequestError(
-                request=request, description="id_token_hint is not an ID token issued by this tenant."
-            )
+            raise errors.InvalidRequest("id_token_hint is not an ID token issued by this tenant.", request=request)
         auth = current_auth()
         return auth is not None and str(hint.get("sub")) == str(auth.user.pk)
 
     # --- authorization codes --------------------------------------------------
-    def _create_authorization_code(self, request: Any, code: dict[str, str], expires: Any = None) -> Grant:
+    def save_authorization_code(
+        self, client_id: str, code: dict[str, str], request: Any, *args: Any, **kwargs: Any
+    ) -> Grant:
         if request.code_challenge_method and request.code_challenge_method != "S256":
-            raise oauth_errors.InvalidRequestError(
-                description='Unsupported code_challenge_method; use "S256".', request=request
-            )
+            raise errors.InvalidRequest('Unsupported code_challenge_method; use "S256".', request=request)
         auth = current_auth()
         chosen = token_context(request) or NO_CONTEXT  # set by the authorization view
         return Grant.objects.create(
@@ -129,7 +127,7 @@ class CanopyValidator(OAuth2Validator):
             application=request.client,
             user=request.user,
             code=code["code"],
-            expires=expires or timezone.now() + timedelta(seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS),
+            expires=timezone.now() + timedelta(seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS),
             redirect_uri=request.redirect_uri,
             scope=" ".join(request.scopes),
             code_challenge=request.code_challenge or "",
@@ -151,7 +149,8 @@ class CanopyValidator(OAuth2Validator):
         oauthlib asks for the code's scopes before the client is authenticated (to choose
         the OpenID grant), so the first read may come without a client.
         """
-        memo = getattr(request, "canopy_grant", None)
+        context = token_context(request) if request is not None else None
+        memo = context.grant if context is not None else None
         if memo is not None and memo.code == code:
             return memo if client is None or memo.application_id == client.pk else None
         query = Grant.objects.select_related("user", "organization", "acting_via").filter(
@@ -161,7 +160,7 @@ class CanopyValidator(OAuth2Validator):
             query = query.filter(application=client)
         grant = query.first()
         if grant is not None and request is not None:
-            request.canopy_grant = grant
+            request.canopy = replace(context or NO_CONTEXT, grant=grant)
         return grant
 
     def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
@@ -242,10 +241,11 @@ class CanopyValidator(OAuth2Validator):
                     context=refused_context(instance, context, client),
                     reason=refused.reason,
                 )
-            raise oauth_errors.InvalidGrantError(description=refused.description, request=request) from refused
+            raise errors.InvalidGrant(refused.description, request=request) from refused
         request.canopy = replace(context, policy=policy)
         return True
 
+    # Private in DOT, kept: save_bearer_token's docstring names it the place for custom logic inside its transaction.
     def _save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any) -> Any:
         """DOT's writes (inside its transaction), and for a refresh the decision's audit entry."""
         saved = super()._save_bearer_token(token, request, *args, **kwargs)
@@ -262,6 +262,7 @@ class CanopyValidator(OAuth2Validator):
         return saved
 
     # --- token rows carry tenant and organization ---------------------------
+    # Private in DOT, kept: its only row writers; a public save_bearer_token would copy DOT's rotation logic.
     def _create_access_token(
         self, expires: Any, request: Any, token: dict[str, Any], source_refresh_token: Any = None
     ) -> AccessToken:
@@ -306,13 +307,14 @@ class CanopyValidator(OAuth2Validator):
             return row
         return self._load_id_token(token)
 
+    # Private in DOT, kept: its public validate_id_token reads ID tokens only through it (tenant key and rows).
     def _load_id_token(self, token: str) -> IDToken | None:
         claims = jws.verify(tenant_id=current_tenant().pk, token=token)
         if not claims or "jti" not in claims:
             return None
         return IDToken.objects.filter(jti=claims["jti"], tenant=current_tenant()).first()
 
-    def _save_id_token(self, jti: str, request: Any, expires: Any, *args: Any, **kwargs: Any) -> IDToken:
+    def _id_token_create(self, jti: str, request: Any, expires: Any) -> IDToken:
         return IDToken.objects.create(
             user=request.user,
             scope=" ".join(request.scopes),
@@ -358,7 +360,7 @@ class CanopyValidator(OAuth2Validator):
         if "nonce" not in id_token and request.nonce:  # as DOT does (oauthlib issue #746)
             id_token["nonce"] = request.nonce
         signed = jws.sign(tenant_id=current_tenant().pk, algorithm=request.client.algorithm or "RS256", claims=id_token)
-        row = self._save_id_token(id_token["jti"], request, expiration)
+        row = self._id_token_create(id_token["jti"], request, expiration)
         request.access_token = row
         request.id_token = row
         return signed
