@@ -77,6 +77,7 @@ CANOPY_ACCESS_TOKEN_SECONDS = int(os.environ.get("CANOPY_ACCESS_TOKEN_SECONDS", 
 CANOPY_REFRESH_TOKEN_SECONDS = int(os.environ.get("CANOPY_REFRESH_TOKEN_SECONDS", str(30 * 24 * 3600)))
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
+    "OAUTH2_SERVER_CLASS": "idp.oidc.server.CanopyServer",  # oauthlib's OIDC server + token exchange (RFC 8693)
     "OAUTH2_VALIDATOR_CLASS": "idp.oidc.validators.CanopyValidator",
     "SCOPES_BACKEND_CLASS": "idp.oidc.scopes.CanopyScopes",
     "ACCESS_TOKEN_GENERATOR": "idp.oidc.tokens.generate_access_token",

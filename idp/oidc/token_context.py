@@ -8,22 +8,23 @@ oauthlib calls the validator with its own request object. Canopy puts one
 - ``CanopyValidator.validate_code``: everything the grant kept;
 - ``CanopyValidator.validate_refresh_token``: everything the refresh token kept, once the
   decision was checked again (``idp.flow.decision``);
-- ``endpoints.token_exchange``: the target organization and the subject token's sign-in.
+- the token exchange grant (``idp.oidc.grants.token_exchange``): the target organization and the
+  subject token's sign-in.
 
-``_create_access_token``, ``_create_refresh_token``, the ID token, the JWT access token and
-the organization claims read it. A request without one (userinfo, client credentials) reads
-the access token instead.
+``_create_access_token``, ``_create_refresh_token`` and the claims builder
+(``idp.oidc.claims.ClaimsBuilder``) read it. At userinfo and introspection the builder makes one
+from the access token (``of_row``); a client-credentials request has none.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from idp.flow import decision
 from idp.flow.session import acr_for
-from idp.oidc.models import Application, Grant, RefreshToken
+from idp.oidc.models import AccessToken, Application, Grant, RefreshToken
 from orgs.tree.models import Organization
 from orgs.tree.selectors import EligibleOrganization
 
@@ -38,7 +39,8 @@ class TokenContext:
     refresh, ``EXCHANGE`` for a token exchange, the selection's source at the authorization
     endpoint, ``NONE`` when a code is redeemed (its decision was recorded when it was issued).
     ``policy`` is the organization's policy checked for this issuance (None: no organization,
-    or not checked here).
+    or not checked here). ``grant`` is the grant row a code names, read once per token request
+    (``CanopyValidator._grant``; before ``validate_code`` it is all the context holds).
     """
 
     source: str = decision.Source.NONE
@@ -50,14 +52,15 @@ class TokenContext:
     sid: str = ""
     code_hash: str = ""  # the authorization code the tokens are issued from (a replay revokes them)
     policy: decision.Policy | None = None
+    grant: Grant | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def chosen(cls, choice: EligibleOrganization, *, source: str) -> TokenContext:
         return cls(source=source, organization=choice.organization, via=choice.via)
 
     @classmethod
-    def of_row(cls, row: Grant | RefreshToken, *, source: str, code_hash: str = "") -> TokenContext:
-        """What a grant or a refresh token kept of the decision and the sign-in."""
+    def of_row(cls, row: Grant | RefreshToken | AccessToken, *, source: str, code_hash: str = "") -> TokenContext:
+        """What a grant or a token kept of the decision and the sign-in."""
         return cls(
             source=source,
             organization=row.organization,
@@ -67,6 +70,7 @@ class TokenContext:
             upstream=row.upstream,
             sid=row.sid,
             code_hash=code_hash,
+            grant=row if isinstance(row, Grant) else None,
         )
 
     def proven(self) -> decision.Proven:

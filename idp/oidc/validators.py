@@ -21,19 +21,13 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
-from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from idp.flow import decision
 from idp.flow.session import acr_for as flow_acr_for
-from idp.oidc import jws
-from idp.oidc.claims import (
-    ORGANIZATION_SCOPE_PREFIX,
-    organization_claims,
-    standard_claims,
-    upstream_claims,
-    wants_organization,
-)
+from idp.oidc import errors, jws
+from idp.oidc.claims import ORGANIZATION_SCOPE_PREFIX, ClaimsBuilder, claims_parameter
 from idp.oidc.context import current_auth, current_tenant, issuer_for
+from idp.oidc.grants.token_exchange import TOKEN_EXCHANGE
 from idp.oidc.models import AccessToken, Application, Grant, IDToken, RefreshToken
 from idp.oidc.token_context import AMR_SEPARATOR, NO_CONTEXT, TokenContext, token_context
 from tenants.models import Tenant, User
@@ -55,6 +49,7 @@ def code_hash(code: str) -> str:
 
 class CanopyValidator(OAuth2Validator):
     # --- clients, scoped to the tenant in the URL ---------------------------
+    # Private in DOT, kept: every client lookup (authenticate_client and the rest) goes through it.
     def _load_application(self, client_id: str, request: Any) -> Application | None:
         tenant = current_tenant()
         client = request.client
@@ -68,6 +63,13 @@ class CanopyValidator(OAuth2Validator):
 
     def validate_client_id(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> bool:
         return self._load_application(client_id, request) is not None
+
+    def validate_grant_type(
+        self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if grant_type == TOKEN_EXCHANGE:  # RFC 8693: code-flow clients allowed to switch organization
+            return bool(client.allow_token_exchange) and client.allows_grant_type(Application.GRANT_AUTHORIZATION_CODE)
+        return bool(super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs))
 
     def is_pkce_required(self, client_id: str, request: Any) -> bool:
         return pkce_required(client_id)
@@ -108,18 +110,16 @@ class CanopyValidator(OAuth2Validator):
         tenant = current_tenant()
         hint = jws.verify(tenant_id=tenant.pk, token=id_token_hint)
         if hint is None or hint.get("iss") != issuer_for(tenant):
-            raise oauth_errors.InvalidRequestError(
-                request=request, description="id_token_hint is not an ID token issued by this tenant."
-            )
+            raise errors.InvalidRequest("id_token_hint is not an ID token issued by this tenant.", request=request)
         auth = current_auth()
         return auth is not None and str(hint.get("sub")) == str(auth.user.pk)
 
     # --- authorization codes --------------------------------------------------
-    def _create_authorization_code(self, request: Any, code: dict[str, str], expires: Any = None) -> Grant:
+    def save_authorization_code(
+        self, client_id: str, code: dict[str, str], request: Any, *args: Any, **kwargs: Any
+    ) -> Grant:
         if request.code_challenge_method and request.code_challenge_method != "S256":
-            raise oauth_errors.InvalidRequestError(
-                description='Unsupported code_challenge_method; use "S256".', request=request
-            )
+            raise errors.InvalidRequest('Unsupported code_challenge_method; use "S256".', request=request)
         auth = current_auth()
         chosen = token_context(request) or NO_CONTEXT  # set by the authorization view
         return Grant.objects.create(
@@ -127,7 +127,7 @@ class CanopyValidator(OAuth2Validator):
             application=request.client,
             user=request.user,
             code=code["code"],
-            expires=expires or timezone.now() + timedelta(seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS),
+            expires=timezone.now() + timedelta(seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS),
             redirect_uri=request.redirect_uri,
             scope=" ".join(request.scopes),
             code_challenge=request.code_challenge or "",
@@ -149,7 +149,8 @@ class CanopyValidator(OAuth2Validator):
         oauthlib asks for the code's scopes before the client is authenticated (to choose
         the OpenID grant), so the first read may come without a client.
         """
-        memo = getattr(request, "canopy_grant", None)
+        context = token_context(request) if request is not None else None
+        memo = context.grant if context is not None else None
         if memo is not None and memo.code == code:
             return memo if client is None or memo.application_id == client.pk else None
         query = Grant.objects.select_related("user", "organization", "acting_via").filter(
@@ -159,7 +160,7 @@ class CanopyValidator(OAuth2Validator):
             query = query.filter(application=client)
         grant = query.first()
         if grant is not None and request is not None:
-            request.canopy_grant = grant
+            request.canopy = replace(context or NO_CONTEXT, grant=grant)
         return grant
 
     def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
@@ -240,10 +241,11 @@ class CanopyValidator(OAuth2Validator):
                     context=refused_context(instance, context, client),
                     reason=refused.reason,
                 )
-            raise oauth_errors.InvalidGrantError(description=refused.description, request=request) from refused
+            raise errors.InvalidGrant(refused.description, request=request) from refused
         request.canopy = replace(context, policy=policy)
         return True
 
+    # Private in DOT, kept: save_bearer_token's docstring names it the place for custom logic inside its transaction.
     def _save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any) -> Any:
         """DOT's writes (inside its transaction), and for a refresh the decision's audit entry."""
         saved = super()._save_bearer_token(token, request, *args, **kwargs)
@@ -260,6 +262,7 @@ class CanopyValidator(OAuth2Validator):
         return saved
 
     # --- token rows carry tenant and organization ---------------------------
+    # Private in DOT, kept: its only row writers; a public save_bearer_token would copy DOT's rotation logic.
     def _create_access_token(
         self, expires: Any, request: Any, token: dict[str, Any], source_refresh_token: Any = None
     ) -> AccessToken:
@@ -304,13 +307,14 @@ class CanopyValidator(OAuth2Validator):
             return row
         return self._load_id_token(token)
 
+    # Private in DOT, kept: its public validate_id_token reads ID tokens only through it (tenant key and rows).
     def _load_id_token(self, token: str) -> IDToken | None:
         claims = jws.verify(tenant_id=current_tenant().pk, token=token)
         if not claims or "jti" not in claims:
             return None
         return IDToken.objects.filter(jti=claims["jti"], tenant=current_tenant()).first()
 
-    def _save_id_token(self, jti: str, request: Any, expires: Any, *args: Any, **kwargs: Any) -> IDToken:
+    def _id_token_create(self, jti: str, request: Any, expires: Any) -> IDToken:
         return IDToken.objects.create(
             user=request.user,
             scope=" ".join(request.scopes),
@@ -320,7 +324,19 @@ class CanopyValidator(OAuth2Validator):
             tenant=current_tenant(),
         )
 
-    # --- bearer tokens (userinfo, introspection) ------------------------------
+    # --- bearer tokens (userinfo, introspection, token exchange) ---------------
+    def client_access_token(self, token: str, client: Application) -> AccessToken | None:
+        """A live access token of this tenant issued to ``client`` (introspection, a token exchange's subject)."""
+        checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        found = (
+            AccessToken.objects.select_related("user", "application", "organization", "acting_via")
+            .filter(token_checksum=checksum, tenant=current_tenant())
+            .first()
+        )
+        if found is None or found.application_id != client.pk or not found.is_valid() or found.organization_gone:
+            return None
+        return found
+
     def validate_bearer_token(self, token: str, scopes: Any, request: Any) -> bool:
         ok = super().validate_bearer_token(token, scopes, request)
         access = getattr(request, "access_token", None)
@@ -331,77 +347,29 @@ class CanopyValidator(OAuth2Validator):
             return False
         return ok
 
-    # --- claims ---------------------------------------------------------------
-    def _org_claims_for(self, request: Any, scopes: list[str]) -> dict[str, Any]:
-        if not wants_organization(scopes) or request.user is None:
-            return {}
-        access = getattr(request, "access_token", None)
-        context = token_context(request)
-        if context is not None:  # the token endpoint
-            org, via = context.organization, context.via
-        elif isinstance(access, AccessToken):  # userinfo
-            org, via = access.organization, access.acting_via
-        else:
-            org = via = None
-        return organization_claims(application=request.client, user=request.user, organization=org, via=via)
-
-    def get_oidc_claims(self, token: Any, token_handler: Any, request: Any) -> dict[str, Any]:
-        scopes = list(request.scopes or [])
-        requested: set[str] = set()
-        claims_param = getattr(request, "claims", None) or {}
-        if isinstance(claims_param, dict):
-            target = "id_token" if token_handler is not None else "userinfo"
-            requested = set((claims_param.get(target) or {}).keys())
-        out: dict[str, Any] = {"sub": str(request.user.pk)}
-        access = getattr(request, "access_token", None)
-        context = token_context(request)
-        selected = (
-            context.organization
-            if context is not None
-            else access.organization
-            if isinstance(access, AccessToken)
-            else None
-        )
-        out.update(standard_claims(user=request.user, scopes=scopes, requested=requested, organization=selected))
-        out.update(self._org_claims_for(request, scopes))
-        return out
-
+    # --- claims: every output through idp.oidc.claims.ClaimsBuilder ------------------------
+    # DOT's get_oidc_claims / get_claim_dict seam is not used: the ID token and userinfo below are
+    # the only callers of it in DOT, and both ask the builder instead.
     def get_id_token_dictionary(self, token: Any, token_handler: Any, request: Any) -> tuple[dict[str, Any], Any]:
-        claims = self.get_oidc_claims(token, token_handler, request)
         expiration = timezone.now() + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
-        context = token_context(request) or NO_CONTEXT
-        auth_time = context.auth_time or timezone.now()
-        amr = list(context.amr or ["pwd"])
-        claims.update(upstream_claims(tenant_id=current_tenant().pk, upstream_slug=context.upstream))
-        claims.update(
-            iss=issuer_for(current_tenant()),
-            exp=int(expiration.timestamp()),
-            auth_time=int(auth_time.timestamp()),
-            jti=str(uuid.uuid4()),
-            amr=amr,
-            acr=acr_for(amr),
-        )
-        if context.sid:  # the login session, so a back-channel logout token can name it
-            claims["sid"] = context.sid
-        return claims, expiration
+        return ClaimsBuilder.for_request(request).id_token(expires=expiration), expiration
 
     def finalize_id_token(self, id_token: dict[str, Any], token: Any, token_handler: Any, request: Any) -> str:
         claims, expiration = self.get_id_token_dictionary(token, token_handler, request)
         id_token.update(**claims)
-        if "nonce" not in id_token and request.nonce:
+        if "nonce" not in id_token and request.nonce:  # as DOT does (oauthlib issue #746)
             id_token["nonce"] = request.nonce
         signed = jws.sign(tenant_id=current_tenant().pk, algorithm=request.client.algorithm or "RS256", claims=id_token)
-        row = self._save_id_token(id_token["jti"], request, expiration)
+        row = self._id_token_create(id_token["jti"], request, expiration)
         request.access_token = row
         request.id_token = row
         return signed
 
     def get_userinfo_claims(self, request: Any) -> dict[str, Any]:
-        claims = self.get_oidc_claims(request.access_token, None, request)
-        access = getattr(request, "access_token", None)
-        if isinstance(access, AccessToken):
-            claims.update(upstream_claims(tenant_id=access.tenant_id, upstream_slug=access.upstream))
-        return claims
+        access: AccessToken = request.access_token  # set by validate_bearer_token
+        return ClaimsBuilder.for_access_token(
+            access, scopes=request.scopes or [], requested=claims_parameter(request)
+        ).userinfo()
 
 
 class RefreshRefused(Exception):

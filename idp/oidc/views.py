@@ -20,15 +20,17 @@ from django.views.decorators.http import require_GET
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.scopes import get_scopes_backend
+from oauth2_provider.views.mixins import OAuthLibMixin
 
 from idp.flow import decision, selection, stepup
 from idp.flow import session as flow_session
 from idp.flow.branding import Branding, page_branding
 from idp.flow.logout import logout_chain_start, logout_prepare, logout_redirect
 from idp.flow.redirects import with_query_param
-from idp.oidc import endpoints
+from idp.oidc import errors, introspection
 from idp.oidc.claims import ORGANIZATION_SCOPE, requested_organization_scopes, wants_organization
 from idp.oidc.context import issuer_for, tenant_scope
+from idp.oidc.grants.token_exchange import TOKEN_EXCHANGE
 from idp.oidc.models import Application
 from idp.oidc.scopes import describe
 from idp.oidc.token_context import TokenContext
@@ -96,15 +98,6 @@ class PolicyUnmet(Exception):
         self.missing = missing
 
 
-class Refused(Exception):
-    """The decision does not allow a code (RFC 6749 error and description)."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-
-
 class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
     """The authorization endpoint. Its GET makes the organization decision (``idp.flow.decision``)
     and keeps it in the session under a transaction id; the consent POST and the code issuance
@@ -154,11 +147,12 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
     def step_up(self, credentials: dict[str, Any], application: Application, prompt: set[str]) -> HttpResponse:
         """``acr_values`` asks for MFA and this sign-in is below it: through the journey once, then refuse."""
         if "none" in prompt or self.request.GET.get(stepup.STEPUP_MARK):
-            return self.oauth_error(
+            return self.error_redirect(
                 credentials,
                 application,
-                "unmet_authentication_requirements",
-                "The application asked for a second factor, and none could be used for this account.",
+                errors.UnmetAuthenticationRequirements(
+                    "The application asked for a second factor, and none could be used for this account."
+                ),
             )
         marked = with_query_param(self.request.get_full_path(), name=stepup.STEPUP_MARK, value="1")
         return self.redirect_to_login(force=True, next_url=marked)
@@ -194,12 +188,12 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         self.canopy_context = context
         try:
             self.check(application)  # before a consent page too: never ask to allow what cannot be issued
-        except (PolicyUnmet, Refused) as refusal:
+        except (PolicyUnmet, errors.AccessDenied) as refusal:
             return self.refusal_response(refusal, credentials, application, prompt)
         self.canopy_txn_id = self.store(request, context, scopes, credentials)
         try:
             return super().get(request, *args, **kwargs)
-        except (PolicyUnmet, Refused) as refusal:
+        except (PolicyUnmet, errors.AccessDenied) as refusal:
             return self.refusal_response(refusal, credentials, application, prompt)
 
     def decide(  # noqa: PLR0911 - one return per outcome of the selection
@@ -240,16 +234,15 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         if outcome is decision.Outcome.NONE:
             return context
         if outcome is decision.Outcome.CONFLICT:
-            return self.oauth_error(
-                credentials, application, "invalid_request", "The organization parameter and scope disagree."
+            return self.error_redirect(
+                credentials, application, errors.InvalidRequest("The organization parameter and scope disagree.")
             )
         if outcome is decision.Outcome.DENIED:
             decision.record_refusal(tenant=self.tenant, user=self.auth.user, context=context, reason="not eligible")
-            return self.oauth_error(
+            return self.error_redirect(
                 credentials,
                 application,
-                "access_denied",
-                f"The user may not act for the organization '{context.requested}'.",
+                errors.AccessDenied(f"The user may not act for the organization '{context.requested}'."),
             )
         if outcome is decision.Outcome.NO_ORGANIZATION:
             return selection.error_page(
@@ -261,8 +254,8 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
                 status=403,
             )
         if "none" in set(request.GET.get("prompt", "").split()):
-            return self.oauth_error(
-                credentials, application, "account_selection_required", "The user must choose an organization."
+            return self.error_redirect(
+                credentials, application, errors.AccountSelectionRequired("The user must choose an organization.")
             )
         next_url = _without_param(request.get_full_path(), selection.PICK_PARAM)
         return selection.begin(
@@ -270,13 +263,13 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         )
 
     def check(self, application: Application) -> tuple[decision.Policy | None, decision.Proven]:
-        """The decision against the rules, immediately before a code: raises ``Refused`` or ``PolicyUnmet``."""
+        """The decision against the rules, immediately before a code: raises ``AccessDenied`` or ``PolicyUnmet``."""
         assert self.auth is not None and self.canopy_context is not None
         context = self.canopy_context
         proven = decision.Proven.of(self.auth)
         if context.organization_id is None:
             if application.organization_required:
-                raise Refused("access_denied", f"{application.name} requires an organization, and none was chosen.")
+                raise errors.AccessDenied(f"{application.name} requires an organization, and none was chosen.")
             return None, proven
         chosen = self.canopy_selection
         if chosen is None or str(chosen.organization.pk) != context.organization_id:
@@ -284,7 +277,7 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
         if chosen is None or not decision.still_eligible(
             user=self.auth.user, organization_id=context.organization_id, via_id=context.via_id, fresh=False
         ):
-            raise Refused("access_denied", "The user may no longer act for that organization.")
+            raise errors.AccessDenied("The user may no longer act for that organization.")
         self.canopy_selection = chosen
         policy = decision.policy_for(tenant=self.tenant, organization=context.organization_id)
         missing = decision.unmet(policy, proven)
@@ -295,28 +288,28 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
     def refusal_response(
         self, refusal: Exception, credentials: dict[str, Any], application: Application, prompt: set[str]
     ) -> HttpResponse:
-        """``Refused``: the error to the client. ``PolicyUnmet``: the journey's step-up, once; then refuse."""
+        """``AccessDenied``: the error to the client. ``PolicyUnmet``: the journey's step-up, once; then refuse."""
         context = self.canopy_context
         assert context is not None and self.auth is not None
-        if isinstance(refusal, Refused):
+        if isinstance(refusal, errors.AccessDenied):
             decision.record_refusal(tenant=self.tenant, user=self.auth.user, context=context, reason=refusal.error)
-            return self.oauth_error(credentials, application, refusal.error, refusal.description)
+            return self.error_redirect(credentials, application, refusal)
         assert isinstance(refusal, PolicyUnmet)
         if "none" in prompt:
             decision.record_refusal(tenant=self.tenant, user=self.auth.user, context=context, reason="interaction")
-            return self.oauth_error(
+            return self.error_redirect(
                 credentials,
                 application,
-                "interaction_required",
-                "The organization asks for another sign-in step; send the user without prompt=none.",
+                errors.InteractionRequired(
+                    "The organization asks for another sign-in step; send the user without prompt=none."
+                ),
             )
         if self.request.GET.get(decision.STEPUP_DONE) or decision.UNAVAILABLE in refusal.missing:
             decision.record_refusal(tenant=self.tenant, user=self.auth.user, context=context, reason="policy unmet")
-            return self.oauth_error(
+            return self.error_redirect(
                 credentials,
                 application,
-                "access_denied",
-                "The organization's sign-in requirements were not met.",
+                errors.AccessDenied("The organization's sign-in requirements were not met."),
             )
         context.stepped_up = list(refusal.missing)
         txn_id = self.canopy_txn_id or self.store(self.request, context, [], credentials)
@@ -393,18 +386,16 @@ class AuthorizationView(TenantScopedMixin, dot_views.AuthorizationView):
             )
         except OAuthToolkitError as error:
             return self.error_response(error, application)
-        except (PolicyUnmet, Refused) as refusal:
+        except (PolicyUnmet, errors.AccessDenied) as refusal:
             return self.refusal_response(refusal, credentials, application, set())
         return self.redirect(uri, application)
 
-    def oauth_error(
-        self, credentials: dict[str, Any], application: Application, error: str, description: str
+    def error_redirect(
+        self, credentials: dict[str, Any], application: Application, error: errors.OAuthError
     ) -> HttpResponse:
-        params = {"error": error, "error_description": description}
-        if credentials.get("state"):
-            params["state"] = credentials["state"]
-        uri = credentials["redirect_uri"]
-        return self.redirect(uri + ("&" if "?" in uri else "?") + urlencode(params), application)
+        """An authorization error for the client, at its (validated) redirect URI, with iss (and form_post)."""
+        uri = error.redirect_to(redirect_uri=credentials["redirect_uri"], state=credentials.get("state"))
+        return self.redirect(uri, application)
 
     def create_authorization_response(
         self, request: HttpRequest, scopes: Any, credentials: dict[str, Any], allow: bool
@@ -504,10 +495,7 @@ def _without_param(url: str, name: str) -> str:
 # refuses a wrong or missing client credential or token.
 @method_decorator(csrf_exempt, name="dispatch")
 class TokenView(TenantScopedMixin, dot_views.TokenView):
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.POST.get("grant_type") == endpoints.TOKEN_EXCHANGE:
-            return endpoints.token_exchange(request, self.get_validator_class()())
-        return super().post(request, *args, **kwargs)
+    """Every grant, token exchange too (``idp.oidc.server.CanopyServer``), through DOT and oauthlib."""
 
     def authorization_flow_token_response(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # DOT re-reads the new token only to send its app_authorized signal, which Canopy
@@ -530,13 +518,13 @@ class UserInfoView(TenantScopedMixin, dot_views.UserInfoView):
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class IntrospectTokenView(TenantScopedMixin, View):
+class IntrospectTokenView(TenantScopedMixin, OAuthLibMixin, View):
     """RFC 7662, answered only about this tenant's tokens issued to the calling client."""
 
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return endpoints.introspect(request)
+        return introspection.introspect(request, core=self.get_oauthlib_core(), validator=self.get_validator_class()())
 
 
 class LogoutView(TenantScopedMixin, dot_views.RPInitiatedLogoutView):
@@ -581,7 +569,7 @@ def discovery(request: HttpRequest, tenant_slug: str) -> JsonResponse:
             "authorization_code",
             "refresh_token",
             "client_credentials",
-            "urn:ietf:params:oauth:grant-type:token-exchange",
+            TOKEN_EXCHANGE,
         ],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

@@ -30,14 +30,12 @@ from lxml import etree
 
 from idp.flow import decision, selection, stepup
 from idp.flow import session as flow_session
-from idp.flow.attributes import released_values
 from idp.saml import crypto, protocol
 from idp.saml import selectors as saml_selectors
-from idp.saml.models import BINDING_POST, BINDING_REDIRECT, PROFILE_ATTRIBUTES, ServiceProvider
+from idp.saml.attributes import assertion_attributes
+from idp.saml.models import BINDING_POST, BINDING_REDIRECT, ServiceProvider
 from idp.saml.selectors import service_provider_by_pk, service_provider_get
 from idp.saml.xml import SAML, SAMLP, deflate, text, to_bytes
-from orgs.claims import ORG_CLAIM_KEYS, organization_facts
-from orgs.profiles.services import resolved_profile
 from orgs.tree.models import Organization
 from orgs.tree.selectors import EligibleOrganization, user_eligible_organizations
 from tenants.models import Tenant
@@ -512,56 +510,6 @@ def _select_organization(  # noqa: PLR0911 - one return per outcome, as in the O
     )
 
 
-def _attributes(
-    sp: ServiceProvider,
-    user: Any,
-    organization: Organization | None,
-    via: Organization | None,
-    memberships: list[Organization] | None,
-) -> list[tuple[str, str, list[str]]]:
-    profile = resolved_profile(user=user, organization=organization)  # the tenant's source modes
-    values: dict[str, list[str]] = {
-        "email": [profile["email"]] if profile["email"] else [],
-        "username": [user.username],
-        "given_name": [profile["given_name"]] if profile["given_name"] else [],
-        "family_name": [profile["family_name"]] if profile["family_name"] else [],
-        "name": [profile["name"] or user.username],
-    }
-    if sp.wants_organization:
-        facts = organization_facts(
-            user=user,
-            organization=organization,
-            via=via,
-            by_identifier=sp.org_name_source == ServiceProvider.OrgNameSource.IDENTIFIER,
-            memberships=memberships,
-        )
-        for key_ in ORG_CLAIM_KEYS:
-            fact = facts.get(key_)
-            values[key_] = fact if isinstance(fact, list) else [fact] if fact is not None else []
-    out = []
-    # org_acting_for goes out without a value when an organization is selected directly: the
-    # SP can tell "not acting for anyone" from "not released" (OIDC omits the claim instead).
-    keep_empty = {"org_acting_for"} if organization is not None else set()
-    for key_ in (*PROFILE_ATTRIBUTES, *ORG_CLAIM_KEYS):
-        if sp.releases(key_) and (values.get(key_) or key_ in keep_empty):
-            name, friendly = sp.attribute_name(key_)
-            out.append((name, friendly, values.get(key_, [])))
-    for key_, value in released_values(user).items():  # custom attributes the SP's release names
-        if sp.releases(key_):
-            name, friendly = sp.attribute_name(key_)
-            items = value if isinstance(value, list) else [value]
-            out.append((name, friendly, [("true" if v else "false") if isinstance(v, bool) else str(v) for v in items]))
-    return out
-
-
-def _upstream_attribute(sp: ServiceProvider, auth: flow_session.AuthState) -> list[tuple[str, str, list[str]]]:
-    """``idp`` (opt-in): the upstream IdP that vouched for a federated sign-in."""
-    if not auth.upstream or not sp.releases("idp"):
-        return []
-    name, friendly = sp.attribute_name("idp")
-    return [(name, friendly, [auth.upstream])]
-
-
 def _issue(
     request: HttpRequest,
     *,
@@ -584,10 +532,14 @@ def _issue(
         acs_url=pending.acs_url,
         in_response_to=pending.request_id,
         subject=subject,
-        attributes=_attributes(
-            sp, user, chosen.organization if chosen else None, chosen.via if chosen else None, memberships
-        )
-        + _upstream_attribute(sp, auth),
+        attributes=assertion_attributes(
+            sp=sp,
+            user=user,
+            organization=chosen.organization if chosen else None,
+            via=chosen.via if chosen else None,
+            memberships=memberships,
+            upstream=auth.upstream,
+        ),
         auth_instant=protocol.datetime.datetime.fromtimestamp(auth.auth_time, tz=protocol.datetime.UTC),
         session_index=session_index,
         authn_context=protocol.authn_context_for(auth.amr),

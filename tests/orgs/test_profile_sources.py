@@ -212,8 +212,8 @@ def test_tokens_without_a_selected_organization_use_origin_values(demo) -> None:
 
 
 def test_saml_attributes_of_the_selected_organization_use_the_resolved_values(demo) -> None:
+    from idp.saml.attributes import assertion_attributes
     from idp.saml.models import ServiceProvider
-    from idp.saml.views import _attributes
 
     acme, alice = org(demo, "acme-bank"), user(demo, "alice")
     set_modes(demo, given_name="from-shared-profile")
@@ -221,7 +221,10 @@ def test_saml_attributes_of_the_selected_organization_use_the_resolved_values(de
     sp = ServiceProvider(tenant=demo, attribute_release=["given_name", "name", "email"])
 
     def released(organization):
-        return {friendly: values for _, friendly, values in _attributes(sp, alice, organization, None, None)}
+        return {
+            friendly: values
+            for _, friendly, values in assertion_attributes(sp=sp, user=alice, organization=organization, via=None)
+        }
 
     assert released(acme) == {"given_name": ["Ally"], "name": ["Ally Archer"], "email": ["alice@acme.example"]}
     assert released(org(demo, "mightybank-americas"))["given_name"] == ["Alice"]
