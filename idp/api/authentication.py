@@ -12,6 +12,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from idp.api.principals import ADMIN_SCOPE, ApiClientActor
+from idp.oidc.models import AccessToken
 
 
 class CanopyBearerAuthentication(BaseAuthentication):
@@ -25,7 +26,6 @@ class CanopyBearerAuthentication(BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        from idp.oidc.models import AccessToken
 
         header = get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():

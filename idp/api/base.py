@@ -51,6 +51,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from idp.api.authentication import CanopyBearerAuthentication
+from idp.flow.services import client_ip
 from orgs.sharing.selectors import sharing_policy_get
 from orgs.tree.delegation import administered_organizations
 from orgs.tree.selectors import organization_administered, organization_get
@@ -119,7 +120,6 @@ def _refuse_when_exceeded(*, scope: str, tenant: Tenant, key: str, rate: RateLim
 
 
 def _client_address(request: Request) -> str:
-    from idp.flow.services import client_ip
 
     return client_ip(request) or "unknown"
 

@@ -5,6 +5,7 @@ Saves run the services' validation; secrets are entered write-only and stored en
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django import forms
@@ -192,7 +193,6 @@ class UpstreamDomainAdmin(TenantScopedAdmin):
         return f"{name} TXT {value}"
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        import secrets
 
         if not obj.verification_token:
             obj.verification_token = secrets.token_urlsafe(24)

@@ -11,13 +11,19 @@ import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import dns.exception
+import dns.resolver
+import requests
 from cryptography.fernet import MultiFernet
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from idp.federation.models import UpstreamDomain, UpstreamIdentity, UpstreamIdP
+from orgs.inheritance.selectors import effective_section
 from orgs.profiles.services import PROFILE_ATTRIBUTES, profile_value_provision
 from orgs.tree.selectors import (
     MembershipOrigin,
@@ -116,7 +122,6 @@ def upstream_idp_validate(idp: UpstreamIdP, *, jit_organizations: Iterable[Organ
 
 
 def _custom_attribute_names(tenant_id: int) -> set[str]:
-    from orgs.inheritance.selectors import effective_section
 
     section = effective_section(tenant=tenant_id, organization=None, section="user_attributes").values
     return {str(a.get("name")) for a in section.get("custom") or [] if isinstance(a, dict)}
@@ -207,10 +212,6 @@ class MetadataError(Exception):
 
 def fetch_saml_metadata(url: str) -> str:
     """GET ``url`` with a bounded time and size; parse without DTDs or entities; one IdP entity in it."""
-    import requests
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import fromstring
-
     if not url.startswith(("https://", "http://")):
         raise MetadataError("The metadata URL must start with https:// or http://.")
     try:
@@ -296,7 +297,6 @@ def domain_challenge(domain: UpstreamDomain) -> tuple[str, str]:
 
 
 def _resolver() -> Any:
-    import dns.resolver
 
     configured = str(getattr(settings, "CANOPY_DNS_RESOLVER", "") or "")
     if not configured:
@@ -309,8 +309,6 @@ def _resolver() -> Any:
 
 
 def _txt_values(name: str) -> list[str]:
-    import dns.exception
-    import dns.resolver
 
     try:
         answer = _resolver().resolve(name, "TXT", lifetime=float(getattr(settings, "CANOPY_DNS_TIMEOUT", 5)))

@@ -26,12 +26,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from idp.flow import decision
+from idp.flow.attributes import oidc_claims
 from idp.flow.session import acr_for
 from idp.flow.upstreams import upstream_issuer
 from idp.oidc.context import current_tenant, issuer_for
 from idp.oidc.models import AccessToken, Application
 from idp.oidc.token_context import NO_CONTEXT, TokenContext, token_context
 from orgs.claims import organization_facts, person_facts
+from orgs.inheritance.selectors import effective_section
 from tenants.models import Tenant, User
 
 ORGANIZATION_SCOPE = "organization"
@@ -48,8 +50,6 @@ def requested_organization_scopes(scopes: list[str] | set[str] | tuple[str, ...]
 
 def scope_claims(*, tenant_id: int) -> dict[str, list[str]]:
     """Scope -> claim names, as the tenant root defines them (the ``oidc_scopes`` settings section)."""
-    from orgs.inheritance.selectors import effective_section
-
     return dict(effective_section(tenant=tenant_id, organization=None, section="oidc_scopes")["scopes"])
 
 
@@ -215,8 +215,6 @@ class ClaimsBuilder:
             values["email"] = facts["email"]
             values["email_verified"] = False
         if released - values.keys():  # custom attributes, under their dialects.oidc claim names (idp.flow.attributes)
-            from idp.flow.attributes import oidc_claims
-
             values = {**oidc_claims(user), **values}
         return {key: value for key, value in values.items() if key in released and value not in ("", None)}
 

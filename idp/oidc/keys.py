@@ -7,13 +7,13 @@ import functools
 from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk
 
+from tenants.keys import load_private_key
 from tenants.models import SigningKey
 from tenants.selectors import signing_key_active
 
 
 @functools.lru_cache(maxsize=256)
 def _jwk_for(kid: str, encrypted: str) -> jwk.JWK:
-    from tenants.keys import load_private_key
 
     private = load_private_key(kid, encrypted)
     pem = private.private_bytes(

@@ -20,6 +20,8 @@ from oauth2_provider.models import (
     AbstractRefreshToken,
 )
 
+from idp.oidc.keys import tenant_jwk
+
 if TYPE_CHECKING:
     from orgs.tree.models import Organization
     from tenants.models import Tenant
@@ -113,8 +115,6 @@ class Application(AbstractApplication):
     @property
     def jwk_key(self) -> Any:
         """The tenant's active signing key for this client's algorithm, as a jwcrypto JWK."""
-        from idp.oidc.keys import tenant_jwk
-
         return tenant_jwk(tenant_id=self.tenant_id, algorithm=self.algorithm or "RS256")
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from oauth2_provider.scopes import SettingsScopes
 
-from idp.oidc.claims import ORGANIZATION_SCOPE_PREFIX
+from idp.oidc.claims import ORGANIZATION_SCOPE_PREFIX, scope_claims
 from idp.oidc.context import tenant_in_scope
 
 
@@ -25,7 +25,6 @@ class CanopyScopes(SettingsScopes):
         tenant = tenant_in_scope()
         if tenant is not None:
             # Scopes the tenant root defined in its OIDC scopes settings are requestable too.
-            from idp.oidc.claims import scope_claims
 
             for name, claims in scope_claims(tenant_id=tenant.pk).items():
                 scopes.setdefault(name, f"Your {', '.join(claims)}" if claims else name)

@@ -276,7 +276,7 @@ def backend(name: str | None = None) -> XmlsecBackend | Xmlsec1Backend:
     )
     if choice == "auto":
         try:
-            import xmlsec  # noqa: F401
+            import xmlsec  # noqa: F401, PLC0415 - probing an optional binding
         except ImportError:
             choice = "xmlsec1"
         else:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
@@ -15,6 +16,7 @@ from idp.flow.attributes import custom_names
 from idp.saml import crypto
 from idp.saml.models import BINDING_POST, BINDING_REDIRECT, OPT_IN_ATTRIBUTES, RELEASABLE_ATTRIBUTES, ServiceProvider
 from idp.saml.protocol import SpMetadata, read_sp_metadata
+from idp.saml.selectors import service_providers_with_metadata_url
 from idp.saml.xml import MAX_METADATA_BYTES, XMLRejected
 from orgs.tree.models import Organization
 from tenants.actors import Actor, is_tenant_admin
@@ -177,8 +179,6 @@ def service_provider_from_metadata(
 
 def fetch_metadata(url: str, *, timeout: float = METADATA_TIMEOUT_SECONDS, limit: int = MAX_METADATA_BYTES) -> bytes:
     """GET SP metadata: http(s) only, no redirects, a timeout and a size cap."""
-    import requests
-
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError({"metadata_url": ["Use an absolute http(s) URL."]})
@@ -268,8 +268,6 @@ def service_provider_refresh_metadata(*, actor: Actor, sp: ServiceProvider) -> b
 
 def service_providers_refresh_metadata(*, actor: Actor, tenant: Tenant | None = None) -> dict[str, int]:
     """Refresh every SP registered from a metadata URL (one tenant, or all); one failure stops nothing."""
-    from idp.saml.selectors import service_providers_with_metadata_url
-
     counts = {"ok": 0, "failed": 0}
     for sp in service_providers_with_metadata_url(tenant=tenant).select_related("tenant"):
         counts["ok" if service_provider_refresh_metadata(actor=actor, sp=sp) else "failed"] += 1

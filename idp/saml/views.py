@@ -30,7 +30,7 @@ from lxml import etree
 
 from idp.flow import decision, selection, stepup
 from idp.flow import session as flow_session
-from idp.saml import crypto, protocol
+from idp.saml import crypto, encryption, protocol
 from idp.saml import selectors as saml_selectors
 from idp.saml.attributes import assertion_attributes
 from idp.saml.models import BINDING_POST, BINDING_REDIRECT, ServiceProvider
@@ -520,7 +520,6 @@ def _issue(
     chosen: EligibleOrganization | None,
     memberships: list[Organization] | None = None,
 ) -> HttpResponse:
-    from idp.saml import encryption
 
     key = crypto.idp_key(tenant)
     user = auth.user

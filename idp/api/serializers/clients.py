@@ -6,11 +6,11 @@ from typing import Any
 
 from rest_framework import serializers
 
+from idp.oidc.services import GRANT_TYPES, redirect_uri_problem
+
 
 def check_redirect_uri(uri: str) -> str:
     """The service's rule (idp.oidc.services.redirect_uri_problem), as a field error here."""
-    from idp.oidc.services import redirect_uri_problem
-
     problem = redirect_uri_problem(uri.strip())
     if problem:
         raise serializers.ValidationError(problem)
@@ -41,7 +41,6 @@ class OIDCClientSerializer(serializers.Serializer):
     updated = serializers.DateTimeField(read_only=True)
 
     def get_grant_type(self, obj: Any) -> str:
-        from idp.oidc.services import GRANT_TYPES
 
         return next((k for k, v in GRANT_TYPES.items() if v == obj.authorization_grant_type), "")
 

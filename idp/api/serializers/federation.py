@@ -7,6 +7,9 @@ from typing import Any
 from rest_framework import serializers
 
 from idp.api.serializers.common import HTTP_URL, refuse_nul
+from idp.federation.backchannel import backchannel_logout_uri
+from idp.federation.models import UpstreamIdP
+from idp.federation.services import domain_challenge
 
 
 class UpstreamDomainSerializer(serializers.Serializer):
@@ -19,7 +22,6 @@ class UpstreamDomainSerializer(serializers.Serializer):
     challenge = serializers.SerializerMethodField(help_text="The DNS TXT record to publish to verify the domain.")
 
     def get_challenge(self, obj: Any) -> dict[str, str]:
-        from idp.federation.services import domain_challenge
 
         name, value = domain_challenge(obj)
         return {"type": "TXT", "name": name, "value": value}
@@ -69,8 +71,6 @@ class UpstreamIdPSerializer(serializers.Serializer):
         return bool(obj.client_secret_encrypted)
 
     def get_backchannel_logout_uri(self, obj: Any) -> str:
-        from idp.federation.backchannel import backchannel_logout_uri
-        from idp.federation.models import UpstreamIdP
 
         return backchannel_logout_uri(obj) if obj.kind == UpstreamIdP.Kind.OIDC else ""
 
@@ -79,7 +79,6 @@ class UpstreamIdPSerializer(serializers.Serializer):
 
 
 def _idp_fields(required: bool) -> dict[str, serializers.Field]:
-    from idp.federation.models import UpstreamIdP
 
     def url() -> serializers.Field:
         return serializers.URLField(max_length=500, required=False, allow_blank=True)
@@ -141,7 +140,6 @@ class UpstreamIdPUpdateSerializer(serializers.Serializer):
 
 class UpstreamIdPCreateSerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
-        from idp.federation.models import UpstreamIdP
 
         return {
             "slug": serializers.SlugField(max_length=64),

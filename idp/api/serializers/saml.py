@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from idp.api.serializers.common import HTTP_URL, refuse_nul
+from idp.saml.models import ServiceProvider
 
 
 class SamlSPSerializer(serializers.Serializer):
@@ -40,7 +41,6 @@ class SamlSPSerializer(serializers.Serializer):
 
 
 def _sp_fields() -> dict[str, serializers.Field]:
-    from idp.saml.models import ServiceProvider
 
     return {
         "name": serializers.CharField(max_length=200, required=False, allow_blank=True),

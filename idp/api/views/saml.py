@@ -21,6 +21,7 @@ from idp.api.base import TenantRowsView
 from idp.api.schema import doc_create, doc_delete, doc_list, doc_read, doc_update
 from idp.api.serializers.saml import SamlSPCreateSerializer, SamlSPSerializer, SamlSPUpdateSerializer
 from idp.saml.models import ServiceProvider
+from idp.saml.protocol import read_sp_metadata
 from idp.saml.services import (
     fetch_metadata,
     service_provider_create,
@@ -29,6 +30,7 @@ from idp.saml.services import (
     service_provider_refresh_metadata,
     service_provider_update,
 )
+from idp.saml.xml import XMLRejected
 from orgs.tree.selectors import organization_get
 
 ENTITY_ID = OpenApiParameter("entity_id", str, description="Exact entity id.")
@@ -84,9 +86,6 @@ class SamlSPListView(_SPViews):
 
 def _known(tenant: Any, metadata: str) -> bool:
     """Whether the metadata names an SP this tenant already has (create must not silently update)."""
-    from idp.saml.protocol import read_sp_metadata
-    from idp.saml.xml import XMLRejected
-
     try:
         meta = read_sp_metadata(metadata.encode())
     except (XMLRejected, ValueError):

@@ -13,6 +13,9 @@ from django.db import transaction
 from idp.federation.quickstart import demo_partner_idp, partner_report
 from idp.oidc.models import Application
 from idp.oidc.services import application_create
+from idp.saml.models import BINDING_POST, BINDING_REDIRECT
+from idp.saml.selectors import service_provider_get
+from idp.saml.services import service_provider_create
 from orgs.tree.models import Organization
 from orgs.tree.selectors import MembershipRole, acts_for_link_exists, domain_claimed, is_member, organization_get
 from orgs.tree.services import acts_for_add, domain_add, membership_add, organization_create, organization_user_create
@@ -161,9 +164,6 @@ class Command(BaseCommand):
         self._report(tenant, created, passwords)
 
     def _saml_sp(self, tenant: Tenant, created: list[str]) -> None:
-        from idp.saml.models import BINDING_POST, BINDING_REDIRECT
-        from idp.saml.selectors import service_provider_get
-        from idp.saml.services import service_provider_create
 
         entity_id, name, acs, slo = SAML_SP
         if service_provider_get(tenant=tenant, entity_id=entity_id) is None:
